@@ -1,0 +1,9 @@
+// Admin APIs: Synapse-compatible paths where Synapse has the feature, /_hearth/admin for ours.
+import type { RouteDef } from '../../http/routes.js';
+import type { Services } from '../../services.js';
+import { sharedSecretRegisterRoutes } from './register.js';
+
+/** Routes mounted at the root (their paths start with /_synapse/admin or /_hearth/admin). */
+export function adminRoutes(services: Services): RouteDef[] {
+  return [...sharedSecretRegisterRoutes(services)];
+}

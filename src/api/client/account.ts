@@ -1,0 +1,42 @@
+// Account management: whoami, password change, deactivation
+// (matrix-spec: whoami.yaml, password_management.yaml, account_deactivation.yaml).
+import { authOf } from '../../http/auth.js';
+import type { RouteDef } from '../../http/routes.js';
+import { objectBody, optBool, optObject, optString, reqString } from '../../http/validate.js';
+import type { Services } from '../../services.js';
+
+export function accountRoutes(services: Services): RouteDef[] {
+  const { accounts } = services;
+  return [
+    {
+      // GET /_matrix/client/v3/account/whoami (matrix-spec: whoami.yaml#getTokenOwner)
+      method: 'get', path: '/v3/account/whoami', guest: true,
+      handler: (_req, res) => {
+        const me = authOf(res);
+        res.json({ user_id: me.userId, device_id: me.deviceId, is_guest: me.isGuest });
+      },
+    },
+    {
+      // POST /_matrix/client/v3/account/password (matrix-spec: password_management.yaml#changePassword)
+      method: 'post', path: '/v3/account/password',
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        const newPassword = reqString(b, 'new_password');
+        const logoutDevices = optBool(b, 'logout_devices') ?? true;
+        await accounts.changePassword(authOf(res), newPassword, logoutDevices, optObject(b, 'auth'));
+        res.json({});
+      },
+    },
+    {
+      // POST /_matrix/client/v3/account/deactivate (matrix-spec: account_deactivation.yaml#deactivateAccount)
+      method: 'post', path: '/v3/account/deactivate',
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        optString(b, 'id_server');
+        optBool(b, 'erase');
+        await accounts.deactivate(authOf(res), optObject(b, 'auth'));
+        res.json({ id_server_unbind_result: 'no-support' });
+      },
+    },
+  ];
+}

@@ -1,0 +1,71 @@
+// Device management (matrix-spec: device_management.yaml).
+import { badJson } from '../../errors.js';
+import type { DeviceRecord } from '../../storage/types.js';
+import { authOf } from '../../http/auth.js';
+import type { RouteDef } from '../../http/routes.js';
+import { objectBody, optObject, optStringArray } from '../../http/validate.js';
+import type { Services } from '../../services.js';
+
+/** Client format of a device: fields without a value are left out. */
+function deviceJson(d: DeviceRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = { device_id: d.deviceId };
+  if (d.displayName !== null) out.display_name = d.displayName;
+  if (d.lastSeenIp !== null) out.last_seen_ip = d.lastSeenIp;
+  if (d.lastSeenTs !== null) out.last_seen_ts = d.lastSeenTs;
+  return out;
+}
+
+export function deviceRoutes(services: Services): RouteDef[] {
+  const { accounts } = services;
+  return [
+    {
+      // GET /_matrix/client/v3/devices (matrix-spec: device_management.yaml#getDevices)
+      method: 'get', path: '/v3/devices', guest: true,
+      handler: async (_req, res) => {
+        const devices = await accounts.listDevices(authOf(res).userId);
+        res.json({ devices: devices.map(deviceJson) });
+      },
+    },
+    {
+      // GET /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#getDevice)
+      method: 'get', path: '/v3/devices/:deviceId', guest: true,
+      handler: async (req, res) => {
+        res.json(deviceJson(await accounts.getDevice(authOf(res).userId, req.params.deviceId as string)));
+      },
+    },
+    {
+      // PUT /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#updateDevice)
+      method: 'put', path: '/v3/devices/:deviceId', guest: true,
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        const name = b.display_name;
+        if (name !== undefined && name !== null && typeof name !== 'string') throw badJson("'display_name' must be a string");
+        if (name !== undefined) await accounts.renameDevice(authOf(res).userId, req.params.deviceId as string, name as string | null);
+        else await accounts.getDevice(authOf(res).userId, req.params.deviceId as string); // 404 for unknown devices
+        res.json({});
+      },
+    },
+    {
+      // DELETE /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#deleteDevice)
+      method: 'delete', path: '/v3/devices/:deviceId',
+      handler: async (req, res) => {
+        const me = authOf(res);
+        const deviceId = req.params.deviceId as string;
+        await accounts.getDevice(me.userId, deviceId); // 404 before asking for a password
+        await accounts.deleteDevices(me, [deviceId], optObject(objectBody(req.body), 'auth'));
+        res.json({});
+      },
+    },
+    {
+      // POST /_matrix/client/v3/delete_devices (matrix-spec: device_management.yaml#deleteDevices)
+      method: 'post', path: '/v3/delete_devices',
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        const ids = optStringArray(b, 'devices');
+        if (ids === undefined) throw badJson("'devices' is required");
+        await accounts.deleteDevices(authOf(res), ids, optObject(b, 'auth'));
+        res.json({});
+      },
+    },
+  ];
+}

@@ -1,0 +1,46 @@
+// Profiles (matrix-spec: profile.yaml).
+import { badJson } from '../../errors.js';
+import { authOf } from '../../http/auth.js';
+import type { RouteDef } from '../../http/routes.js';
+import { objectBody } from '../../http/validate.js';
+import type { Services } from '../../services.js';
+
+export function profileRoutes(services: Services): RouteDef[] {
+  const { accounts } = services;
+  return [
+    {
+      // GET /_matrix/client/v3/profile/{userId} (matrix-spec: profile.yaml#getUserProfile)
+      method: 'get', path: '/v3/profile/:userId', auth: 'optional', guest: true,
+      handler: async (req, res) => {
+        res.json(await accounts.getProfile(req.params.userId as string));
+      },
+    },
+    {
+      // GET /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#getProfileField)
+      method: 'get', path: '/v3/profile/:userId/:keyName', auth: 'optional', guest: true,
+      handler: async (req, res) => {
+        const key = req.params.keyName as string;
+        res.json({ [key]: await accounts.getProfileField(req.params.userId as string, key) });
+      },
+    },
+    {
+      // PUT /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#setProfileField)
+      method: 'put', path: '/v3/profile/:userId/:keyName', guest: true,
+      handler: async (req, res) => {
+        const key = req.params.keyName as string;
+        const b = objectBody(req.body);
+        if (!(key in b)) throw badJson(`The body must contain the key '${key}'`);
+        await accounts.setProfileField(authOf(res), req.params.userId as string, key, b[key]);
+        res.json({});
+      },
+    },
+    {
+      // DELETE /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#deleteProfileField)
+      method: 'delete', path: '/v3/profile/:userId/:keyName', guest: true,
+      handler: async (req, res) => {
+        await accounts.deleteProfileField(authOf(res), req.params.userId as string, req.params.keyName as string);
+        res.json({});
+      },
+    },
+  ];
+}

@@ -1,0 +1,45 @@
+// Registration (matrix-spec: registration.yaml).
+import { invalidParam, missingParam } from '../../errors.js';
+import type { RouteDef } from '../../http/routes.js';
+import { objectBody, optBool, optObject, optString, queryString } from '../../http/validate.js';
+import type { Services } from '../../services.js';
+
+export function registerRoutes(services: Services): RouteDef[] {
+  const { accounts, rateLimiter } = services;
+  return [
+    {
+      // POST /_matrix/client/v3/register (matrix-spec: registration.yaml#register)
+      method: 'post', path: '/v3/register', auth: 'none',
+      handler: async (req, res) => {
+        const kind = queryString(req.query, 'kind') ?? 'user';
+        if (kind !== 'user' && kind !== 'guest') throw invalidParam(`Unknown account kind '${kind}'`);
+        const b = objectBody(req.body);
+        const auth = optObject(b, 'auth');
+        // Count real attempts per IP, not the UIA round-trips of one attempt.
+        if (auth === undefined || kind === 'guest') rateLimiter.check('registration', req.ip ?? 'unknown');
+        optBool(b, 'refresh_token'); // tolerated: we issue non-expiring tokens
+        const result = await accounts.register({
+          username: optString(b, 'username'),
+          password: optString(b, 'password'),
+          deviceId: optString(b, 'device_id'),
+          initialDeviceDisplayName: optString(b, 'initial_device_display_name'),
+          inhibitLogin: optBool(b, 'inhibit_login') ?? false,
+          guest: kind === 'guest',
+          auth,
+        });
+        res.json(result);
+      },
+    },
+    {
+      // GET /_matrix/client/v3/register/available (matrix-spec: registration.yaml#checkUsernameAvailability)
+      method: 'get', path: '/v3/register/available', auth: 'none',
+      handler: async (req, res) => {
+        rateLimiter.check('registration', req.ip ?? 'unknown');
+        const username = queryString(req.query, 'username');
+        if (username === undefined) throw missingParam("Query parameter 'username' is required");
+        await accounts.checkAvailable(username);
+        res.json({ available: true });
+      },
+    },
+  ];
+}

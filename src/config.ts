@@ -1,0 +1,246 @@
+// Typed configuration: a YAML file plus environment overrides, validated at start-up with every
+// problem reported at once. The key table below is the single source of defaults and documentation
+// (`hearth generate-config` prints it as a commented YAML file).
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+
+export interface RateLimit {
+  per_second: number;
+  burst: number;
+}
+
+export interface Config {
+  server_name: string;
+  public_baseurl: string | null;
+  listen: { host: string; port: number };
+  database: { path: string };
+  enable_registration: boolean;
+  allow_guest_access: boolean;
+  registration_shared_secret: string | null;
+  password_min_length: number;
+  max_request_body_bytes: number;
+  rate_limits: {
+    enabled: boolean;
+    login: RateLimit;
+    failed_login: RateLimit;
+    registration: RateLimit;
+    message: RateLimit;
+    invite: RateLimit;
+    invite_per_invitee: RateLimit;
+  };
+  jwt_login: {
+    enabled: boolean;
+    secret: string | null;
+    algorithm: string;
+    issuer: string | null;
+    audiences: string[];
+  };
+  logging: { level: string };
+}
+
+type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
+
+interface Leaf {
+  kind: Kind;
+  default: unknown;
+  doc: string;
+  values?: readonly string[];
+}
+type Shape = { [key: string]: Leaf | Shape };
+
+const limit = (perSecond: number, burst: number, doc: string): Shape => ({
+  per_second: { kind: 'non-negative-number', default: perSecond, doc: `${doc}: sustained rate (requests per second)` },
+  burst: { kind: 'positive-int', default: burst, doc: `${doc}: how many may come at once before the rate applies` },
+});
+
+const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const CONFIG_SHAPE: Shape = {
+  server_name: { kind: 'string', default: 'localhost', doc: 'The domain part of user IDs, room aliases and server-generated event senders' },
+  public_baseurl: { kind: 'nullable-string', default: null, doc: 'URL clients use to reach this server (for /.well-known/matrix/client); null: http://<listen.host>:<listen.port>' },
+  listen: {
+    host: { kind: 'string', default: '127.0.0.1', doc: 'Address to bind (env HEARTH_BIND)' },
+    port: { kind: 'port', default: 8008, doc: 'TCP port, 0 picks a free one (env HEARTH_PORT)' },
+  },
+  database: {
+    path: { kind: 'string', default: './data/hearth.db', doc: "SQLite file; ':memory:' keeps everything in memory (env HEARTH_DATABASE)" },
+  },
+  enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
+  allow_guest_access: { kind: 'boolean', default: true, doc: 'Allow temporary (guest) accounts through register?kind=guest' },
+  registration_shared_secret: { kind: 'nullable-string', default: null, doc: 'Enables /_synapse/admin/v1/register (HMAC shared-secret registration) when set' },
+  password_min_length: { kind: 'positive-int', default: 8, doc: 'Minimum password length in characters' },
+  max_request_body_bytes: { kind: 'positive-int', default: 1048576, doc: 'Larger request bodies are refused with 413 M_TOO_LARGE' },
+  rate_limits: {
+    enabled: { kind: 'boolean', default: true, doc: 'false turns every rate limit off (tests, benchmarks)' },
+    login: limit(0.2, 5, 'Login attempts per client IP'),
+    failed_login: limit(0.1, 3, 'Failed logins per account'),
+    registration: limit(0.2, 5, 'Registrations per client IP'),
+    message: limit(5, 20, 'Events sent per user'),
+    invite: limit(0.5, 10, 'Invites sent per inviter'),
+    invite_per_invitee: limit(0.2, 5, 'Invites received per invitee'),
+  },
+  jwt_login: {
+    enabled: { kind: 'boolean', default: false, doc: 'Accept org.matrix.login.jwt logins' },
+    secret: { kind: 'nullable-string', default: null, doc: 'HMAC secret, or PEM public key for RS/ES/PS/EdDSA algorithms' },
+    algorithm: { kind: 'enum', values: JWT_ALGORITHMS, default: 'HS256', doc: 'JWT signature algorithm' },
+    issuer: { kind: 'nullable-string', default: null, doc: 'Required `iss` claim when set' },
+    audiences: { kind: 'string-list', default: [], doc: 'Accepted `aud` values; when non-empty the token must name one of them' },
+  },
+  logging: {
+    level: { kind: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Log level (env HEARTH_LOG_LEVEL)' },
+  },
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const isLeaf = (v: Leaf | Shape): v is Leaf => typeof (v as Leaf).kind === 'string' && 'default' in v;
+
+function defaultsOf(shape: Shape): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(shape)) out[k] = isLeaf(v) ? structuredClone(v.default) : defaultsOf(v);
+  return out;
+}
+
+function checkLeaf(leaf: Leaf, value: unknown, path: string, problems: string[]): unknown {
+  const bad = (what: string) => { problems.push(`${path}: ${what} (got ${JSON.stringify(value)})`); return leaf.default; };
+  switch (leaf.kind) {
+    case 'string':
+      return typeof value === 'string' && value.length > 0 ? value : bad('must be a non-empty string');
+    case 'nullable-string':
+      return value === null || (typeof value === 'string' && value.length > 0) ? value : bad('must be a non-empty string or null');
+    case 'boolean':
+      return typeof value === 'boolean' ? value : bad('must be true or false');
+    case 'port':
+      return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535 ? value : bad('must be an integer from 0 to 65535');
+    case 'positive-int':
+      return Number.isInteger(value) && (value as number) > 0 ? value : bad('must be a positive integer');
+    case 'non-negative-number':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : bad('must be a number >= 0');
+    case 'string-list':
+      return Array.isArray(value) && value.every((s) => typeof s === 'string') ? value : bad('must be a list of strings');
+    case 'enum':
+      return typeof value === 'string' && leaf.values!.includes(value) ? value : bad(`must be one of ${leaf.values!.join(', ')}`);
+  }
+}
+
+function merge(shape: Shape, input: unknown, path: string, problems: string[]): Record<string, unknown> {
+  const out = defaultsOf(shape);
+  if (input === undefined || input === null) return out;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    problems.push(`${path || '(top level)'}: must be a mapping`);
+    return out;
+  }
+  for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
+    const here = path ? `${path}.${key}` : key;
+    const spec = shape[key];
+    if (!spec) {
+      problems.push(`${here}: unknown key`);
+      continue;
+    }
+    out[key] = isLeaf(spec) ? checkLeaf(spec, value, here, problems) : merge(spec, value, here, problems);
+  }
+  return out;
+}
+
+const SERVER_NAME_RE = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::\d{1,5})?$/;
+
+/** Environment variables that override file values; each maps to a path and is parsed like YAML. */
+export const ENV_OVERRIDES: Record<string, string> = {
+  HEARTH_SERVER_NAME: 'server_name',
+  HEARTH_BIND: 'listen.host',
+  HEARTH_PORT: 'listen.port',
+  HEARTH_DATABASE: 'database.path',
+  HEARTH_LOG_LEVEL: 'logging.level',
+  HEARTH_REGISTRATION_SHARED_SECRET: 'registration_shared_secret',
+  HEARTH_ENABLE_REGISTRATION: 'enable_registration',
+  HEARTH_RATE_LIMITS_ENABLED: 'rate_limits.enabled',
+};
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+/** Parses an env value: numbers and booleans as YAML would, everything else as a plain string. */
+function envValue(raw: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (raw === 'null') return null;
+  return raw;
+}
+
+/**
+ * Builds a validated config from a raw object (already parsed YAML) and env overrides.
+ * Throws ConfigError listing every problem.
+ */
+export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Config {
+  const problems: string[] = [];
+  const input = raw === null || raw === undefined ? {} : structuredClone(raw);
+  if (typeof input === 'object' && !Array.isArray(input)) {
+    for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+      const v = env[name];
+      if (v !== undefined && v !== '') setPath(input as Record<string, unknown>, path, envValue(v));
+    }
+  }
+  const config = merge(CONFIG_SHAPE, input, '', problems) as unknown as Config;
+  if (!SERVER_NAME_RE.test(config.server_name)) problems.push(`server_name: not a valid server name (got ${JSON.stringify(config.server_name)})`);
+  if (config.jwt_login.enabled && !config.jwt_login.secret) problems.push('jwt_login.secret: required when jwt_login.enabled is true');
+  if (config.public_baseurl !== null && !/^https?:\/\//.test(config.public_baseurl)) problems.push('public_baseurl: must start with http:// or https://');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Reads the YAML file (if any) and applies env overrides. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError([`${path}: cannot read the config file (${(e as Error).message})`]);
+    }
+    try {
+      raw = YAML.parse(text) ?? {};
+    } catch (e) {
+      throw new ConfigError([`${path}: not valid YAML (${(e as Error).message.split('\n')[0]})`]);
+    }
+  }
+  return buildConfig(raw, env);
+}
+
+/** The default configuration as a commented YAML document (`hearth generate-config`). */
+export function generateConfigYaml(): string {
+  const lines: string[] = ['# Hearth configuration. Every key is optional; the values shown are the defaults.', ''];
+  const walk = (shape: Shape, indent: string) => {
+    for (const [k, v] of Object.entries(shape)) {
+      if (isLeaf(v)) {
+        lines.push(`${indent}# ${v.doc}`);
+        lines.push(`${indent}${k}: ${JSON.stringify(v.default)}`);
+      } else {
+        lines.push(`${indent}${k}:`);
+        walk(v, indent + '  ');
+      }
+    }
+  };
+  walk(CONFIG_SHAPE, '');
+  return lines.join('\n') + '\n';
+}
+
+/** Base URL that clients should use, for .well-known. */
+export function publicBaseUrl(config: Config): string {
+  if (config.public_baseurl) return config.public_baseurl.replace(/\/+$/, '');
+  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? config.server_name : config.listen.host;
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.listen.port}`;
+}

@@ -1,0 +1,88 @@
+// User-interactive authentication (matrix-spec: client-server-api "User-interactive authentication API").
+// Sessions are ephemeral, single-purpose (bound to the operation and, when authenticated, to the user)
+// and single-use: once a flow completes the session is gone.
+import type { Clock } from '../clock.js';
+import { badJson, MatrixError, uiaRequired } from '../errors.js';
+import { randomToken } from './ids.js';
+
+export type UiaStage = 'm.login.dummy' | 'm.login.password';
+
+export interface UiaFlow {
+  stages: UiaStage[];
+}
+
+interface UiaSession {
+  purpose: string;
+  userId: string | null;
+  completed: Set<UiaStage>;
+  expiresTs: number;
+}
+
+/** Checks a password stage; returns true when the credentials are right for `userId`. */
+export type PasswordCheck = (auth: Record<string, unknown>, userId: string) => Promise<boolean>;
+
+const SESSION_LIFETIME_MS = 15 * 60 * 1000;
+
+export class UiaService {
+  private sessions = new Map<string, UiaSession>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /**
+   * Runs one step of UIA for `purpose`. Resolves when a flow is complete; otherwise throws the 401
+   * challenge (with `errcode` when a stage just failed), or 400 for malformed auth.
+   */
+  async authenticate(
+    purpose: string,
+    auth: unknown,
+    flows: UiaFlow[],
+    opts: { userId: string | null; checkPassword?: PasswordCheck },
+  ): Promise<void> {
+    this.expire();
+    if (auth === undefined || auth === null) throw this.challenge(this.newSession(purpose, opts.userId), flows);
+    if (typeof auth !== 'object' || Array.isArray(auth)) throw badJson('auth must be an object');
+    const a = auth as Record<string, unknown>;
+    if (a.session !== undefined && typeof a.session !== 'string') throw badJson('auth.session must be a string');
+    if (a.type !== undefined && typeof a.type !== 'string') throw badJson('auth.type must be a string');
+
+    let sessionId = a.session as string | undefined;
+    let session = sessionId ? this.sessions.get(sessionId) : undefined;
+    if (sessionId && (!session || session.purpose !== purpose || session.userId !== opts.userId)) {
+      // An unknown session, or one started for another operation or user, cannot be continued.
+      throw new MatrixError(400, 'M_UNKNOWN', 'Unknown or mismatched user-interactive auth session');
+    }
+    if (!session) {
+      sessionId = this.newSession(purpose, opts.userId);
+      session = this.sessions.get(sessionId)!;
+    }
+    const type = a.type as string | undefined;
+    if (type !== undefined) {
+      const offered = flows.some((f) => f.stages.includes(type as UiaStage));
+      if (!offered) throw this.challenge(sessionId!, flows, { errcode: 'M_UNRECOGNIZED', error: `Auth type ${type} is not offered here` });
+      if (type === 'm.login.password') {
+        const ok = opts.userId !== null && opts.checkPassword !== undefined && (await opts.checkPassword(a, opts.userId));
+        if (!ok) throw this.challenge(sessionId!, flows, { errcode: 'M_FORBIDDEN', error: 'Invalid password' });
+      }
+      session.completed.add(type as UiaStage);
+    }
+    const done = flows.some((f) => f.stages.every((s) => session!.completed.has(s)));
+    if (!done) throw this.challenge(sessionId!, flows);
+    this.sessions.delete(sessionId!);
+  }
+
+  private newSession(purpose: string, userId: string | null): string {
+    const id = randomToken(18);
+    this.sessions.set(id, { purpose, userId, completed: new Set(), expiresTs: this.clock.now() + SESSION_LIFETIME_MS });
+    return id;
+  }
+
+  private challenge(sessionId: string, flows: UiaFlow[], failure?: { errcode: string; error: string }): MatrixError {
+    const completed = [...(this.sessions.get(sessionId)?.completed ?? [])];
+    return uiaRequired({ flows, params: {}, session: sessionId, completed }, failure);
+  }
+
+  private expire(): void {
+    const now = this.clock.now();
+    for (const [id, s] of this.sessions) if (s.expiresTs <= now) this.sessions.delete(id);
+  }
+}

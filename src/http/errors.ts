@@ -1,0 +1,33 @@
+// The one error middleware: MatrixError -> `{errcode, error, ...extra}` with its status and headers;
+// anything else is logged with its stack and answered 500 M_UNKNOWN without details.
+import type { NextFunction, Request, Response } from 'express';
+import { isUiaChallenge, MatrixError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    let e: MatrixError;
+    if (err instanceof MatrixError) {
+      e = err;
+    } else if (err instanceof URIError || (isHttpError(err) && err.status === 400)) {
+      e = new MatrixError(400, 'M_INVALID_PARAM', 'Malformed request (bad percent-encoding or parameters)');
+    } else if (isHttpError(err) && err.status === 413) {
+      e = new MatrixError(413, 'M_TOO_LARGE', 'Request body too large');
+    } else {
+      logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+      e = new MatrixError(500, 'M_UNKNOWN', 'Internal server error');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(e.status).set(e.headers);
+    // A UIA challenge without a failed stage has no errcode/error, only flows/params/session.
+    if (isUiaChallenge(e) && !e.uiaFailed) res.json(e.extra);
+    else res.json(e.toJSON());
+  };
+}
+
+function isHttpError(err: unknown): err is { status: number } {
+  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number';
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+// Entry point and CLI: config -> storage -> migrations -> services -> http app -> listen; graceful stop.
+//   hearth [serve] [--config FILE]
+//   hearth user create <localpart> [--password P] [--admin] [--config FILE]
+//   hearth generate-config
+//   hearth --version
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { systemClock } from './clock.js';
+import { ConfigError, generateConfigYaml, loadConfig, type Config } from './config.js';
+import { randomToken } from './core/ids.js';
+import { MatrixError } from './errors.js';
+import { createApp } from './http/app.js';
+import { createLogger } from './logger.js';
+import { createServices, type Services } from './services.js';
+import { MigrationError } from './storage/migrate.js';
+import { openSqliteStorage, type SqliteStorage } from './storage/sqlite/index.js';
+import { SERVER_NAME_SOFTWARE, VERSION } from './version.js';
+
+const USAGE = `${SERVER_NAME_SOFTWARE} ${VERSION}: a Matrix homeserver
+
+Usage:
+  hearth [serve] [--config FILE]          run the homeserver (default)
+  hearth user create <localpart> [--password P] [--admin] [--config FILE]
+                                          create a user (a random password is printed if none is given)
+  hearth generate-config                  print a config file with every key and its default
+  hearth --version                        print the version
+
+The config file may also be named by HEARTH_CONFIG; HEARTH_SERVER_NAME, HEARTH_PORT, HEARTH_BIND,
+HEARTH_DATABASE and HEARTH_LOG_LEVEL override single keys.`;
+
+interface Args {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  const valued = new Set(['--config', '--password']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) flags.set(a.slice(0, eq), a.slice(eq + 1));
+      else if (valued.has(a)) {
+        const v = argv[++i];
+        if (v === undefined) throw new UsageError(`${a} needs a value`);
+        flags.set(a, v);
+      } else flags.set(a, true);
+    } else if (a === '-h') flags.set('--help', true);
+    else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+class UsageError extends Error {}
+
+export interface RunningServer {
+  services: Services;
+  storage: SqliteStorage;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a homeserver from a config; used by `serve`, the e2e tests and the benchmark. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.logging.level);
+  const storage = openSqliteStorage(config.database.path, systemClock.now);
+  if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
+  const services = createServices(config, storage, systemClock, { logger });
+  const app = createApp(services);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  let stopping: Promise<void> | undefined;
+  return {
+    services, storage, server, url,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // Long-polls and keep-alive connections must not hold the stop forever.
+          setTimeout(() => server.closeAllConnections(), 2000).unref();
+        });
+        await services.stop();
+        await storage.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function serve(config: Config): Promise<void> {
+  const running = await startServer(config);
+  const log = running.services.logger;
+  log.info({ version: VERSION, url: running.url, server_name: config.server_name, database: config.database.path }, 'Hearth is listening');
+  if (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1') {
+    const reg = config.enable_registration
+      ? `  Register a first user with any Matrix client (e.g. Element: homeserver ${running.url}), or:\n` +
+        `    curl -X POST ${running.url}/_matrix/client/v3/register -d '{"username":"alice","password":"a-long-password","auth":{"type":"m.login.dummy"}}'\n`
+      : '';
+    process.stdout.write(
+      `\n${SERVER_NAME_SOFTWARE} ${VERSION} listening on ${running.url} for server name "${config.server_name}"\n` +
+        reg +
+        `  Create an admin:   npm start -- user create admin --admin\n` +
+        `  Stop with Ctrl-C.\n\n`,
+    );
+  }
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function userCreate(config: Config, args: Args): Promise<void> {
+  const localpart = args.positional[2];
+  if (!localpart) throw new UsageError('user create needs a localpart');
+  const given = args.flags.get('--password');
+  if (given === true) throw new UsageError('--password needs a value');
+  const password = given ?? randomToken(12);
+  const storage = openSqliteStorage(config.database.path, systemClock.now);
+  const services = createServices(config, storage, systemClock, { logger: createLogger('warn') });
+  try {
+    const result = await services.accounts.createUser({ localpart, password, admin: args.flags.has('--admin') });
+    process.stdout.write(`Created ${result.user_id}${args.flags.has('--admin') ? ' (admin)' : ''}\n`);
+    if (given === undefined) process.stdout.write(`Password: ${password}\n`);
+  } finally {
+    await services.stop();
+    await storage.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.flags.has('--version') || args.positional[0] === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (args.flags.has('--help') || args.positional[0] === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const command = args.positional[0] ?? 'serve';
+  if (command === 'generate-config') {
+    process.stdout.write(generateConfigYaml());
+    return 0;
+  }
+  try {
+    const configFlag = args.flags.get('--config');
+    const config = loadConfig(typeof configFlag === 'string' ? configFlag : process.env.HEARTH_CONFIG);
+    if (command === 'serve') {
+      await serve(config);
+      return -1; // keeps running
+    }
+    if (command === 'user' && args.positional[1] === 'create') {
+      await userCreate(config, args);
+      return 0;
+    }
+    throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
+  } catch (e) {
+    if (e instanceof UsageError) process.stderr.write(`${e.message}\n\n${USAGE}\n`);
+    else if (e instanceof ConfigError || e instanceof MigrationError) process.stderr.write(`${e.message}\n`);
+    else if (e instanceof MatrixError) process.stderr.write(`${e.errcode}: ${e.message}\n`);
+    else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') process.stderr.write(`Cannot listen: ${(e as Error).message}\n`);
+    else throw e;
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+// Run when executed directly (node dist/main.js, the hearth bin, npm start), not when imported.
+const invoked = process.argv[1] ? pathToFileURL(process.argv[1]).href : '';
+if (import.meta.url === invoked || invoked.endsWith('/bin/hearth')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,123 @@
+// SQLite implementation of AccountStore. Statements are prepared once; multi-table writes run in one
+// db.transaction.
+import type Database from 'better-sqlite3';
+import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, NewUser, TokenOwner, UserRecord } from '../types.js';
+
+interface UserRow { user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number; deactivated: number; created_ts: number }
+interface DeviceRow { user_id: string; device_id: string; display_name: string | null; created_ts: number; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent: string | null }
+
+const toUser = (r: UserRow): UserRecord => ({
+  userId: r.user_id, localpart: r.localpart, passwordHash: r.password_hash, isAdmin: r.is_admin === 1,
+  isGuest: r.is_guest === 1, deactivated: r.deactivated === 1, createdTs: r.created_ts,
+});
+const toDevice = (r: DeviceRow): DeviceRecord => ({
+  userId: r.user_id, deviceId: r.device_id, displayName: r.display_name, createdTs: r.created_ts,
+  lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip, lastSeenUserAgent: r.last_seen_user_agent,
+});
+
+export function createSqliteAccountStore(db: Database.Database): AccountStore {
+  const s = {
+    insertUser: db.prepare('INSERT OR IGNORE INTO users (user_id, localpart, password_hash, is_admin, is_guest, created_ts) VALUES (?, ?, ?, ?, ?, ?)'),
+    getUser: db.prepare('SELECT * FROM users WHERE user_id = ?'),
+    countUsers: db.prepare('SELECT COUNT(*) AS n FROM users'),
+    bumpCounter: db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value'),
+    setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?'),
+    setAdmin: db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?'),
+    setDeactivated: db.prepare('UPDATE users SET deactivated = 1 WHERE user_id = ?'),
+    getDevice: db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?'),
+    listDevices: db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY created_ts, device_id'),
+    insertDevice: db.prepare('INSERT OR IGNORE INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?)'),
+    setDeviceName: db.prepare('UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?'),
+    setLastSeen: db.prepare('UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ? WHERE user_id = ? AND device_id = ?'),
+    deleteDevice: db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?'),
+    deleteAllDevices: db.prepare('DELETE FROM devices WHERE user_id = ?'),
+    tokensOfDevice: db.prepare('SELECT token_hash FROM access_tokens WHERE user_id = ? AND device_id = ?').pluck(),
+    tokensOfUser: db.prepare('SELECT token_hash FROM access_tokens WHERE user_id = ?').pluck(),
+    tokensOfOtherDevices: db.prepare('SELECT token_hash FROM access_tokens WHERE user_id = ? AND device_id IS NOT ?').pluck(),
+    deleteTokensOfDevice: db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?'),
+    deleteTokensOfOtherDevices: db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND device_id IS NOT ?'),
+    deleteOtherDevices: db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id IS NOT ?'),
+    insertToken: db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
+    deleteToken: db.prepare('DELETE FROM access_tokens WHERE token_hash = ?'),
+    tokenOwner: db.prepare(`SELECT t.user_id, t.device_id, u.is_guest, u.is_admin, u.deactivated
+      FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ?`),
+    profile: db.prepare('SELECT field, value_json FROM profile_fields WHERE user_id = ? ORDER BY field'),
+    setProfile: db.prepare('INSERT INTO profile_fields (user_id, field, value_json) VALUES (?, ?, ?) ON CONFLICT(user_id, field) DO UPDATE SET value_json = excluded.value_json'),
+    deleteProfile: db.prepare('DELETE FROM profile_fields WHERE user_id = ? AND field = ?'),
+  };
+
+  const loginDeviceTx = db.transaction((l: NewDeviceLogin): DeviceLoginResult => {
+    const created = s.insertDevice.run(l.userId, l.deviceId, l.displayName, l.ts).changes === 1;
+    const revoked = s.tokensOfDevice.all(l.userId, l.deviceId) as string[];
+    s.deleteTokensOfDevice.run(l.userId, l.deviceId);
+    s.insertToken.run(l.tokenHash, l.userId, l.deviceId, l.ts);
+    return { revokedTokenHashes: revoked, createdDevice: created };
+  });
+
+  const createUserTx = db.transaction((u: NewUser, login?: NewDeviceLogin): boolean => {
+    if (s.insertUser.run(u.userId, u.localpart, u.passwordHash, u.isAdmin ? 1 : 0, u.isGuest ? 1 : 0, u.createdTs).changes === 0) return false;
+    if (u.displayName !== null) s.setProfile.run(u.userId, 'displayname', JSON.stringify(u.displayName));
+    if (login) loginDeviceTx(login);
+    return true;
+  });
+
+  const deleteDevicesTx = db.transaction((userId: string, deviceIds: string[]): string[] => {
+    const revoked: string[] = [];
+    for (const id of deviceIds) {
+      revoked.push(...(s.tokensOfDevice.all(userId, id) as string[]));
+      s.deleteDevice.run(userId, id); // tokens go with it (ON DELETE CASCADE)
+    }
+    return revoked;
+  });
+
+  const revokeOthersTx = db.transaction((userId: string, keep: string | null, deleteDevices: boolean): string[] => {
+    const revoked = s.tokensOfOtherDevices.all(userId, keep) as string[];
+    s.deleteTokensOfOtherDevices.run(userId, keep);
+    if (deleteDevices) s.deleteOtherDevices.run(userId, keep);
+    return revoked;
+  });
+
+  const deactivateTx = db.transaction((userId: string): string[] => {
+    const revoked = s.tokensOfUser.all(userId) as string[];
+    s.setDeactivated.run(userId);
+    s.deleteAllDevices.run(userId);
+    return revoked;
+  });
+
+  return {
+    async createUser(user, login) { return createUserTx(user, login); },
+    async getUser(userId) {
+      const row = s.getUser.get(userId) as UserRow | undefined;
+      return row ? toUser(row) : undefined;
+    },
+    async countUsers() { return (s.countUsers.get() as { n: number }).n; },
+    async nextCounter(name) { return (s.bumpCounter.get(name) as { value: number }).value; },
+    async setPasswordHash(userId, hash) { s.setPassword.run(hash, userId); },
+    async setAdmin(userId, admin) { s.setAdmin.run(admin ? 1 : 0, userId); },
+    async deactivateUser(userId) { return deactivateTx(userId); },
+    async loginDevice(login) { return loginDeviceTx(login); },
+    async findTokenOwner(tokenHash) {
+      const row = s.tokenOwner.get(tokenHash) as { user_id: string; device_id: string; is_guest: number; is_admin: number; deactivated: number } | undefined;
+      if (!row) return undefined;
+      const owner: TokenOwner = { userId: row.user_id, deviceId: row.device_id, isGuest: row.is_guest === 1, isAdmin: row.is_admin === 1, deactivated: row.deactivated === 1 };
+      return owner;
+    },
+    async getDevice(userId, deviceId) {
+      const row = s.getDevice.get(userId, deviceId) as DeviceRow | undefined;
+      return row ? toDevice(row) : undefined;
+    },
+    async listDevices(userId) { return (s.listDevices.all(userId) as DeviceRow[]).map(toDevice); },
+    async setDeviceDisplayName(userId, deviceId, name) { return s.setDeviceName.run(name, userId, deviceId).changes === 1; },
+    async updateDeviceLastSeen(userId, deviceId, ts, ip, ua) { s.setLastSeen.run(ts, ip, ua, userId, deviceId); },
+    async deleteDevices(userId, deviceIds) { return deleteDevicesTx(userId, deviceIds); },
+    async revokeOtherDevices(userId, keep, deleteDevices) { return revokeOthersTx(userId, keep, deleteDevices); },
+    async revokeToken(tokenHash) { s.deleteToken.run(tokenHash); },
+    async getProfile(userId) {
+      const out: Record<string, unknown> = {};
+      for (const r of s.profile.all(userId) as { field: string; value_json: string }[]) out[r.field] = JSON.parse(r.value_json);
+      return out;
+    },
+    async setProfileField(userId, field, value) { s.setProfile.run(userId, field, JSON.stringify(value)); },
+    async deleteProfileField(userId, field) { s.deleteProfile.run(userId, field); },
+  };
+}

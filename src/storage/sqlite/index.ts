@@ -1,0 +1,37 @@
+// Opens the SQLite database (WAL, synchronous=NORMAL, foreign keys, busy timeout), applies migrations
+// and builds the stores. This folder is the only code that contains SQL.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadMigrations, migrate } from '../migrate.js';
+import type { Storage } from '../types.js';
+import { createSqliteAccountStore } from './accounts.js';
+
+export interface SqliteStorage extends Storage {
+  readonly db: Database.Database;
+  readonly appliedMigrations: string[];
+}
+
+export function openSqliteStorage(path: string, now: () => number = Date.now): SqliteStorage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  let applied: string[];
+  try {
+    applied = migrate(db, loadMigrations(), now);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return {
+    db,
+    appliedMigrations: applied,
+    accounts: createSqliteAccountStore(db),
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
