@@ -36,6 +36,9 @@ export interface Config {
     audiences: string[];
   };
   logging: { level: string };
+  invite_reason_max_length: number;
+  invite_room_state: string[];
+  default_room_version: string;
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -89,6 +92,13 @@ export const CONFIG_SHAPE: Shape = {
   },
   logging: {
     level: { kind: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Log level (env HEARTH_LOG_LEVEL)' },
+  },
+  default_room_version: { kind: 'enum', values: ['10', '11'], default: '11', doc: 'Room version of new rooms when the client names none' },
+  invite_reason_max_length: { kind: 'positive-int', default: 512, doc: 'Longest `reason` (characters) accepted on invites and other membership changes; longer: 400 M_BAD_JSON' },
+  invite_room_state: {
+    kind: 'string-list',
+    default: ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.topic', 'm.room.encryption'],
+    doc: 'State event types shown (stripped) with an invite, besides the invite event itself',
   },
 };
 

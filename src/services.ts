@@ -3,6 +3,13 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
+import type { SigningKey } from './core/crypto/signing.js';
+import { EventWriter } from './core/events/writer.js';
+import { loadOrCreateSigningKey } from './core/keys.js';
+import { DirectoryService } from './core/rooms/directory.js';
+import { RoomReader } from './core/rooms/read.js';
+import { RoomService } from './core/rooms/service.js';
+import { StreamPositions } from './core/stream.js';
 import type { ScryptParams } from './core/passwords.js';
 import { RateLimiter } from './core/ratelimit.js';
 import { UiaService } from './core/uia.js';
@@ -17,6 +24,14 @@ export interface Services {
   rateLimiter: RateLimiter;
   uia: UiaService;
   accounts: AccountService;
+  /** The server's signing key (generated and stored on first use). */
+  signingKey(): Promise<SigningKey>;
+  /** The global stream position counter (resumes after the highest stored position). */
+  positions(): Promise<StreamPositions>;
+  events: EventWriter;
+  rooms: RoomService;
+  directory: DirectoryService;
+  reader: RoomReader;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -32,6 +47,14 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   const uia = new UiaService(clock);
   const rateLimiter = new RateLimiter(config.rate_limits, clock);
   const accounts = new AccountService(config, storage.accounts, clock, uia, rateLimiter, opts.scrypt);
+  let key: Promise<SigningKey> | undefined;
+  const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
+  let positionsP: Promise<StreamPositions> | undefined;
+  const positions = () => (positionsP ??= storage.rooms.maxStreamOrdering().then((max) => new StreamPositions(max)));
+  const events = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions);
+  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter);
+  const directory = new DirectoryService(config, storage.rooms, events);
+  const reader = new RoomReader(config, storage.rooms, events, clock);
   return {
     config,
     storage,
@@ -40,6 +63,12 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
     rateLimiter,
     uia,
     accounts,
+    signingKey,
+    positions,
+    events,
+    rooms,
+    directory,
+    reader,
     async stop() {},
   };
 }

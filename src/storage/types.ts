@@ -1,5 +1,6 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
+import type { JsonObject, StoredEvent } from '../core/events/types.js';
 
 export interface UserRecord {
   userId: string;
@@ -84,7 +85,109 @@ export interface AccountStore {
   deleteProfileField(userId: string, field: string): Promise<void>;
 }
 
+export interface RoomRecord {
+  roomId: string;
+  roomVersion: string;
+  creator: string;
+  createdTs: number;
+  visibility: 'public' | 'private';
+}
+
+/** An event as stored, with what the client format needs beside the PDU. */
+export interface EventRecord {
+  event: StoredEvent;
+  streamOrdering: number;
+  /** prev_content, prev_sender, replaces_state: fixed when the event was persisted. */
+  unsigned: JsonObject | null;
+  redactedBy: string | null;
+  txn: { userId: string; deviceId: string; txnId: string } | null;
+  serverLocal: boolean;
+}
+
+export interface PersistEventInput {
+  event: StoredEvent;
+  streamOrdering: number;
+  /** Set for the m.room.create event: the room row is created in the same transaction. */
+  newRoom?: { roomVersion: string; creator: string; createdTs: number };
+  unsigned: JsonObject | null;
+  /** The room's forward extremities after this event. */
+  extremities: string[];
+  txn?: { userId: string; deviceId: string; txnId: string; ts: number };
+  /** A redaction that applies now: the target's stored JSON is replaced by its redacted form. */
+  redaction?: { targetEventId: string; redactedJson: JsonObject };
+  /** Server-generated event outside the room graph (not state, not an extremity). */
+  serverLocal?: boolean;
+}
+
+export interface MembershipRecord {
+  roomId: string;
+  userId: string;
+  membership: string;
+  eventId: string;
+  streamOrdering: number;
+}
+
+export interface RoomEventsQuery {
+  roomId: string;
+  /** Exclusive bound to start from. */
+  from: number;
+  dir: 'b' | 'f';
+  limit: number;
+  /** Inclusive bound in the paging direction; stops the page there. */
+  to?: number;
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+}
+
+export interface AliasRecord {
+  alias: string;
+  roomId: string;
+  creator: string;
+}
+
+export interface RoomStore {
+  /** The highest position any stored item carries (start-up resumes after it). */
+  maxStreamOrdering(): Promise<number>;
+  /** Atomically: event row, room row (create), current state, membership, extremities, txn, redaction. */
+  persistEvent(input: PersistEventInput): Promise<void>;
+  /** Several events in order, in one transaction (room creation). */
+  persistEvents(inputs: PersistEventInput[]): Promise<void>;
+  getRoom(roomId: string): Promise<RoomRecord | undefined>;
+  setRoomVisibility(roomId: string, visibility: 'public' | 'private'): Promise<void>;
+  listPublicRooms(): Promise<RoomRecord[]>;
+  /** Current state events of the room. */
+  getCurrentState(roomId: string): Promise<StoredEvent[]>;
+  getExtremities(roomId: string): Promise<string[]>;
+  getEvent(eventId: string): Promise<EventRecord | undefined>;
+  getEvents(eventIds: string[]): Promise<EventRecord[]>;
+  findTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined>;
+  /** A page of a room's events in stream order, bounded by an index range. */
+  getRoomEvents(q: RoomEventsQuery): Promise<EventRecord[]>;
+  /** The state after position `at` (events with stream_ordering <= at). */
+  getStateAt(roomId: string, at: number): Promise<StoredEvent[]>;
+  /** Every state event of one (type, state_key) in a room, oldest first, with positions. */
+  getStateHistory(roomId: string, type: string, stateKey: string): Promise<{ event: StoredEvent; streamOrdering: number }[]>;
+  getMembership(roomId: string, userId: string): Promise<MembershipRecord | undefined>;
+  /** Rooms where the user's current membership is one of `memberships`. */
+  getRoomsForUser(userId: string, memberships: string[]): Promise<MembershipRecord[]>;
+  getRoomMembers(roomId: string, memberships?: string[]): Promise<MembershipRecord[]>;
+  /** Marks the user's (left) membership as forgotten. */
+  forgetRoom(roomId: string, userId: string): Promise<void>;
+  isForgotten(roomId: string, userId: string): Promise<boolean>;
+
+  createAlias(alias: AliasRecord, ts: number): Promise<boolean>;
+  getAlias(alias: string): Promise<AliasRecord | undefined>;
+  deleteAlias(alias: string): Promise<boolean>;
+  getAliasesForRoom(roomId: string): Promise<string[]>;
+
+  getSigningKey(): Promise<{ keyId: string; seed: string } | undefined>;
+  storeSigningKey(keyId: string, seed: string, ts: number): Promise<void>;
+}
+
 export interface Storage {
   readonly accounts: AccountStore;
+  readonly rooms: RoomStore;
   close(): Promise<void>;
 }

@@ -3,9 +3,13 @@ import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
 import { accountRoutes } from './account.js';
 import { deviceRoutes } from './devices.js';
+import { directoryRoutes } from './directory.js';
+import { eventRoutes } from './events.js';
 import { loginRoutes } from './login.js';
 import { profileRoutes } from './profile.js';
 import { registerRoutes } from './register.js';
+import { roomReadRoutes } from './room-read.js';
+import { roomRoutes } from './rooms.js';
 import { versionRoutes } from './versions.js';
 
 export { wellKnownRoutes } from './versions.js';
@@ -19,5 +23,9 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...accountRoutes(services),
     ...deviceRoutes(services),
     ...profileRoutes(services),
+    ...roomRoutes(services),
+    ...eventRoutes(services),
+    ...directoryRoutes(services),
+    ...roomReadRoutes(services),
   ];
 }

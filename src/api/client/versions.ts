@@ -1,6 +1,6 @@
 // Discovery: /versions, /capabilities and .well-known.
 import { publicBaseUrl } from '../../config.js';
-import { ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from '../../core/room-versions.js';
+import { ROOM_VERSIONS } from '../../core/room-versions.js';
 import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
 
@@ -33,7 +33,7 @@ export function versionRoutes(services: Services): RouteDef[] {
         res.json({
           capabilities: {
             'm.change_password': { enabled: true },
-            'm.room_versions': { default: DEFAULT_ROOM_VERSION, available },
+            'm.room_versions': { default: services.config.default_room_version, available },
             'm.set_displayname': { enabled: true },
             'm.set_avatar_url': { enabled: true },
             'm.3pid_changes': { enabled: false },

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
+import { createSqliteRoomStore } from './rooms.js';
 
 export interface SqliteStorage extends Storage {
   readonly db: Database.Database;
@@ -30,6 +31,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
     db,
     appliedMigrations: applied,
     accounts: createSqliteAccountStore(db),
+    rooms: createSqliteRoomStore(db),
     async close() {
       if (db.open) db.close();
     },

@@ -1,0 +1,78 @@
+// Room aliases and the room directory (matrix-spec: directory.yaml, list_public_rooms.yaml).
+import { badJson } from '../../errors.js';
+import { authOf } from '../../http/auth.js';
+import type { RouteDef } from '../../http/routes.js';
+import { objectBody, optInt, optObject, optString, queryInt, queryString, reqString } from '../../http/validate.js';
+import type { Services } from '../../services.js';
+
+export function directoryRoutes(services: Services): RouteDef[] {
+  const { directory, clock } = services;
+  return [
+    {
+      // PUT /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#setRoomAlias)
+      method: 'put', path: '/v3/directory/room/:roomAlias',
+      handler: async (req, res) => {
+        const roomId = reqString(objectBody(req.body), 'room_id');
+        await directory.createAlias(authOf(res), req.params.roomAlias as string, roomId, clock.now());
+        res.json({});
+      },
+    },
+    {
+      // GET /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#getRoomIdByAlias)
+      method: 'get', path: '/v3/directory/room/:roomAlias', auth: 'none',
+      handler: async (req, res) => {
+        res.json(await directory.resolveAlias(req.params.roomAlias as string));
+      },
+    },
+    {
+      // DELETE /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#deleteRoomAlias)
+      method: 'delete', path: '/v3/directory/room/:roomAlias',
+      handler: async (req, res) => {
+        await directory.deleteAlias(authOf(res), req.params.roomAlias as string);
+        res.json({});
+      },
+    },
+    {
+      // GET /_matrix/client/v3/rooms/{roomId}/aliases (matrix-spec: directory.yaml#getLocalAliases)
+      method: 'get', path: '/v3/rooms/:roomId/aliases',
+      handler: async (req, res) => {
+        res.json({ aliases: await directory.roomAliases(authOf(res), req.params.roomId as string) });
+      },
+    },
+    {
+      // GET /_matrix/client/v3/directory/list/room/{roomId} (matrix-spec: list_public_rooms.yaml#getRoomVisibilityOnDirectory)
+      method: 'get', path: '/v3/directory/list/room/:roomId', auth: 'none',
+      handler: async (req, res) => {
+        res.json({ visibility: await directory.getVisibility(req.params.roomId as string) });
+      },
+    },
+    {
+      // PUT /_matrix/client/v3/directory/list/room/{roomId} (matrix-spec: list_public_rooms.yaml#setRoomVisibilityOnDirectory)
+      method: 'put', path: '/v3/directory/list/room/:roomId',
+      handler: async (req, res) => {
+        const visibility = optString(objectBody(req.body), 'visibility') ?? 'public';
+        if (visibility !== 'public' && visibility !== 'private') throw badJson("'visibility' must be 'public' or 'private'");
+        await directory.setVisibility(authOf(res), req.params.roomId as string, visibility);
+        res.json({});
+      },
+    },
+    {
+      // GET /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#getPublicRooms)
+      method: 'get', path: '/v3/publicRooms', auth: 'optional', guest: true,
+      handler: async (req, res) => {
+        const server = queryString(req.query, 'server');
+        if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');
+        res.json(await directory.publicRooms({ limit: queryInt(req.query, 'limit', { min: 0 }), since: queryString(req.query, 'since') }));
+      },
+    },
+    {
+      // POST /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#queryPublicRooms)
+      method: 'post', path: '/v3/publicRooms',
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        const filter = optObject(b, 'filter');
+        res.json(await directory.publicRooms({ limit: optInt(b, 'limit'), since: optString(b, 'since'), term: filter ? optString(filter, 'generic_search_term') : undefined }));
+      },
+    },
+  ];
+}

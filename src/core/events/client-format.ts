@@ -1,0 +1,59 @@
+// Client format of events (matrix-spec: client-server-api "Room event format" / ClientEvent schema):
+// event_id, type, sender, origin_server_ts, content, room_id, state_key where set, and `unsigned`
+// (age, transaction_id for the sending device, prev_content/replaces_state for state, redacted_because).
+import type { EventRecord } from '../../storage/types.js';
+import type { JsonObject } from './types.js';
+
+export interface ClientEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  origin_server_ts: number;
+  content: JsonObject;
+  room_id: string;
+  state_key?: string;
+  redacts?: string;
+  unsigned: JsonObject;
+}
+
+export interface Viewer {
+  userId: string;
+  deviceId: string;
+}
+
+/**
+ * Formats one stored event for `viewer`. `redactions` supplies the redaction events named by
+ * `redactedBy` (already formatted, without their own redacted_because).
+ */
+export function toClientEvent(rec: EventRecord, now: number, viewer?: Viewer, redactions?: Map<string, ClientEvent>): ClientEvent {
+  const e = rec.event;
+  const out: ClientEvent = {
+    event_id: e.event_id,
+    type: e.type,
+    sender: e.sender,
+    origin_server_ts: e.origin_server_ts,
+    content: e.content,
+    room_id: e.room_id,
+    unsigned: {},
+  };
+  if (e.state_key !== undefined) out.state_key = e.state_key;
+  // Room v11 moved `redacts` into content; clients still read the top-level key, so both are given.
+  const redacts = e.redacts ?? (typeof e.content.redacts === 'string' ? e.content.redacts : undefined);
+  if (e.type === 'm.room.redaction' && redacts !== undefined) out.redacts = redacts;
+  const unsigned: JsonObject = { age: Math.max(0, now - e.origin_server_ts) };
+  if (rec.unsigned) Object.assign(unsigned, rec.unsigned);
+  if (viewer && rec.txn && rec.txn.userId === viewer.userId && rec.txn.deviceId === viewer.deviceId) {
+    unsigned.transaction_id = rec.txn.txnId;
+  }
+  if (rec.redactedBy) {
+    const because = redactions?.get(rec.redactedBy);
+    if (because) unsigned.redacted_because = because as unknown as JsonObject;
+  }
+  out.unsigned = unsigned;
+  return out;
+}
+
+/** Stripped state (matrix-spec: client-server-api "Stripped state"): type, state_key, content, sender. */
+export function toStrippedState(e: { type: string; state_key?: string; content: JsonObject; sender: string }): JsonObject {
+  return { type: e.type, state_key: e.state_key ?? '', content: e.content, sender: e.sender };
+}

@@ -1,0 +1,233 @@
+// Writing events (see ../shared/docs/design-notes.md "Writing an event"): for a room, one writer at
+// a time; read current state and forward extremities, build the PDU (prev_events, auth_events, depth,
+// origin_server_ts), hash, sign, run the room version's auth rules against the current state, then
+// persist in one transaction and only then tell listeners. A rejected event leaves no trace.
+import type { Clock } from '../../clock.js';
+import { forbidden, MatrixError, notFound } from '../../errors.js';
+import type { EventRecord, RoomStore } from '../../storage/types.js';
+import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
+import { canonicalJsonBytes, CanonicalJsonError } from '../crypto/canonical-json.js';
+import { computeEventId, hashAndSignEvent, redactEvent } from '../crypto/event-hashing.js';
+import type { SigningKey } from '../crypto/signing.js';
+import { KeyedMutex } from '../lock.js';
+import { roomVersion as lookupRoomVersion, type RoomVersion } from '../room-versions.js';
+import type { StreamPositions } from '../stream.js';
+import type { JsonObject, StoredEvent } from './types.js';
+
+/** What a caller asks to be sent; the writer fills in the rest. */
+export interface EventDraft {
+  type: string;
+  state_key?: string;
+  sender: string;
+  content: JsonObject;
+  /** For m.room.redaction: the event redacted (top-level before v11, in content from v11). */
+  redacts?: string;
+}
+
+export interface SendOptions {
+  txn?: { userId: string; deviceId: string; txnId: string };
+  /** Server-generated event outside the room graph (issue 6). */
+  serverLocal?: boolean;
+}
+
+export interface SendResult {
+  eventId: string;
+  streamOrdering: number;
+  /** True when a transaction ID matched an earlier send: nothing new was stored. */
+  duplicate: boolean;
+}
+
+/** A room's current state as the writer keeps it in memory. */
+export interface RoomState {
+  roomId: string;
+  version: RoomVersion;
+  state: Map<string, StoredEvent>;
+  extremities: string[];
+  depth: number;
+}
+
+export interface EventListener {
+  /** Called after an event has been committed. */
+  onEventPersisted(record: EventRecord, room: RoomState): void;
+}
+
+export const MAX_EVENT_BYTES = 65536;
+const stateKeyOf = (type: string, stateKey: string) => `${type}\u0000${stateKey}`;
+
+export const lookupIn = (state: Map<string, StoredEvent>): StateLookup => (type, key) => state.get(stateKeyOf(type, key));
+
+export class EventWriter {
+  private readonly mutex = new KeyedMutex();
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly listeners: EventListener[] = [];
+
+  constructor(
+    private readonly serverName: string,
+    private readonly store: RoomStore,
+    private readonly clock: Clock,
+    private readonly key: () => Promise<SigningKey>,
+    private readonly positions: () => Promise<StreamPositions>,
+  ) {}
+
+  addListener(l: EventListener): void {
+    this.listeners.push(l);
+  }
+
+  /** Runs `fn` holding the room's lock (for read-check-write sequences around sends). */
+  withRoomLock<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(roomId, fn);
+  }
+
+  /** The room's current state (cached), or undefined for an unknown room. */
+  async getRoomState(roomId: string): Promise<RoomState | undefined> {
+    const cached = this.rooms.get(roomId);
+    if (cached) return cached;
+    const room = await this.store.getRoom(roomId);
+    if (!room) return undefined;
+    const version = lookupRoomVersion(room.roomVersion);
+    if (!version) throw new MatrixError(500, 'M_UNKNOWN', `Room ${roomId} has unsupported version ${room.roomVersion}`);
+    const state = new Map<string, StoredEvent>();
+    for (const e of await this.store.getCurrentState(roomId)) state.set(stateKeyOf(e.type, e.state_key!), e);
+    const extremities = await this.store.getExtremities(roomId);
+    const depth = Math.max(0, ...(await this.store.getEvents(extremities)).map((r) => r.event.depth));
+    const loaded: RoomState = { roomId, version, state, extremities, depth };
+    // Another caller may have loaded it meanwhile; keep the first so all share one object.
+    const existing = this.rooms.get(roomId);
+    if (existing) return existing;
+    this.rooms.set(roomId, loaded);
+    return loaded;
+  }
+
+  /**
+   * Creates a room from a list of drafts (m.room.create first), all auth-checked in order against
+   * the state they build up, and persisted in one go: if any is refused, nothing is stored.
+   */
+  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string): Promise<string[]> {
+    return this.mutex.run(roomId, async () => {
+      if (this.rooms.has(roomId) || (await this.store.getRoom(roomId))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
+      const room: RoomState = { roomId, version, state: new Map(), extremities: [], depth: 0 };
+      const built: { event: StoredEvent; unsigned: JsonObject | null }[] = [];
+      for (const draft of drafts) built.push(await this.build(room, draft));
+      const positions = await this.positions();
+      const now = this.clock.now();
+      const records: EventRecord[] = [];
+      const inputs = built.map((b, i) => {
+        const streamOrdering = positions.next();
+        records.push({ event: b.event, streamOrdering, unsigned: b.unsigned, redactedBy: null, txn: null, serverLocal: false });
+        return {
+          event: b.event, streamOrdering, unsigned: b.unsigned, extremities: [b.event.event_id],
+          ...(i === 0 ? { newRoom: { roomVersion: version.id, creator, createdTs: now } } : {}),
+        };
+      });
+      await this.store.persistEvents(inputs);
+      this.rooms.set(roomId, room);
+      for (const r of records) this.notify(r, room);
+      return built.map((b) => b.event.event_id);
+    });
+  }
+
+  /** Builds, authorises and persists one event in an existing room. */
+  async send(roomId: string, draft: EventDraft, opts: SendOptions = {}): Promise<SendResult> {
+    return this.mutex.run(roomId, () => this.sendLocked(roomId, draft, opts));
+  }
+
+  /** `send` for callers that already hold the room lock (withRoomLock). */
+  async sendLocked(roomId: string, draft: EventDraft, opts: SendOptions = {}): Promise<SendResult> {
+    if (opts.txn) {
+      // Inside the lock, so a retry racing the original still gets the same event ID.
+      const existing = await this.store.findTxn(opts.txn.userId, opts.txn.deviceId, opts.txn.txnId);
+      if (existing) {
+        const rec = await this.store.getEvent(existing);
+        return { eventId: existing, streamOrdering: rec?.streamOrdering ?? 0, duplicate: true };
+      }
+    }
+    const room = await this.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    const scratch: RoomState = { ...room, state: new Map(room.state), extremities: [...room.extremities] };
+    const { event, unsigned } = await this.build(scratch, draft, opts.serverLocal);
+
+    let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
+    if (event.type === 'm.room.redaction') {
+      const targetId = draft.redacts!;
+      const target = await this.store.getEvent(targetId);
+      if (target && target.event.room_id === roomId && !target.redactedBy
+        && canApplyRedaction(event, target.event, lookupIn(room.state), room.version)) {
+        redaction = { targetEventId: targetId, redactedJson: redactEvent(target.event, room.version) };
+      }
+    }
+
+    const positions = await this.positions();
+    const streamOrdering = positions.next();
+    await this.store.persistEvent({
+      event, streamOrdering, unsigned,
+      extremities: opts.serverLocal ? room.extremities : [event.event_id],
+      ...(opts.txn ? { txn: { ...opts.txn, ts: this.clock.now() } } : {}),
+      ...(redaction ? { redaction } : {}),
+      ...(opts.serverLocal ? { serverLocal: true } : {}),
+    });
+    if (!opts.serverLocal) {
+      room.state = scratch.state;
+      room.extremities = scratch.extremities;
+      room.depth = scratch.depth;
+    }
+    const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn: opts.txn ?? null, serverLocal: opts.serverLocal === true };
+    this.notify(record, room);
+    return { eventId: event.event_id, streamOrdering, duplicate: false };
+  }
+
+  /**
+   * Builds the next event of `room` from a draft and checks it against the room's auth rules;
+   * on success `room` (a scratch copy or a room being created) is advanced past it.
+   */
+  private async build(room: RoomState, draft: EventDraft, serverLocal = false): Promise<{ event: StoredEvent; unsigned: JsonObject | null }> {
+    const version = room.version;
+    const lookup = lookupIn(room.state);
+    const isCreate = draft.type === 'm.room.create';
+    const content: JsonObject = { ...draft.content };
+    if (draft.type === 'm.room.redaction' && version.redactsInContent && draft.redacts !== undefined) content.redacts = draft.redacts;
+    const pdu: Omit<StoredEvent, 'event_id' | 'hashes' | 'signatures'> = {
+      room_id: room.roomId,
+      sender: draft.sender,
+      type: draft.type,
+      ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
+      content,
+      origin_server_ts: this.clock.now(),
+      prev_events: isCreate ? [] : [...room.extremities],
+      auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
+      depth: room.depth + 1,
+      ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
+    };
+    let signed;
+    try {
+      signed = hashAndSignEvent(pdu, this.serverName, await this.key(), version);
+    } catch (e) {
+      if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event content is not valid canonical JSON: ${e.message}`);
+      throw e;
+    }
+    if (canonicalJsonBytes(signed).length > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
+    const event: StoredEvent = { ...signed, event_id: computeEventId(signed, version) };
+    if (!serverLocal) {
+      try {
+        checkEventAuth(event, lookup, version, { isSignedBy: () => true });
+      } catch (e) {
+        if (e instanceof AuthError) throw forbidden(e.message, { 'org.hearth.auth_rule': e.rule });
+        throw e;
+      }
+    }
+    let unsigned: JsonObject | null = null;
+    if (event.state_key !== undefined && !serverLocal) {
+      const prev = lookup(event.type, event.state_key);
+      if (prev) unsigned = { replaces_state: prev.event_id, prev_content: prev.content, prev_sender: prev.sender };
+      room.state.set(stateKeyOf(event.type, event.state_key), event);
+    }
+    if (!serverLocal) {
+      room.extremities = [event.event_id];
+      room.depth = event.depth;
+    }
+    return { event, unsigned };
+  }
+
+  private notify(record: EventRecord, room: RoomState): void {
+    for (const l of this.listeners) l.onEventPersisted(record, room);
+  }
+}

@@ -1,0 +1,181 @@
+// Room aliases and the public room directory (matrix-spec: directory.yaml, list_public_rooms.yaml).
+import type { Config } from '../../config.js';
+import { forbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
+import type { RoomStore } from '../../storage/types.js';
+import type { AuthContext } from '../accounts.js';
+import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
+import type { JsonObject } from '../events/types.js';
+import { lookupIn, type EventWriter } from '../events/writer.js';
+
+export interface PublicRoomChunk {
+  room_id: string;
+  num_joined_members: number;
+  world_readable: boolean;
+  guest_can_join: boolean;
+  join_rule?: string;
+  name?: string;
+  topic?: string;
+  canonical_alias?: string;
+  avatar_url?: string;
+  room_type?: string;
+}
+
+export interface PublicRoomsPage {
+  chunk: PublicRoomChunk[];
+  total_room_count_estimate: number;
+  next_batch?: string;
+  prev_batch?: string;
+}
+
+/** `#localpart:server` with a valid grammar (appendices "Room Aliases"), at most 255 bytes. */
+export function parseAlias(alias: string): { localpart: string; server: string } {
+  const m = /^#([^:]+):(.+)$/.exec(alias);
+  if (!m || Buffer.byteLength(alias, 'utf8') > 255 || /\s/.test(m[1]!)) throw invalidParam(`Invalid room alias: ${alias}`);
+  return { localpart: m[1]!, server: m[2]! };
+}
+
+export class DirectoryService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: RoomStore,
+    private readonly writer: EventWriter,
+  ) {}
+
+  private requireLocal(alias: string): void {
+    if (parseAlias(alias).server !== this.config.server_name) throw invalidParam('Room alias must be on this server');
+  }
+
+  /** Before a room is created with `room_alias_name`: the alias must be local and free (400 M_ROOM_IN_USE). */
+  async checkFree(alias: string): Promise<void> {
+    this.requireLocal(alias);
+    if (await this.store.getAlias(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+  }
+
+  /** Stores the alias of a newly created room. */
+  async commit(alias: string, roomId: string, creator: string, now: number): Promise<void> {
+    if (!(await this.store.createAlias({ alias, roomId, creator }, now))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+  }
+
+  /** PUT /directory/room/{roomAlias} (matrix-spec: directory.yaml#setRoomAlias). */
+  async createAlias(auth: AuthContext, alias: string, roomId: string, now: number): Promise<void> {
+    this.requireLocal(alias);
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    if (membershipOf(auth.userId, lookupIn(room.state)) !== 'join' && !auth.isAdmin) throw forbidden('You are not in this room');
+    if (!(await this.store.createAlias({ alias, roomId, creator: auth.userId }, now))) throw new MatrixError(409, 'M_UNKNOWN', 'Room alias already exists');
+  }
+
+  /** GET /directory/room/{roomAlias} (matrix-spec: directory.yaml#getRoomIdByAlias). */
+  async resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }> {
+    parseAlias(alias);
+    const a = await this.store.getAlias(alias);
+    if (!a) throw notFound('Room alias not found');
+    return { room_id: a.roomId, servers: [this.config.server_name] };
+  }
+
+  /** DELETE /directory/room/{roomAlias}: the alias's creator, a room member with power to set
+   * m.room.canonical_alias, or a server admin (matrix-spec: directory.yaml#deleteRoomAlias). */
+  async deleteAlias(auth: AuthContext, alias: string): Promise<void> {
+    this.requireLocal(alias);
+    const a = await this.store.getAlias(alias);
+    if (!a) throw notFound('Room alias not found');
+    let allowed = auth.isAdmin || a.creator === auth.userId;
+    if (!allowed) {
+      const room = await this.writer.getRoomState(a.roomId);
+      if (room) {
+        const lookup = lookupIn(room.state);
+        allowed = membershipOf(auth.userId, lookup) === 'join'
+          && userPowerLevel(auth.userId, lookup, room.version) >= requiredPowerLevel('m.room.canonical_alias', true, lookup);
+      }
+    }
+    if (!allowed) throw forbidden('You may not remove this alias');
+    await this.store.deleteAlias(alias);
+  }
+
+  /** GET /rooms/{roomId}/aliases: for members, or anyone if the room is world-readable. */
+  async roomAliases(auth: AuthContext, roomId: string): Promise<string[]> {
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    const lookup = lookupIn(room.state);
+    const visibility = lookup('m.room.history_visibility', '')?.content.history_visibility;
+    if (membershipOf(auth.userId, lookup) !== 'join' && visibility !== 'world_readable' && !auth.isAdmin) throw forbidden('You are not in this room');
+    return this.store.getAliasesForRoom(roomId);
+  }
+
+  /** Room ID from a room ID or alias (for /join/{roomIdOrAlias}). */
+  async resolveRoomIdOrAlias(idOrAlias: string): Promise<string> {
+    if (idOrAlias.startsWith('!')) return idOrAlias;
+    if (idOrAlias.startsWith('#')) return (await this.resolveAlias(idOrAlias)).room_id;
+    throw invalidParam(`Not a room ID or alias: ${idOrAlias}`);
+  }
+
+  /** GET /directory/list/room/{roomId} (matrix-spec: list_public_rooms.yaml#getRoomVisibilityOnDirectory). */
+  async getVisibility(roomId: string): Promise<'public' | 'private'> {
+    const room = await this.store.getRoom(roomId);
+    if (!room) throw notFound('Unknown room');
+    return room.visibility;
+  }
+
+  /** PUT /directory/list/room/{roomId}: room members with power to change state_default-level state, or admins. */
+  async setVisibility(auth: AuthContext, roomId: string, visibility: 'public' | 'private'): Promise<void> {
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    const lookup = lookupIn(room.state);
+    const canPublish = membershipOf(auth.userId, lookup) === 'join'
+      && userPowerLevel(auth.userId, lookup, room.version) >= requiredPowerLevel('m.room.canonical_alias', true, lookup);
+    if (!canPublish && !auth.isAdmin) throw forbidden('You may not change the directory visibility of this room');
+    await this.store.setRoomVisibility(roomId, visibility);
+  }
+
+  /** GET/POST /publicRooms (matrix-spec: list_public_rooms.yaml#getPublicRooms, queryPublicRooms). */
+  async publicRooms(opts: { limit?: number; since?: string; term?: string }): Promise<PublicRoomsPage> {
+    const rooms = await this.store.listPublicRooms();
+    const all: PublicRoomChunk[] = [];
+    for (const r of rooms) {
+      const room = await this.writer.getRoomState(r.roomId);
+      if (!room) continue;
+      const lookup = lookupIn(room.state);
+      const str = (type: string, key: string): string | undefined => {
+        const v = lookup(type, '')?.content[key];
+        return typeof v === 'string' ? v : undefined;
+      };
+      let joined = 0;
+      for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') joined++;
+      const chunk: PublicRoomChunk = {
+        room_id: r.roomId,
+        num_joined_members: joined,
+        world_readable: str('m.room.history_visibility', 'history_visibility') === 'world_readable',
+        guest_can_join: str('m.room.guest_access', 'guest_access') === 'can_join',
+        join_rule: str('m.room.join_rules', 'join_rule') ?? 'invite',
+      };
+      const name = str('m.room.name', 'name');
+      if (name) chunk.name = name;
+      const topic = str('m.room.topic', 'topic');
+      if (topic) chunk.topic = topic;
+      const alias = str('m.room.canonical_alias', 'alias');
+      if (alias) chunk.canonical_alias = alias;
+      const avatar = str('m.room.avatar', 'url');
+      if (avatar) chunk.avatar_url = avatar;
+      const createType = (lookup('m.room.create', '')?.content as JsonObject | undefined)?.type;
+      if (typeof createType === 'string') chunk.room_type = createType;
+      all.push(chunk);
+    }
+    const term = opts.term?.toLowerCase();
+    const matching = term
+      ? all.filter((c) => [c.name, c.topic, c.canonical_alias, c.room_id].some((v) => v?.toLowerCase().includes(term)))
+      : all;
+    matching.sort((a, b) => b.num_joined_members - a.num_joined_members || a.room_id.localeCompare(b.room_id));
+    let offset = 0;
+    if (opts.since !== undefined) {
+      const m = /^o(\d+)$/.exec(opts.since);
+      if (!m) throw invalidParam('Invalid since token');
+      offset = Number(m[1]);
+    }
+    const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : matching.length;
+    const page: PublicRoomsPage = { chunk: matching.slice(offset, offset + limit), total_room_count_estimate: matching.length };
+    if (offset + limit < matching.length) page.next_batch = `o${offset + limit}`;
+    if (offset > 0) page.prev_batch = `o${Math.max(0, offset - limit)}`;
+    return page;
+  }
+}
+

@@ -1,0 +1,308 @@
+// Rooms: creation, membership (with reasons), sending messages and state, redaction.
+// (matrix-spec: create_room.yaml, inviting.yaml, joining.yaml, leaving.yaml, kicking.yaml, banning.yaml,
+//  room_send.yaml, room_state.yaml, redaction.yaml; rooms/v10, rooms/v11 for the event rules)
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound, unsupportedRoomVersion } from '../../errors.js';
+import type { AccountStore, RoomStore } from '../../storage/types.js';
+import type { AuthContext } from '../accounts.js';
+import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
+import { toStrippedState } from '../events/client-format.js';
+import type { JsonObject, StoredEvent } from '../events/types.js';
+import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
+import { parseUserId, randomToken } from '../ids.js';
+import type { RateLimiter } from '../ratelimit.js';
+import { roomVersion } from '../room-versions.js';
+
+export const MAX_ID_BYTES = 255;
+
+export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
+
+export interface CreateRoomRequest {
+  visibility?: 'public' | 'private';
+  room_alias_name?: string;
+  name?: string;
+  topic?: string;
+  invite?: string[];
+  room_version?: string;
+  creation_content?: JsonObject;
+  initial_state?: { type: string; state_key?: string; content: JsonObject }[];
+  preset?: Preset;
+  is_direct?: boolean;
+  power_level_content_override?: JsonObject;
+}
+
+/** Default power levels of a new room (matrix-spec: m.room.power_levels; the creator gets 100). */
+function defaultPowerLevels(creator: string, preset: Preset, invitees: string[]): JsonObject {
+  const users: JsonObject = { [creator]: 100 };
+  if (preset === 'trusted_private_chat') for (const u of invitees) users[u] = 100;
+  return {
+    users,
+    users_default: 0,
+    events: {
+      'm.room.name': 50, 'm.room.power_levels': 100, 'm.room.history_visibility': 100, 'm.room.canonical_alias': 50,
+      'm.room.avatar': 50, 'm.room.tombstone': 100, 'm.room.server_acl': 100, 'm.room.encryption': 100,
+    },
+    events_default: 0,
+    state_default: 50,
+    ban: 50,
+    kick: 50,
+    redact: 50,
+    invite: preset === 'public_chat' ? 50 : 0,
+    historical: 100,
+  };
+}
+
+/** Checks an event type or state key length (matrix-spec: room events "Size limits"). */
+export function checkEventKey(name: string, value: string): void {
+  if (Buffer.byteLength(value, 'utf8') > 255) throw badJson(`${name} must be at most 255 bytes`);
+}
+
+export class RoomService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: RoomStore,
+    private readonly accounts: AccountStore,
+    private readonly writer: EventWriter,
+    private readonly clock: Clock,
+    private readonly rateLimiter: RateLimiter,
+  ) {}
+
+  private newRoomId(): string {
+    return `!${randomToken(18).replace(/[-_]/g, 'x')}:${this.config.server_name}`;
+  }
+
+  /** The room's current state or 404 M_NOT_FOUND. */
+  async requireRoom(roomId: string): Promise<RoomState> {
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    return room;
+  }
+
+  private checkReason(reason: string | undefined): void {
+    if (reason !== undefined && reason.length > this.config.invite_reason_max_length) {
+      throw badJson(`reason must be at most ${this.config.invite_reason_max_length} characters`);
+    }
+  }
+
+  /** A local user that exists and is not deactivated, or 404. Remote users cannot be reached yet (no federation). */
+  private async requireLocalUser(userId: string): Promise<void> {
+    const parsed = parseUserId(userId);
+    if (!parsed || Buffer.byteLength(userId, 'utf8') > MAX_ID_BYTES) throw invalidParam(`Invalid user ID: ${userId}`);
+    if (parsed.domain !== this.config.server_name) throw forbidden('Federation is not implemented: only local users can be invited');
+    const user = await this.accounts.getUser(userId);
+    if (!user || user.deactivated) throw notFound(`Unknown user ${userId}`);
+  }
+
+  private async memberContent(userId: string, membership: string, reason?: string, extra: JsonObject = {}): Promise<JsonObject> {
+    const content: JsonObject = { membership, ...extra };
+    if (membership === 'join' || membership === 'invite') {
+      const profile = await this.accounts.getProfile(userId);
+      if (typeof profile.displayname === 'string') content.displayname = profile.displayname;
+      if (typeof profile.avatar_url === 'string') content.avatar_url = profile.avatar_url;
+    }
+    if (reason !== undefined) content.reason = reason;
+    return content;
+  }
+
+  // ---- creation -------------------------------------------------------------------------------
+
+  /** POST /createRoom (matrix-spec: create_room.yaml#createRoom): events in the spec's order. */
+  async createRoom(auth: AuthContext, req: CreateRoomRequest, aliases: { checkFree(alias: string): Promise<void>; commit(alias: string, roomId: string, creator: string, now: number): Promise<void> }): Promise<string> {
+    if (auth.isGuest) throw guestAccessForbidden('Guests cannot create rooms');
+    const versionId = req.room_version ?? this.config.default_room_version;
+    const version = roomVersion(versionId);
+    if (!version) throw unsupportedRoomVersion(`Room version ${versionId} is not supported`);
+    const invitees = [...new Set(req.invite ?? [])];
+    for (const u of invitees) {
+      if (u === auth.userId) throw badJson('You cannot invite yourself');
+      await this.requireLocalUser(u);
+    }
+    const preset: Preset = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
+    const me = auth.userId;
+    const roomId = this.newRoomId();
+    const alias = req.room_alias_name !== undefined ? `#${req.room_alias_name}:${this.config.server_name}` : undefined;
+    if (alias !== undefined) {
+      if (req.room_alias_name === '' || /[:\s#]/.test(req.room_alias_name!) || Buffer.byteLength(alias, 'utf8') > MAX_ID_BYTES) {
+        throw invalidParam('Invalid room_alias_name');
+      }
+    }
+
+    // 1. m.room.create
+    const createContent: JsonObject = { ...(req.creation_content ?? {}), room_version: version.id };
+    if (version.createHasCreator) createContent.creator = me;
+    else delete createContent.creator;
+    const drafts: EventDraft[] = [{ type: 'm.room.create', state_key: '', sender: me, content: createContent }];
+    // 2. the creator's join
+    drafts.push({ type: 'm.room.member', state_key: me, sender: me, content: await this.memberContent(me, 'join') });
+    // 3. power levels, with the override applied on top
+    const pl = defaultPowerLevels(me, preset, invitees);
+    drafts.push({ type: 'm.room.power_levels', state_key: '', sender: me, content: { ...pl, ...(req.power_level_content_override ?? {}) } });
+    // 4. canonical alias
+    if (alias !== undefined) drafts.push({ type: 'm.room.canonical_alias', state_key: '', sender: me, content: { alias } });
+    // 5. preset events
+    const initialTypes = new Set((req.initial_state ?? []).map((e) => `${e.type}\u0000${e.state_key ?? ''}`));
+    const presetEvents: [string, JsonObject][] = [
+      ['m.room.join_rules', { join_rule: preset === 'public_chat' ? 'public' : 'invite' }],
+      ['m.room.history_visibility', { history_visibility: 'shared' }],
+    ];
+    if (preset !== 'public_chat') presetEvents.push(['m.room.guest_access', { guest_access: 'can_join' }]);
+    for (const [type, content] of presetEvents) {
+      if (!initialTypes.has(`${type}\u0000`)) drafts.push({ type, state_key: '', sender: me, content });
+    }
+    // 6. initial_state (may not carry create/member/power levels: those come from the fields above)
+    for (const e of req.initial_state ?? []) {
+      if (e.type === 'm.room.create' || e.type === 'm.room.member') throw badJson(`initial_state may not contain ${e.type}`);
+      checkEventKey('type', e.type);
+      checkEventKey('state_key', e.state_key ?? '');
+      drafts.push({ type: e.type, state_key: e.state_key ?? '', sender: me, content: e.content });
+    }
+    // 7. name, 8. topic
+    if (req.name !== undefined) drafts.push({ type: 'm.room.name', state_key: '', sender: me, content: { name: req.name } });
+    if (req.topic !== undefined) {
+      drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': [{ mimetype: 'text/plain', body: req.topic }] } });
+    }
+    // 9. invites
+    for (const u of invitees) {
+      drafts.push({ type: 'm.room.member', state_key: u, sender: me, content: await this.memberContent(u, 'invite', undefined, req.is_direct ? { is_direct: true } : {}) });
+    }
+
+    if (alias !== undefined) await aliases.checkFree(alias);
+    await this.writer.createRoom(roomId, version, drafts, me);
+    if (alias !== undefined) await aliases.commit(alias, roomId, me, this.clock.now());
+    if (req.visibility === 'public') await this.store.setRoomVisibility(roomId, 'public');
+    return roomId;
+  }
+
+  // ---- membership -----------------------------------------------------------------------------
+
+  /** POST /rooms/{roomId}/join and /join/{roomIdOrAlias} (matrix-spec: joining.yaml). */
+  async join(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
+    this.checkReason(reason);
+    const room = await this.requireRoom(roomId);
+    const lookup = lookupIn(room.state);
+    if (auth.isGuest) {
+      const ga = lookup('m.room.guest_access', '')?.content.guest_access;
+      if (ga !== 'can_join') throw guestAccessForbidden('Guests may not join this room');
+    }
+    const current = membershipOf(auth.userId, lookup);
+    if (current === 'join' && reason === undefined) return; // already joined: nothing to change
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: auth.userId, sender: auth.userId, content: await this.memberContent(auth.userId, 'join', reason) });
+  }
+
+  /** POST /rooms/{roomId}/invite (matrix-spec: inviting.yaml#inviteUser). */
+  async invite(auth: AuthContext, roomId: string, target: string, reason?: string): Promise<void> {
+    if (auth.isGuest) throw guestAccessForbidden('Guests cannot invite');
+    this.checkReason(reason);
+    if (target === auth.userId) throw forbidden('You cannot invite yourself');
+    await this.requireLocalUser(target);
+    const room = await this.requireRoom(roomId);
+    const lookup = lookupIn(room.state);
+    if (membershipOf(auth.userId, lookup) !== 'join') throw forbidden('You are not in this room');
+    const theirs = membershipOf(target, lookup);
+    if (theirs === 'join') throw forbidden(`${target} is already in the room`);
+    if (theirs === 'ban') throw forbidden(`${target} is banned from the room`);
+    // Invites carry free text to someone who did not ask for it: limited per inviter and per invitee.
+    this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
+    this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, 'invite', reason) });
+  }
+
+  /** POST /rooms/{roomId}/leave (matrix-spec: leaving.yaml#leaveRoom); also rejects an invite. */
+  async leave(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
+    this.checkReason(reason);
+    const room = await this.requireRoom(roomId);
+    const current = membershipOf(auth.userId, lookupIn(room.state));
+    if (current === undefined) throw forbidden('You are not in this room');
+    if (current === 'leave') return;
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: auth.userId, sender: auth.userId, content: await this.memberContent(auth.userId, 'leave', reason) });
+  }
+
+  /** kick, ban, unban (matrix-spec: kicking.yaml, banning.yaml): membership of another user. */
+  async setOtherMembership(auth: AuthContext, roomId: string, target: string, action: 'kick' | 'ban' | 'unban', reason?: string): Promise<void> {
+    this.checkReason(reason);
+    const parsed = parseUserId(target);
+    if (!parsed) throw invalidParam(`Invalid user ID: ${target}`);
+    const room = await this.requireRoom(roomId);
+    const lookup = lookupIn(room.state);
+    const theirs = membershipOf(target, lookup);
+    if (action === 'kick' && theirs !== 'join' && theirs !== 'invite' && theirs !== 'knock') throw forbidden(`${target} is not in the room`);
+    if (action === 'unban' && theirs !== 'ban') throw forbidden(`${target} is not banned`);
+    const membership = action === 'ban' ? 'ban' : 'leave';
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, membership, reason) });
+  }
+
+  /** POST /rooms/{roomId}/forget (matrix-spec: leaving.yaml#forgetRoom). */
+  async forget(auth: AuthContext, roomId: string): Promise<void> {
+    const m = await this.store.getMembership(roomId, auth.userId);
+    if (!m) throw notFound('You have never been in this room');
+    if (m.membership !== 'leave' && m.membership !== 'ban') throw new MatrixError(400, 'M_UNKNOWN', 'You must leave the room before forgetting it');
+    await this.store.forgetRoom(roomId, auth.userId);
+  }
+
+  /** Stripped state shown with an invite (config `invite_room_state`, plus the invite itself). */
+  async inviteState(roomId: string, inviteEvent: StoredEvent): Promise<JsonObject[]> {
+    const room = await this.requireRoom(roomId);
+    const lookup = lookupIn(room.state);
+    const out: JsonObject[] = [];
+    for (const type of this.config.invite_room_state) {
+      const e = lookup(type, '');
+      if (e) out.push(toStrippedState(e));
+    }
+    out.push(toStrippedState(inviteEvent));
+    return out;
+  }
+
+  // ---- messages and state ---------------------------------------------------------------------
+
+  /** PUT /rooms/{roomId}/send/{eventType}/{txnId} (matrix-spec: room_send.yaml#sendMessage). */
+  async sendMessage(auth: AuthContext, roomId: string, type: string, txnId: string, content: JsonObject): Promise<string> {
+    checkEventKey('event type', type);
+    if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
+    if (type === 'm.room.redaction') throw badJson('Use the /redact endpoint to send redactions');
+    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    const result = await this.writer.send(
+      roomId,
+      { type, sender: auth.userId, content },
+      { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } },
+    );
+    return result.eventId;
+  }
+
+  /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: room_state.yaml#setRoomStateWithKey). */
+  async setState(auth: AuthContext, roomId: string, type: string, stateKey: string, content: JsonObject): Promise<string> {
+    checkEventKey('event type', type);
+    checkEventKey('state_key', stateKey);
+    if (type === 'm.room.create') throw forbidden('The create event cannot be replaced');
+    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    return this.writer.withRoomLock(roomId, async () => {
+      const room = await this.requireRoom(roomId);
+      const current = lookupIn(room.state)(type, stateKey);
+      // Setting identical state again returns the existing event instead of a new one.
+      if (current && current.sender === auth.userId && JSON.stringify(current.content) === JSON.stringify(content)) return current.event_id;
+      if (type === 'm.room.member' && typeof content.reason === 'string') this.checkReason(content.reason);
+      const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content });
+      return r.eventId;
+    });
+  }
+
+  /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} (matrix-spec: redaction.yaml#redactEvent). */
+  async redact(auth: AuthContext, roomId: string, eventId: string, txnId: string, reason?: string): Promise<string> {
+    if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
+    const room = await this.requireRoom(roomId);
+    const target = await this.store.getEvent(eventId);
+    if (!target || target.event.room_id !== roomId) throw notFound('Unknown event');
+    // Only the sender or someone with the redact level may redact (rooms/v11: redactions are applied
+    // when the sender has the redact level or is the original sender's server; locally: the sender).
+    const lookup = lookupIn(room.state);
+    if (target.event.sender !== auth.userId) {
+      if (userPowerLevel(auth.userId, lookup, room.version) < powerLevelFor('redact', lookup)) {
+        throw forbidden('You may only redact your own events');
+      }
+    }
+    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    const content: JsonObject = reason !== undefined ? { reason } : {};
+    const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } });
+    return r.eventId;
+  }
+}

@@ -1,0 +1,218 @@
+// SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
+import type Database from 'better-sqlite3';
+import type { JsonObject, StoredEvent } from '../../core/events/types.js';
+import type { AliasRecord, EventRecord, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
+
+interface EventRow {
+  stream_ordering: number;
+  event_id: string;
+  json: string;
+  unsigned_json: string | null;
+  redacted_by: string | null;
+  txn_user_id: string | null;
+  txn_device_id: string | null;
+  txn_id: string | null;
+  server_local: number;
+}
+interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string }
+interface MemberRow { room_id: string; user_id: string; membership: string; event_id: string; stream_ordering: number }
+
+const EVENT_COLUMNS = 'stream_ordering, event_id, json, unsigned_json, redacted_by, txn_user_id, txn_device_id, txn_id, server_local';
+
+function toEvent(r: EventRow): EventRecord {
+  const event = JSON.parse(r.json) as StoredEvent;
+  event.event_id = r.event_id;
+  return {
+    event,
+    streamOrdering: r.stream_ordering,
+    unsigned: r.unsigned_json ? (JSON.parse(r.unsigned_json) as JsonObject) : null,
+    redactedBy: r.redacted_by,
+    txn: r.txn_user_id && r.txn_device_id && r.txn_id ? { userId: r.txn_user_id, deviceId: r.txn_device_id, txnId: r.txn_id } : null,
+    serverLocal: r.server_local === 1,
+  };
+}
+const toRoom = (r: RoomRow): RoomRecord => ({
+  roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts,
+  visibility: r.visibility === 'public' ? 'public' : 'private',
+});
+const toMember = (r: MemberRow): MembershipRecord => ({
+  roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering,
+});
+const stateEvent = (r: { event_id: string; json: string }): StoredEvent => ({ ...(JSON.parse(r.json) as StoredEvent), event_id: r.event_id });
+
+/** The PDU as stored: without event_id (it is a column) and without unsigned (computed per reader). */
+function pduJson(event: StoredEvent | JsonObject): string {
+  const { event_id: _id, unsigned: _u, ...pdu } = event as StoredEvent;
+  return JSON.stringify(pdu);
+}
+
+export function createSqliteRoomStore(db: Database.Database): RoomStore {
+  const s = {
+    maxPos: db.prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events').pluck(),
+    insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
+    insertEvent: db.prepare(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
+      membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    upsertState: db.prepare(`INSERT INTO current_state (room_id, type, state_key, event_id, stream_ordering) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, stream_ordering = excluded.stream_ordering`),
+    upsertMember: db.prepare(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+      ON CONFLICT(room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+      stream_ordering = excluded.stream_ordering, forgotten = 0`),
+    clearExtremities: db.prepare('DELETE FROM room_extremities WHERE room_id = ?'),
+    addExtremity: db.prepare('INSERT OR IGNORE INTO room_extremities (room_id, event_id) VALUES (?, ?)'),
+    insertTxn: db.prepare('INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
+    redact: db.prepare('UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ? AND redacted_by IS NULL'),
+    getRoom: db.prepare('SELECT * FROM rooms WHERE room_id = ?'),
+    setVisibility: db.prepare('UPDATE rooms SET visibility = ? WHERE room_id = ?'),
+    publicRooms: db.prepare("SELECT * FROM rooms WHERE visibility = 'public' ORDER BY created_ts, room_id"),
+    currentState: db.prepare(`SELECT e.event_id, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
+      WHERE c.room_id = ? ORDER BY c.stream_ordering`),
+    extremities: db.prepare('SELECT event_id FROM room_extremities WHERE room_id = ?').pluck(),
+    getEvent: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`),
+    findTxn: db.prepare('SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?').pluck(),
+    stateAt: db.prepare(`SELECT e.event_id, e.json FROM events e
+      JOIN (SELECT type, state_key, MAX(stream_ordering) AS pos FROM events
+            WHERE room_id = ? AND state_key IS NOT NULL AND server_local = 0 AND stream_ordering <= ?
+            GROUP BY type, state_key) latest ON latest.pos = e.stream_ordering
+      ORDER BY e.stream_ordering`),
+    stateHistory: db.prepare(`SELECT event_id, json, stream_ordering FROM events
+      WHERE room_id = ? AND type = ? AND state_key = ? AND server_local = 0 ORDER BY stream_ordering`),
+    membership: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? AND user_id = ?'),
+    membersAll: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? ORDER BY user_id'),
+    forget: db.prepare("UPDATE room_memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ? AND membership IN ('leave', 'ban')"),
+    isForgotten: db.prepare('SELECT forgotten FROM room_memberships WHERE room_id = ? AND user_id = ?').pluck(),
+    createAlias: db.prepare('INSERT OR IGNORE INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?)'),
+    getAlias: db.prepare('SELECT alias, room_id, creator FROM room_aliases WHERE alias = ?'),
+    deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
+    roomAliases: db.prepare('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY created_ts, alias').pluck(),
+    getKey: db.prepare('SELECT key_id, seed FROM server_keys WHERE active = 1 ORDER BY created_ts DESC LIMIT 1'),
+    storeKey: db.prepare('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES (?, ?, ?, 1)'),
+  };
+
+  const persistTx = db.transaction((p: PersistEventInput) => {
+    const e = p.event;
+    if (p.newRoom) s.insertRoom.run(e.room_id, p.newRoom.roomVersion, p.newRoom.creator, p.newRoom.createdTs);
+    const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
+    s.insertEvent.run(
+      p.streamOrdering, e.event_id, e.room_id, e.type, e.state_key ?? null, e.sender, e.origin_server_ts, e.depth,
+      membership, pduJson(e), p.unsigned ? JSON.stringify(p.unsigned) : null,
+      p.txn?.userId ?? null, p.txn?.deviceId ?? null, p.txn?.txnId ?? null, p.serverLocal ? 1 : 0,
+    );
+    if (!p.serverLocal) {
+      if (e.state_key !== undefined) {
+        s.upsertState.run(e.room_id, e.type, e.state_key, e.event_id, p.streamOrdering);
+        if (membership !== null) s.upsertMember.run(e.room_id, e.state_key, membership, e.event_id, p.streamOrdering);
+      }
+      s.clearExtremities.run(e.room_id);
+      for (const x of p.extremities) s.addExtremity.run(e.room_id, x);
+    }
+    if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.txnId, e.event_id, p.txn.ts);
+    if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
+  });
+
+  const persistManyTx = db.transaction((inputs: PersistEventInput[]) => {
+    for (const p of inputs) persistTx(p);
+  });
+
+  // Statements built from a query's shape are prepared once per shape.
+  const shapes = new Map<string, Database.Statement>();
+  const prepared = (sql: string): Database.Statement => {
+    let st = shapes.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      if (shapes.size < 256) shapes.set(sql, st);
+    }
+    return st;
+  };
+
+  const getEventsStmtCache = new Map<number, Database.Statement>();
+  const getEventsStmt = (n: number) => {
+    let st = getEventsStmtCache.get(n);
+    if (!st) {
+      st = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id IN (${Array(n).fill('?').join(',')})`);
+      if (getEventsStmtCache.size < 64) getEventsStmtCache.set(n, st);
+    }
+    return st;
+  };
+
+  return {
+    async maxStreamOrdering() { return s.maxPos.get() as number; },
+    async persistEvent(input) { persistTx(input); },
+    async persistEvents(inputs) { persistManyTx(inputs); },
+    async getRoom(roomId) {
+      const r = s.getRoom.get(roomId) as RoomRow | undefined;
+      return r ? toRoom(r) : undefined;
+    },
+    async setRoomVisibility(roomId, visibility) { s.setVisibility.run(visibility, roomId); },
+    async listPublicRooms() { return (s.publicRooms.all() as RoomRow[]).map(toRoom); },
+    async getCurrentState(roomId) { return (s.currentState.all(roomId) as { event_id: string; json: string }[]).map(stateEvent); },
+    async getExtremities(roomId) { return s.extremities.all(roomId) as string[]; },
+    async getEvent(eventId) {
+      const r = s.getEvent.get(eventId) as EventRow | undefined;
+      return r ? toEvent(r) : undefined;
+    },
+    async getEvents(eventIds) {
+      const out: EventRecord[] = [];
+      for (let i = 0; i < eventIds.length; i += 100) {
+        const chunk = eventIds.slice(i, i + 100);
+        out.push(...(getEventsStmt(chunk.length).all(...chunk) as EventRow[]).map(toEvent));
+      }
+      return out;
+    },
+    async findTxn(userId, deviceId, txnId) { return s.findTxn.get(userId, deviceId, txnId) as string | undefined; },
+    async getRoomEvents(q: RoomEventsQuery) {
+      const where = ['room_id = ?'];
+      const args: unknown[] = [q.roomId];
+      if (q.dir === 'b') { where.push('stream_ordering < ?'); args.push(q.from); } else { where.push('stream_ordering > ?'); args.push(q.from); }
+      if (q.to !== undefined) {
+        if (q.dir === 'b') { where.push('stream_ordering > ?'); args.push(q.to); } else { where.push('stream_ordering <= ?'); args.push(q.to); }
+      }
+      const list = (col: string, values: string[] | undefined, not: boolean) => {
+        if (!values || values.length === 0) return;
+        const likes = values.filter((v) => v.includes('*'));
+        const exact = values.filter((v) => !v.includes('*'));
+        const parts: string[] = [];
+        if (exact.length > 0) { parts.push(`${col} IN (${exact.map(() => '?').join(',')})`); args.push(...exact); }
+        for (const l of likes) { parts.push(`${col} GLOB ?`); args.push(l); }
+        where.push(not ? `NOT (${parts.join(' OR ')})` : `(${parts.join(' OR ')})`);
+      };
+      list('type', q.types, false);
+      list('type', q.notTypes, true);
+      list('sender', q.senders, false);
+      list('sender', q.notSenders, true);
+      args.push(q.limit);
+      const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY stream_ordering ${q.dir === 'b' ? 'DESC' : 'ASC'} LIMIT ?`;
+      return (prepared(sql).all(...args) as EventRow[]).map(toEvent);
+    },
+    async getStateAt(roomId, at) { return (s.stateAt.all(roomId, at) as { event_id: string; json: string }[]).map(stateEvent); },
+    async getStateHistory(roomId, type, stateKey) {
+      return (s.stateHistory.all(roomId, type, stateKey) as { event_id: string; json: string; stream_ordering: number }[])
+        .map((r) => ({ event: stateEvent(r), streamOrdering: r.stream_ordering }));
+    },
+    async getMembership(roomId, userId) {
+      const r = s.membership.get(roomId, userId) as MemberRow | undefined;
+      return r ? toMember(r) : undefined;
+    },
+    async getRoomsForUser(userId, memberships) {
+      const sql = `SELECT * FROM room_memberships WHERE user_id = ? AND membership IN (${memberships.map(() => '?').join(',')}) ORDER BY stream_ordering`;
+      return (prepared(sql).all(userId, ...memberships) as MemberRow[]).map(toMember);
+    },
+    async getRoomMembers(roomId, memberships) {
+      const rows = (s.membersAll.all(roomId) as MemberRow[]).map(toMember);
+      return memberships ? rows.filter((m) => memberships.includes(m.membership)) : rows;
+    },
+    async forgetRoom(roomId, userId) { s.forget.run(roomId, userId); },
+    async isForgotten(roomId, userId) { return (s.isForgotten.get(roomId, userId) as number | undefined) === 1; },
+    async createAlias(a, ts) { return s.createAlias.run(a.alias, a.roomId, a.creator, ts).changes === 1; },
+    async getAlias(alias) {
+      const r = s.getAlias.get(alias) as { alias: string; room_id: string; creator: string } | undefined;
+      return r ? { alias: r.alias, roomId: r.room_id, creator: r.creator } : undefined;
+    },
+    async deleteAlias(alias) { return s.deleteAlias.run(alias).changes === 1; },
+    async getAliasesForRoom(roomId) { return s.roomAliases.all(roomId) as string[]; },
+    async getSigningKey() {
+      const r = s.getKey.get() as { key_id: string; seed: string } | undefined;
+      return r ? { keyId: r.key_id, seed: r.seed } : undefined;
+    },
+    async storeSigningKey(keyId, seed, ts) { s.storeKey.run(keyId, seed, ts); },
+  };
+}
