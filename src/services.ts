@@ -2,7 +2,11 @@
 // makes an independent server (tests build one per file).
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { AccountDataService } from './core/account-data.js';
 import { AccountService } from './core/accounts.js';
+import { InMemoryNotifier, type Notifier } from './core/notifier.js';
+import { PushService } from './core/push/service.js';
+import { SyncService } from './core/sync.js';
 import type { SigningKey } from './core/crypto/signing.js';
 import { EventWriter } from './core/events/writer.js';
 import { loadOrCreateSigningKey } from './core/keys.js';
@@ -32,6 +36,10 @@ export interface Services {
   rooms: RoomService;
   directory: DirectoryService;
   reader: RoomReader;
+  notifier: Notifier;
+  sync: SyncService;
+  accountData: AccountDataService;
+  push: PushService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -55,6 +63,12 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter);
   const directory = new DirectoryService(config, storage.rooms, events);
   const reader = new RoomReader(config, storage.rooms, events, clock);
+  const notifier = new InMemoryNotifier(clock);
+  const sync = new SyncService(config, storage.rooms, storage.sync, events, reader, notifier, positions, clock);
+  const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
+  const push = new PushService(storage.sync, accountData);
+  events.setPushEvaluator((event, room) => push.actionsFor(event, room));
+  sync.setPushRules(push);
   return {
     config,
     storage,
@@ -69,6 +83,10 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
     rooms,
     directory,
     reader,
+    notifier,
+    sync,
+    accountData,
+    push,
     async stop() {},
   };
 }

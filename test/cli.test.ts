@@ -57,14 +57,17 @@ interface Served {
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** Starts `serve` and resolves once it has printed that it is listening (rejects if it exits first). */
-function startServe(env: Record<string, string>, args: string[] = [], timeoutMs = 20_000): Promise<Served> {
+/**
+ * Starts `serve` and resolves once its output matches `ready` (by default the banner line
+ * "... listening on http://..."); rejects if it exits first.
+ */
+function startServe(env: Record<string, string>, ready: RegExp = /listening on http/, timeoutMs = 20_000): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'serve'], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
-    let ready = false;
+    let isReady = false;
     const exited = new Promise<Result>((res) => {
       child.on('close', (code, signal) => {
         children.delete(child);
@@ -72,17 +75,14 @@ function startServe(env: Record<string, string>, args: string[] = [], timeoutMs 
       });
     });
     const timer = setTimeout(() => {
-      if (!ready) {
+      if (!isReady) {
         child.kill('SIGKILL');
-        reject(new Error(`serve did not print "listening" within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+        reject(new Error(`serve did not print ${ready} within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
       }
     }, timeoutMs);
     const check = () => {
-      // Wait for the banner ("... listening on http://..."), not just the earlier pino line
-      // ("Hearth is listening"): serve installs its SIGTERM/SIGINT handlers right after the banner,
-      // so a signal sent on the pino line alone can arrive before them and kill the process.
-      if (!ready && /listening on http/.test(stdout)) {
-        ready = true;
+      if (!isReady && ready.test(stdout)) {
+        isReady = true;
         clearTimeout(timer);
         const output = () => stdout + stderr;
         const waitFor = async (re: RegExp, ms = 5000) => {
@@ -100,7 +100,7 @@ function startServe(env: Record<string, string>, args: string[] = [], timeoutMs 
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', reject);
     void exited.then((r) => {
-      if (!ready) {
+      if (!isReady) {
         clearTimeout(timer);
         reject(new Error(`serve exited (code ${r.code}, signal ${r.signal}) before listening:\n${r.stdout}\n${r.stderr}`));
       }
@@ -304,6 +304,16 @@ describe('hearth CLI (built)', () => {
     }
   });
 
+  it('SIGTERM sent as soon as serve says it is listening still stops it cleanly (exit 0)', async () => {
+    // A supervisor (systemd, docker stop, a test harness) may stop the server the moment it reports
+    // readiness. The signal handlers must already be in place then.
+    const db = join(tmp, 'early-term.db');
+    const s = await startServe({ HEARTH_DATABASE: db, HEARTH_PORT: '0' }, /listening/i);
+    s.child.kill('SIGTERM');
+    const r = await s.exited;
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
+  });
+
   it('serve with HEARTH_PORT=0 prints the real URL (a real port) in its log line and banner', async () => {
     const db = join(tmp, 'port0.db');
     const s = await startServe({ HEARTH_DATABASE: db, HEARTH_PORT: '0' });
@@ -346,6 +356,8 @@ describe('hearth CLI (built)', () => {
     const db = join(tmp, 'future.db');
     // First start creates and migrates the database.
     const s = await startServe({ HEARTH_DATABASE: db, HEARTH_PORT: '0' });
+    const url = /listening on (http:\/\/\S+) /.exec(s.output())![1]!;
+    expect((await fetch(`${url}/_matrix/client/versions`)).status).toBe(200);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
 

@@ -6,7 +6,7 @@ import * as jose from 'jose';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import {
-  badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound, unknownToken, userDeactivated, userInUse, weakPassword,
+  badJson, forbidden, guestAccessForbidden, invalidParam, invalidUsername, MatrixError, notFound, unknownToken, userDeactivated, userInUse, weakPassword,
 } from '../errors.js';
 import type { AccountStore, DeviceRecord, TokenOwner } from '../storage/types.js';
 import { generateDeviceId, normaliseNewLocalpart, parseUserId, randomToken, userIdFor } from './ids.js';
@@ -300,9 +300,11 @@ export class AccountService {
       throw forbidden(`JWT validation failed: ${(e as Error).message}`);
     }
     const userId = this.localUserId(sub);
+    const parsed = parseUserId(userId);
+    if (!parsed) throw invalidUsername('The JWT subject is not a valid user name');
     const record = await this.store.getUser(userId);
     if (record?.deactivated) throw userDeactivated();
-    if (!record) await this.createUser({ localpart: parseUserId(userId)!.localpart, password: null, admin: false });
+    if (!record) await this.createUser({ localpart: parsed.localpart, password: null, admin: false });
     return this.issueLogin(userId, deviceId, displayName);
   }
 
@@ -437,8 +439,9 @@ export class AccountService {
   }
 }
 
-/** Profile keys: the known ones or a namespaced custom key, at most 255 bytes (profile.yaml#setProfileField). */
+/** Profile keys: avatar_url, displayname, m.tz or a namespaced custom key, at most 255 bytes (profile.yaml#setProfileField). */
+const PROFILE_KEY_RE = /^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$/;
 function checkProfileKey(field: string): void {
   if (Buffer.byteLength(field, 'utf8') > 255) throw new MatrixError(400, 'M_KEY_TOO_LARGE', 'Profile key too long');
-  if (!/^[a-zA-Z0-9._\-]+$/.test(field)) throw invalidParam('Invalid profile key');
+  if (!PROFILE_KEY_RE.test(field)) throw invalidParam('Profile keys must be avatar_url, displayname, m.tz or namespaced (e.g. com.example.key)');
 }

@@ -117,6 +117,8 @@ export interface PersistEventInput {
   redaction?: { targetEventId: string; redactedJson: JsonObject };
   /** Server-generated event outside the room graph (not state, not an extremity). */
   serverLocal?: boolean;
+  /** Users this event notifies under their push rules (stored with the event). */
+  pushActions?: PushActionRecord[];
 }
 
 export interface MembershipRecord {
@@ -186,8 +188,69 @@ export interface RoomStore {
   storeSigningKey(keyId: string, seed: string, ts: number): Promise<void>;
 }
 
+export interface AccountDataRecord {
+  /** '' for global account data. */
+  roomId: string;
+  type: string;
+  content: JsonObject;
+  streamOrdering: number;
+}
+
+export interface ReceiptRecord {
+  roomId: string;
+  receiptType: string;
+  userId: string;
+  /** '' for an unthreaded receipt. */
+  threadId: string;
+  eventId: string;
+  eventStreamOrdering: number;
+  ts: number;
+  streamOrdering: number;
+}
+
+export interface ToDeviceRecord {
+  streamOrdering: number;
+  userId: string;
+  deviceId: string;
+  sender: string;
+  type: string;
+  content: JsonObject;
+}
+
+export interface PushActionRecord {
+  userId: string;
+  highlight: boolean;
+}
+
+export interface SyncStore {
+  /** Stores a filter and returns its new ID (per user, increasing). */
+  putFilter(userId: string, filterJson: string): Promise<number>;
+  getFilter(userId: string, filterId: number): Promise<string | undefined>;
+
+  setAccountData(userId: string, roomId: string, type: string, content: JsonObject, streamOrdering: number): Promise<void>;
+  getAccountData(userId: string, roomId: string, type: string): Promise<JsonObject | undefined>;
+  /** Account data (global and per room) changed after `since` (0: all). */
+  getAccountDataSince(userId: string, since: number): Promise<AccountDataRecord[]>;
+
+  /** Stores a receipt unless the user already has one of that type and thread on a later event; returns whether it was stored. */
+  putReceipt(r: ReceiptRecord): Promise<boolean>;
+  /** Receipts in these rooms with a position after `since` (0: all current receipts). */
+  getReceiptsSince(roomIds: string[], since: number): Promise<ReceiptRecord[]>;
+  getReceipt(roomId: string, receiptType: string, userId: string, threadId: string): Promise<ReceiptRecord | undefined>;
+
+  /** Stores messages unless (sender, device, txnId) was seen; returns false for a repeat. */
+  addToDevice(messages: ToDeviceRecord[], txn: { userId: string; deviceId: string; txnId: string; ts: number } | null): Promise<boolean>;
+  getToDevice(userId: string, deviceId: string, after: number, limit: number): Promise<ToDeviceRecord[]>;
+  /** Deletes messages the device acknowledged (position <= upTo). */
+  deleteToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;
+
+  /** Notifying events for the user in the room after position `after`. */
+  countNotifications(userId: string, roomId: string, after: number): Promise<{ notifications: number; highlights: number }>;
+}
+
 export interface Storage {
   readonly accounts: AccountStore;
   readonly rooms: RoomStore;
+  readonly sync: SyncStore;
   close(): Promise<void>;
 }

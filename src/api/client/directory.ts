@@ -69,9 +69,19 @@ export function directoryRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#queryPublicRooms)
       method: 'post', path: '/v3/publicRooms',
       handler: async (req, res) => {
+        const server = queryString(req.query, 'server');
+        if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');
         const b = objectBody(req.body);
         const filter = optObject(b, 'filter');
-        res.json(await directory.publicRooms({ limit: optInt(b, 'limit'), since: optString(b, 'since'), term: filter ? optString(filter, 'generic_search_term') : undefined }));
+        const roomTypes = filter?.room_types;
+        if (roomTypes !== undefined && roomTypes !== null
+          && (!Array.isArray(roomTypes) || !roomTypes.every((t) => t === null || typeof t === 'string'))) {
+          throw badJson("'filter.room_types' must be a list of strings or nulls");
+        }
+        res.json(await directory.publicRooms({
+          limit: optInt(b, 'limit'), since: optString(b, 'since'), term: filter ? optString(filter, 'generic_search_term') : undefined,
+          ...(Array.isArray(roomTypes) ? { roomTypes: roomTypes as (string | null)[] } : {}),
+        }));
       },
     },
   ];

@@ -2,14 +2,17 @@
 import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
 import { accountRoutes } from './account.js';
+import { accountDataRoutes } from './account-data.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { eventRoutes } from './events.js';
 import { loginRoutes } from './login.js';
 import { profileRoutes } from './profile.js';
+import { pushRuleRoutes } from './pushrules.js';
 import { registerRoutes } from './register.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
+import { syncRoutes } from './sync.js';
 import { versionRoutes } from './versions.js';
 
 export { wellKnownRoutes } from './versions.js';
@@ -27,5 +30,8 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...eventRoutes(services),
     ...directoryRoutes(services),
     ...roomReadRoutes(services),
+    ...syncRoutes(services),
+    ...accountDataRoutes(services),
+    ...pushRuleRoutes(services),
   ];
 }

@@ -1,5 +1,5 @@
 // Profiles (matrix-spec: profile.yaml).
-import { badJson } from '../../errors.js';
+import { missingParam } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
 import { objectBody } from '../../http/validate.js';
@@ -29,7 +29,7 @@ export function profileRoutes(services: Services): RouteDef[] {
       handler: async (req, res) => {
         const key = req.params.keyName as string;
         const b = objectBody(req.body);
-        if (!(key in b)) throw badJson(`The body must contain the key '${key}'`);
+        if (!(key in b)) throw missingParam(`The body must contain the key '${key}'`);
         await accounts.setProfileField(authOf(res), req.params.userId as string, key, b[key]);
         res.json({});
       },

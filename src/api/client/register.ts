@@ -15,8 +15,8 @@ export function registerRoutes(services: Services): RouteDef[] {
         if (kind !== 'user' && kind !== 'guest') throw invalidParam(`Unknown account kind '${kind}'`);
         const b = objectBody(req.body);
         const auth = optObject(b, 'auth');
-        // Count real attempts per IP, not the UIA round-trips of one attempt.
-        if (auth === undefined || kind === 'guest') rateLimiter.check('registration', req.ip ?? 'unknown');
+        // Count attempts per IP; the continuation of a UIA round-trip (it names a session) is part of one attempt.
+        if (auth === undefined || auth.session === undefined || kind === 'guest') rateLimiter.check('registration', req.ip ?? 'unknown');
         optBool(b, 'refresh_token'); // tolerated: we issue non-expiring tokens
         const result = await accounts.register({
           username: optString(b, 'username'),

@@ -1,4 +1,5 @@
 // Server-server API routes (matrix-spec: data/api/server-server/).
+import { signJson } from '../../core/crypto/signing.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
@@ -16,7 +17,25 @@ export function federationRoutes(_services: Services): RouteDef[] {
   ];
 }
 
+/** How long a published key response may be cached by other servers. */
+export const KEY_VALIDITY_MS = 24 * 60 * 60 * 1000;
+
 /** Routes below /_matrix/key. */
-export function keyRoutes(_services: Services): RouteDef[] {
-  return [];
+export function keyRoutes(services: Services): RouteDef[] {
+  return [
+    {
+      // GET /_matrix/key/v2/server (matrix-spec: server-server/keys_server.yaml#getServerKey)
+      method: 'get', path: '/v2/server', auth: 'none',
+      handler: async (_req, res) => {
+        const key = await services.signingKey();
+        const body = {
+          server_name: services.config.server_name,
+          verify_keys: { [key.keyId]: { key: key.publicKeyBase64 } },
+          old_verify_keys: {},
+          valid_until_ts: services.clock.now() + KEY_VALIDITY_MS,
+        };
+        res.json(signJson(body, services.config.server_name, key));
+      },
+    },
+  ];
 }

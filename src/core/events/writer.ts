@@ -4,7 +4,7 @@
 // persist in one transaction and only then tell listeners. A rejected event leaves no trace.
 import type { Clock } from '../../clock.js';
 import { forbidden, MatrixError, notFound } from '../../errors.js';
-import type { EventRecord, RoomStore } from '../../storage/types.js';
+import type { EventRecord, PushActionRecord, RoomStore } from '../../storage/types.js';
 import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
 import { canonicalJsonBytes, CanonicalJsonError } from '../crypto/canonical-json.js';
 import { computeEventId, hashAndSignEvent, redactEvent } from '../crypto/event-hashing.js';
@@ -60,6 +60,7 @@ export class EventWriter {
   private readonly mutex = new KeyedMutex();
   private readonly rooms = new Map<string, RoomState>();
   private readonly listeners: EventListener[] = [];
+  private pushEvaluator: ((event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>) | undefined;
 
   constructor(
     private readonly serverName: string,
@@ -71,6 +72,11 @@ export class EventWriter {
 
   addListener(l: EventListener): void {
     this.listeners.push(l);
+  }
+
+  /** Push rules are evaluated inside the room lock, before the event is stored with its actions. */
+  setPushEvaluator(fn: (event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>): void {
+    this.pushEvaluator = fn;
   }
 
   /** Runs `fn` holding the room's lock (for read-check-write sequences around sends). */
@@ -156,10 +162,11 @@ export class EventWriter {
       }
     }
 
+    const pushActions = this.pushEvaluator ? await this.pushEvaluator(event, scratch) : [];
     const positions = await this.positions();
     const streamOrdering = positions.next();
     await this.store.persistEvent({
-      event, streamOrdering, unsigned,
+      event, streamOrdering, unsigned, pushActions,
       extremities: opts.serverLocal ? room.extremities : [event.event_id],
       ...(opts.txn ? { txn: { ...opts.txn, ts: this.clock.now() } } : {}),
       ...(redaction ? { redaction } : {}),

@@ -27,10 +27,18 @@ export interface PublicRoomsPage {
   prev_batch?: string;
 }
 
-/** `#localpart:server` with a valid grammar (appendices "Room Aliases"), at most 255 bytes. */
+// appendices "Server Name": hostname [ ":" port ], hostname = IPv4 / "[" IPv6 "]" / dns-name.
+const SERVER_NAME_RE = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::\d{1,5})?$/;
+
+/**
+ * `#localpart:server` with a valid grammar (appendices "Room Aliases"), at most 255 bytes. The
+ * localpart may hold any code point but ':' and NUL; like Synapse, whitespace is refused as well.
+ */
 export function parseAlias(alias: string): { localpart: string; server: string } {
   const m = /^#([^:]+):(.+)$/.exec(alias);
-  if (!m || Buffer.byteLength(alias, 'utf8') > 255 || /\s/.test(m[1]!)) throw invalidParam(`Invalid room alias: ${alias}`);
+  if (!m || Buffer.byteLength(alias, 'utf8') > 255 || /[\s\u0000]/.test(m[1]!) || !SERVER_NAME_RE.test(m[2]!)) {
+    throw invalidParam(`Invalid room alias: ${alias}`);
+  }
   return { localpart: m[1]!, server: m[2]! };
 }
 
@@ -41,19 +49,42 @@ export class DirectoryService {
     private readonly writer: EventWriter,
   ) {}
 
+  /** Aliases held for rooms being created (reserve .. commit/release), so no one else takes them meanwhile. */
+  private readonly reserved = new Set<string>();
+
   private requireLocal(alias: string): void {
     if (parseAlias(alias).server !== this.config.server_name) throw invalidParam('Room alias must be on this server');
   }
 
-  /** Before a room is created with `room_alias_name`: the alias must be local and free (400 M_ROOM_IN_USE). */
-  async checkFree(alias: string): Promise<void> {
+  /**
+   * Before a room is created with `room_alias_name`: the alias must be local and free (400
+   * M_ROOM_IN_USE), and stays held until `commit` or `release`, so that two concurrent createRoom
+   * calls for one alias cannot both create a room (the loser would leave a room behind).
+   */
+  async reserve(alias: string): Promise<void> {
     this.requireLocal(alias);
-    if (await this.store.getAlias(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+    if (this.reserved.has(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+    this.reserved.add(alias);
+    try {
+      if (await this.store.getAlias(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+    } catch (e) {
+      this.reserved.delete(alias);
+      throw e;
+    }
   }
 
-  /** Stores the alias of a newly created room. */
+  /** Gives up a reservation (the room was not created). */
+  release(alias: string): void {
+    this.reserved.delete(alias);
+  }
+
+  /** Stores the alias of a newly created room and ends its reservation. */
   async commit(alias: string, roomId: string, creator: string, now: number): Promise<void> {
-    if (!(await this.store.createAlias({ alias, roomId, creator }, now))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+    try {
+      if (!(await this.store.createAlias({ alias, roomId, creator }, now))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+    } finally {
+      this.reserved.delete(alias);
+    }
   }
 
   /** PUT /directory/room/{roomAlias} (matrix-spec: directory.yaml#setRoomAlias). */
@@ -62,6 +93,7 @@ export class DirectoryService {
     const room = await this.writer.getRoomState(roomId);
     if (!room) throw notFound('Unknown room');
     if (membershipOf(auth.userId, lookupIn(room.state)) !== 'join' && !auth.isAdmin) throw forbidden('You are not in this room');
+    if (this.reserved.has(alias)) throw new MatrixError(409, 'M_UNKNOWN', 'Room alias already exists');
     if (!(await this.store.createAlias({ alias, roomId, creator: auth.userId }, now))) throw new MatrixError(409, 'M_UNKNOWN', 'Room alias already exists');
   }
 
@@ -128,7 +160,7 @@ export class DirectoryService {
   }
 
   /** GET/POST /publicRooms (matrix-spec: list_public_rooms.yaml#getPublicRooms, queryPublicRooms). */
-  async publicRooms(opts: { limit?: number; since?: string; term?: string }): Promise<PublicRoomsPage> {
+  async publicRooms(opts: { limit?: number; since?: string; term?: string; roomTypes?: (string | null)[] }): Promise<PublicRoomsPage> {
     const rooms = await this.store.listPublicRooms();
     const all: PublicRoomChunk[] = [];
     for (const r of rooms) {
@@ -161,9 +193,11 @@ export class DirectoryService {
       all.push(chunk);
     }
     const term = opts.term?.toLowerCase();
-    const matching = term
-      ? all.filter((c) => [c.name, c.topic, c.canonical_alias, c.room_id].some((v) => v?.toLowerCase().includes(term)))
-      : all;
+    // filter.room_types: `null` stands for rooms without a type; an empty list filters nothing (as Synapse).
+    const types = opts.roomTypes !== undefined && opts.roomTypes.length > 0 ? opts.roomTypes : undefined;
+    const matching = all.filter((c) =>
+      (!term || [c.name, c.topic, c.canonical_alias, c.room_id].some((v) => v?.toLowerCase().includes(term)))
+      && (!types || types.includes(c.room_type ?? null)));
     matching.sort((a, b) => b.num_joined_members - a.num_joined_members || a.room_id.localeCompare(b.room_id));
     let offset = 0;
     if (opts.since !== undefined) {

@@ -1,10 +1,213 @@
 // Reading rooms: single events, history pages, context, members, state, with history visibility.
-// (matrix-spec: room_event_by_id.yaml? rooms.yaml, message_pagination.yaml, room_initial_sync.yaml;
-//  client-server-api "History visibility")
+// (matrix-spec: rooms.yaml#getOneRoomEvent, #getRoomStateWithKey, #getRoomState, #getMembersByRoom,
+//  #getJoinedMembersByRoom; message_pagination.yaml#getRoomEvents; event_context.yaml#getEventContext;
+//  list_joined_rooms.yaml#getJoinedRooms; client-server-api modules/history_visibility.md)
+//
+// Tokens. `t<N>` names the point just after stream position N: paging backwards from it returns
+// events with positions <= N, forwards events with positions > N. It is the same point a sync token
+// `s<N>` names (core/tokens.ts), so /sync's prev_batch is accepted as `from`/`to`/`at` too.
+//
+// History visibility is worked out once per request as the list of position ranges the viewer may
+// see (from the room's m.room.history_visibility history and the viewer's own m.room.member history,
+// both short), so a /messages page is a handful of index range queries (store.getRoomEvents) over
+// the visible ranges: it costs the same in a room of 100 events and of 1,000,000 events, and hidden
+// stretches of history are skipped instead of being read and thrown away.
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
-import type { RoomStore } from '../../storage/types.js';
-import type { EventWriter } from '../events/writer.js';
+import { forbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
+import type { EventRecord, RoomStore } from '../../storage/types.js';
+import type { AuthContext } from '../accounts.js';
+import { toClientEvent, type ClientEvent, type Viewer } from '../events/client-format.js';
+import type { JsonObject, StoredEvent } from '../events/types.js';
+import { lookupIn, type EventWriter, type RoomState } from '../events/writer.js';
+import { eventMatches, type RoomEventFilter } from '../filters.js';
+
+export type Direction = 'b' | 'f';
+
+export interface MessagesQuery {
+  dir: Direction;
+  from?: string;
+  to?: string;
+  limit: number;
+  filter?: RoomEventFilter;
+}
+
+export interface MessagesResponse {
+  start: string;
+  end?: string;
+  chunk: ClientEvent[];
+  state?: ClientEvent[];
+}
+
+export interface ContextResponse {
+  start: string;
+  end: string;
+  events_before: ClientEvent[];
+  event: ClientEvent;
+  events_after: ClientEvent[];
+  state: ClientEvent[];
+}
+
+export interface MembersQuery {
+  at?: string;
+  membership?: string;
+  notMembership?: string;
+}
+
+export const MAX_MESSAGES_LIMIT = 1000;
+export const DEFAULT_MESSAGES_LIMIT = 10;
+/** Memberships /members accepts in `membership` / `not_membership` (rooms.yaml#getMembersByRoom enum). */
+export const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
+
+/** Highest position; stands for "no upper bound". */
+const END = Number.MAX_SAFE_INTEGER - 1;
+
+export const pagingToken = (position: number): string => `t${Math.max(0, position)}`;
+
+/** Parses a /messages token (`t<N>`, or a sync token `s<N>` / `s<N>~<T>`) into its position. */
+export function parsePagingToken(token: string, name: string): number {
+  const m = /^(?:t(\d{1,15})|s(\d{1,15})(?:~\d{1,15})?)$/.exec(token);
+  if (!m) throw invalidParam(`Invalid ${name} token`);
+  return Number(m[1] ?? m[2]);
+}
+
+type HistoryVisibility = 'world_readable' | 'shared' | 'invited' | 'joined';
+
+/** "By default if no history_visibility is set, or if the value is not understood, the visibility is assumed to be shared." */
+function historyVisibilityOf(e: StoredEvent | undefined): HistoryVisibility {
+  const v = e?.content.history_visibility;
+  return v === 'world_readable' || v === 'invited' || v === 'joined' ? v : 'shared';
+}
+
+const membershipValue = (e: StoredEvent): string => (typeof e.content.membership === 'string' ? e.content.membership : 'leave');
+
+/**
+ * modules/history_visibility.md "Server behaviour", for the state of the room at an event:
+ * 1. world_readable: allow. 2. membership join: allow. 3. shared, and the user joined at any point
+ * after the event: allow. 4. membership invite and invited: allow. 5. otherwise deny.
+ */
+function allowed(hv: HistoryVisibility, membership: string | undefined, joinedAfter: boolean): boolean {
+  if (hv === 'world_readable') return true;
+  if (membership === 'join') return true;
+  if (hv === 'shared' && joinedAfter) return true;
+  return hv === 'invited' && membership === 'invite';
+}
+
+/** What one user may see of one room's history. */
+export class Visibility {
+  constructor(
+    /** Inclusive [lo, hi] position ranges, ascending and disjoint. */
+    readonly ranges: [number, number][],
+    /** The user's m.room.member history: (position, membership), oldest first. */
+    private readonly memberships: { pos: number; membership: string }[],
+  ) {}
+
+  isVisible(pos: number): boolean {
+    let lo = 0;
+    let hi = this.ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.ranges[mid]!;
+      if (pos < r[0]) hi = mid - 1;
+      else if (pos > r[1]) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /**
+   * unsigned.membership (client_event_without_room_id.yaml): the user's membership "at the point of the
+   * event, including any changes caused by the event", `leave` before they had any.
+   */
+  membershipAt(pos: number): string {
+    let out = 'leave';
+    for (const m of this.memberships) {
+      if (m.pos > pos) break;
+      out = m.membership;
+    }
+    return out;
+  }
+
+  /** The visible ranges clipped to [lo, hi], in paging order. */
+  clip(lo: number, hi: number, dir: Direction): [number, number][] {
+    const out: [number, number][] = [];
+    for (const [a, b] of this.ranges) {
+      const x = Math.max(a, lo);
+      const y = Math.min(b, hi);
+      if (x <= y) out.push([x, y]);
+    }
+    return dir === 'b' ? out.reverse() : out;
+  }
+}
+
+/**
+ * Builds the visible ranges. The state is constant between two "change points" (an
+ * m.room.history_visibility event or one of the user's own m.room.member events), and so is "the user
+ * joined after the event" (joins are change points), so each stretch between change points is wholly
+ * visible or not. The change points themselves follow the module's extra rules: an
+ * m.room.history_visibility event is visible if the visibility before *or* after it allows it; the
+ * user's own m.room.member event if their membership before *or* after it allows it (and, as Synapse
+ * does, a leave that ends an invite or a join is always visible to its subject).
+ */
+export function computeVisibility(
+  hvHistory: { event: StoredEvent; streamOrdering: number }[],
+  memberHistory: { event: StoredEvent; streamOrdering: number }[],
+): Visibility {
+  type Change = { pos: number; hv?: HistoryVisibility; membership?: string };
+  const changes: Change[] = [
+    ...hvHistory.map((h) => ({ pos: h.streamOrdering, hv: historyVisibilityOf(h.event) })),
+    ...memberHistory.map((m) => ({ pos: m.streamOrdering, membership: membershipValue(m.event) })),
+  ].sort((a, b) => a.pos - b.pos);
+  const joins = memberHistory.filter((m) => membershipValue(m.event) === 'join').map((m) => m.streamOrdering);
+  const joinedAfter = (pos: number) => joins.some((j) => j > pos);
+
+  const ranges: [number, number][] = [];
+  const add = (lo: number, hi: number) => {
+    if (lo > hi) return;
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] >= lo - 1) last[1] = Math.max(last[1], hi);
+    else ranges.push([lo, hi]);
+  };
+
+  let hv: HistoryVisibility = 'shared';
+  let membership: string | undefined;
+  let segStart = 0;
+  for (const c of changes) {
+    // The stretch before this change point: the state after the previous one.
+    if (allowed(hv, membership, joinedAfter(c.pos - 1))) add(segStart, c.pos - 1);
+    const hvBefore = hv;
+    const memberBefore = membership;
+    if (c.hv !== undefined) hv = c.hv;
+    if (c.membership !== undefined) membership = c.membership;
+    const after = joinedAfter(c.pos);
+    let visible = allowed(hv, membership, after);
+    if (!visible && c.hv !== undefined) visible = allowed(hvBefore, membership, after);
+    if (!visible && c.membership !== undefined) {
+      visible = allowed(hv, memberBefore, after)
+        || ((membership === 'leave' || membership === 'ban') && (memberBefore === 'join' || memberBefore === 'invite'));
+    }
+    if (visible) add(c.pos, c.pos);
+    segStart = c.pos + 1;
+  }
+  if (allowed(hv, membership, false)) add(segStart, END);
+  return new Visibility(ranges, memberHistory.map((m) => ({ pos: m.streamOrdering, membership: membershipValue(m.event) })));
+}
+
+/** How a user may read a room right now. */
+interface Access {
+  room: RoomState;
+  /** Positions after this are out of reach (a departed user's leave or ban), END otherwise. */
+  cap: number;
+  /** Current member of the room (joined). */
+  joined: boolean;
+}
+
+/** Page of raw records from a scan and where the next page starts. */
+interface Scan {
+  events: EventRecord[];
+  /** Position token value to continue from, when more may follow. */
+  next?: number;
+}
 
 export class RoomReader {
   constructor(
@@ -13,4 +216,288 @@ export class RoomReader {
     readonly writer: EventWriter,
     readonly clock: Clock,
   ) {}
+
+  // ---- history visibility ---------------------------------------------------------------------
+
+  /** The ranges of the room's history `userId` may see (history visibility only, no membership gate). */
+  async visibility(userId: string, roomId: string): Promise<Visibility> {
+    const [hv, member] = await Promise.all([
+      this.store.getStateHistory(roomId, 'm.room.history_visibility', ''),
+      this.store.getStateHistory(roomId, 'm.room.member', userId),
+    ]);
+    return computeVisibility(hv, member);
+  }
+
+  /** The records `userId` may see under history visibility, in their original order (used by /sync too). */
+  async filterVisible(userId: string, roomId: string, records: EventRecord[]): Promise<EventRecord[]> {
+    if (records.length === 0) return records;
+    const vis = await this.visibility(userId, roomId);
+    return records.filter((r) => r.event.room_id === roomId && vis.isVisible(r.streamOrdering));
+  }
+
+  /**
+   * Who may read (matrix-spec: rooms.yaml 403 "You aren't a member of the room and weren't previously a
+   * member of the room"): joined users see the room as it is; users who joined once and then left or
+   * were banned see it up to their departure (unless they forgot it); anyone may read a
+   * world_readable room (modules/history_visibility.md). Everyone else, and unknown rooms: 403.
+   */
+  private async access(userId: string, roomId: string): Promise<Access> {
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw forbidden('You are not a member of this room');
+    const m = await this.store.getMembership(roomId, userId);
+    if (m?.membership === 'join') return { room, cap: END, joined: true };
+    if ((m?.membership === 'leave' || m?.membership === 'ban') && !(await this.store.isForgotten(roomId, userId))) {
+      const history = await this.store.getStateHistory(roomId, 'm.room.member', userId);
+      if (history.some((h) => membershipValue(h.event) === 'join')) return { room, cap: m.streamOrdering, joined: false };
+    }
+    if (historyVisibilityOf(lookupIn(room.state)('m.room.history_visibility', '')) === 'world_readable') {
+      return { room, cap: END, joined: false };
+    }
+    throw forbidden('You are not a member of this room');
+  }
+
+  // ---- formatting -----------------------------------------------------------------------------
+
+  /** Client format for `viewer`, with redacted_because filled in and unsigned.membership when known. */
+  private async format(viewer: Viewer, records: EventRecord[], vis?: Visibility): Promise<ClientEvent[]> {
+    const now = this.clock.now();
+    const ids = [...new Set(records.map((r) => r.redactedBy).filter((x): x is string => x !== null))];
+    const redactions = new Map<string, ClientEvent>();
+    if (ids.length > 0) {
+      for (const r of await this.store.getEvents(ids)) redactions.set(r.event.event_id, toClientEvent(r, now, viewer));
+    }
+    return records.map((r) => {
+      const ev = toClientEvent(r, now, viewer, redactions);
+      if (vis) ev.unsigned.membership = vis.membershipAt(r.streamOrdering);
+      return ev;
+    });
+  }
+
+  /** Records of state events, in stream order. */
+  private async records(events: StoredEvent[]): Promise<EventRecord[]> {
+    if (events.length === 0) return [];
+    const recs = await this.store.getEvents(events.map((e) => e.event_id));
+    return recs.sort((a, b) => a.streamOrdering - b.streamOrdering);
+  }
+
+  /** The room state the viewer sees: current, or as it was when they left. */
+  private async visibleState(a: Access, roomId: string): Promise<StoredEvent[]> {
+    if (a.cap === END) return [...a.room.state.values()];
+    return this.store.getStateAt(roomId, a.cap);
+  }
+
+  // ---- paging ---------------------------------------------------------------------------------
+
+  /**
+   * Up to `limit` visible events with positions in [lo, hi], in paging order, read range by range
+   * over the visible stretches. `filter` types/senders go to the index query; contains_url, which only
+   * JS can check, is checked after, within a scan budget so that a rare match cannot make one request
+   * read the whole room (the page is then short, with a token to carry on).
+   */
+  private async scan(roomId: string, vis: Visibility, dir: Direction, lo: number, hi: number, limit: number, filter: RoomEventFilter | undefined): Promise<Scan> {
+    // Empty `types`/`senders` lists allow nothing; `rooms`/`not_rooms` decide for the whole room.
+    if (filter?.types?.length === 0 || filter?.senders?.length === 0) return { events: [] };
+    if ((filter?.rooms && !filter.rooms.includes(roomId)) || filter?.not_rooms?.includes(roomId)) return { events: [] };
+    const postFilter = filter?.contains_url !== undefined;
+    const want = limit + 1; // one more than asked shows whether there is more
+    let budget = postFilter ? 20 * want + 100 : Infinity;
+    const picked: EventRecord[] = [];
+    let lastScanned: number | undefined;
+    const resumeAfter = (pos: number) => (dir === 'b' ? pos - 1 : pos);
+    for (const [a, b] of vis.clip(lo, hi, dir)) {
+      let from = dir === 'b' ? b + 1 : a - 1;
+      for (;;) {
+        // Out of budget: hand back what was found and a token just past what was read.
+        if (budget <= 0 && lastScanned !== undefined) return { events: picked, next: resumeAfter(lastScanned) };
+        const batch = postFilter ? Math.min(Math.max(want, 50), budget) : want - picked.length;
+        const rows = await this.store.getRoomEvents({
+          roomId, dir, from, limit: batch, to: dir === 'b' ? a - 1 : b,
+          ...(filter?.types ? { types: filter.types } : {}),
+          ...(filter?.not_types ? { notTypes: filter.not_types } : {}),
+          ...(filter?.senders ? { senders: filter.senders } : {}),
+          ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
+        });
+        budget -= rows.length;
+        for (const r of rows) {
+          lastScanned = r.streamOrdering;
+          // The index query already applied types/senders; this re-check also covers contains_url.
+          if (!eventMatches(filter, { type: r.event.type, sender: r.event.sender, content: r.event.content })) continue;
+          picked.push(r);
+          if (picked.length === want) {
+            const last = picked[limit - 1];
+            return { events: picked.slice(0, limit), next: last === undefined ? (dir === 'b' ? hi : lo - 1) : resumeAfter(last.streamOrdering) };
+          }
+        }
+        if (rows.length < batch) break; // this range is exhausted
+        from = rows[rows.length - 1]!.streamOrdering;
+      }
+    }
+    return { events: picked };
+  }
+
+  /** Member events of `senders` as of position `at` (lazy-loading, client-server-api "Lazy-loading room members"). */
+  private async membersOf(roomId: string, senders: Iterable<string>, at: number): Promise<EventRecord[]> {
+    const ids: string[] = [];
+    for (const sender of new Set(senders)) {
+      if (!sender.startsWith('@')) continue; // server-generated events have no member event
+      const history = await this.store.getStateHistory(roomId, 'm.room.member', sender);
+      let found: StoredEvent | undefined;
+      for (const h of history) {
+        if (h.streamOrdering > at) break;
+        found = h.event;
+      }
+      if (found) ids.push(found.event_id);
+    }
+    if (ids.length === 0) return [];
+    return (await this.store.getEvents(ids)).sort((a, b) => a.streamOrdering - b.streamOrdering);
+  }
+
+  // ---- endpoints ------------------------------------------------------------------------------
+
+  /** GET /rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent): 404 when unknown or not visible. */
+  async getEvent(auth: AuthContext, roomId: string, eventId: string): Promise<ClientEvent> {
+    const rec = await this.store.getEvent(eventId);
+    if (!rec || rec.event.room_id !== roomId) throw notFound('Event not found');
+    let a: Access;
+    try {
+      a = await this.access(auth.userId, roomId);
+    } catch (e) {
+      // The spec's only answer here is 404: "not found or you do not have permission to read this event".
+      if (e instanceof MatrixError && e.errcode === 'M_FORBIDDEN') throw notFound('Event not found');
+      throw e;
+    }
+    const vis = await this.visibility(auth.userId, roomId);
+    if (rec.streamOrdering > a.cap || !vis.isVisible(rec.streamOrdering)) throw notFound('Event not found');
+    const [ev] = await this.format(auth, [rec], vis);
+    return ev!;
+  }
+
+  /** GET /rooms/{roomId}/messages (matrix-spec: message_pagination.yaml#getRoomEvents). */
+  async messages(auth: AuthContext, roomId: string, q: MessagesQuery): Promise<MessagesResponse> {
+    const a = await this.access(auth.userId, roomId);
+    const vis = await this.visibility(auth.userId, roomId);
+    // "If [from] is not provided, the homeserver shall return a list of messages from the first or last
+    // (per the value of the dir parameter) visible event in the room history for the requesting user."
+    const from = q.from !== undefined
+      ? parsePagingToken(q.from, 'from')
+      : q.dir === 'b' ? Math.min(await this.store.maxStreamOrdering(), a.cap) : 0;
+    const to = q.to !== undefined ? parsePagingToken(q.to, 'to') : undefined;
+    const start = q.from ?? pagingToken(from);
+    const [lo, hi] = q.dir === 'b' ? [to !== undefined ? to + 1 : 1, Math.min(from, a.cap)] : [from + 1, Math.min(to ?? END, a.cap)];
+    const page = lo <= hi ? await this.scan(roomId, vis, q.dir, lo, hi, q.limit, q.filter) : { events: [] };
+    const out: MessagesResponse = { start, chunk: await this.format(auth, page.events, vis) };
+    if (page.next !== undefined) out.end = pagingToken(page.next);
+    if (q.filter?.lazy_load_members) {
+      const newest = Math.max(0, ...page.events.map((r) => r.streamOrdering));
+      out.state = await this.format(auth, await this.membersOf(roomId, page.events.map((r) => r.event.sender), newest));
+    }
+    return out;
+  }
+
+  /** GET /rooms/{roomId}/context/{eventId} (matrix-spec: event_context.yaml#getEventContext). */
+  async context(auth: AuthContext, roomId: string, eventId: string, limit: number, filter: RoomEventFilter | undefined): Promise<ContextResponse> {
+    const a = await this.access(auth.userId, roomId);
+    const rec = await this.store.getEvent(eventId);
+    if (!rec || rec.event.room_id !== roomId) throw notFound('Event not found');
+    const vis = await this.visibility(auth.userId, roomId);
+    const pos = rec.streamOrdering;
+    if (pos > a.cap || !vis.isVisible(pos)) throw notFound('Event not found');
+    // The limit covers events_before and events_after together; the event itself is always returned.
+    const beforeLimit = Math.floor(limit / 2);
+    const afterLimit = limit - beforeLimit;
+    const before = pos > 1 ? await this.scan(roomId, vis, 'b', 1, pos - 1, beforeLimit, filter) : { events: [] };
+    const after = pos < a.cap ? await this.scan(roomId, vis, 'f', pos + 1, a.cap, afterLimit, filter) : { events: [] };
+    const earliest = before.events[before.events.length - 1]?.streamOrdering ?? pos;
+    const last = after.events[after.events.length - 1]?.streamOrdering ?? pos;
+
+    // "The state of the room at the last event returned", filtered like the events (with lazy
+    // loading: every non-member state event, and the member events of the senders shown).
+    let state = await this.store.getStateAt(roomId, last);
+    if (filter?.lazy_load_members) {
+      const senders = new Set([rec, ...before.events, ...after.events].map((r) => r.event.sender));
+      state = state.filter((e) => e.type !== 'm.room.member' || senders.has(e.state_key!));
+    }
+    state = state.filter((e) => eventMatches(filter, { type: e.type, sender: e.sender, room_id: roomId, content: e.content }));
+
+    const [event] = await this.format(auth, [rec], vis);
+    return {
+      start: pagingToken(earliest - 1),
+      end: pagingToken(last),
+      events_before: await this.format(auth, before.events, vis),
+      event: event!,
+      events_after: await this.format(auth, after.events, vis),
+      state: await this.format(auth, await this.records(state)),
+    };
+  }
+
+  /**
+   * GET /rooms/{roomId}/members (matrix-spec: rooms.yaml#getMembersByRoom): current members for a
+   * joined user, the members when they left for a departed one; `at` a token for the state at that
+   * point (never past the departure). `membership` / `not_membership` together are an 'or'.
+   */
+  async members(auth: AuthContext, roomId: string, q: MembersQuery): Promise<{ chunk: ClientEvent[] }> {
+    const a = await this.access(auth.userId, roomId);
+    const at = q.at !== undefined ? Math.min(parsePagingToken(q.at, 'at'), a.cap) : a.cap;
+    const keep = (membership: string) => {
+      if (q.membership === undefined && q.notMembership === undefined) return true;
+      return (q.membership !== undefined && membership === q.membership) || (q.notMembership !== undefined && membership !== q.notMembership);
+    };
+    let recs: EventRecord[];
+    if (at === END) {
+      const members = (await this.store.getRoomMembers(roomId)).filter((m) => keep(m.membership));
+      recs = members.length === 0 ? [] : (await this.store.getEvents(members.map((m) => m.eventId))).sort((x, y) => x.streamOrdering - y.streamOrdering);
+    } else {
+      const state = (await this.store.getStateAt(roomId, at)).filter((e) => e.type === 'm.room.member' && keep(membershipValue(e)));
+      recs = await this.records(state);
+    }
+    return { chunk: await this.format(auth, recs) };
+  }
+
+  /** GET /rooms/{roomId}/joined_members (matrix-spec: rooms.yaml#getJoinedMembersByRoom): only for current members. */
+  async joinedMembers(auth: AuthContext, roomId: string): Promise<{ joined: Record<string, JsonObject> }> {
+    const m = await this.store.getMembership(roomId, auth.userId);
+    if (m?.membership !== 'join') throw forbidden('You are not a member of this room');
+    const members = await this.store.getRoomMembers(roomId, ['join']);
+    const joined: Record<string, JsonObject> = {};
+    for (const r of await this.store.getEvents(members.map((x) => x.eventId))) {
+      const info: JsonObject = {};
+      if (typeof r.event.content.displayname === 'string') info.display_name = r.event.content.displayname;
+      if (typeof r.event.content.avatar_url === 'string') info.avatar_url = r.event.content.avatar_url;
+      joined[r.event.state_key!] = info;
+    }
+    return { joined };
+  }
+
+  /** GET /joined_rooms (matrix-spec: list_joined_rooms.yaml#getJoinedRooms). */
+  async joinedRooms(auth: AuthContext): Promise<{ joined_rooms: string[] }> {
+    return { joined_rooms: (await this.store.getRoomsForUser(auth.userId, ['join'])).map((m) => m.roomId) };
+  }
+
+  /** GET /rooms/{roomId}/state (matrix-spec: rooms.yaml#getRoomState): current, or as at the user's departure. */
+  async roomState(auth: AuthContext, roomId: string): Promise<ClientEvent[]> {
+    const a = await this.access(auth.userId, roomId);
+    return this.format(auth, await this.records(await this.visibleState(a, roomId)));
+  }
+
+  /**
+   * GET /rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: rooms.yaml#getRoomStateWithKey):
+   * the content, or with `format=event` the client-format event; 404 when that state is not set.
+   */
+  async stateEvent(auth: AuthContext, roomId: string, type: string, stateKey: string, format: 'content' | 'event'): Promise<JsonObject | ClientEvent> {
+    const a = await this.access(auth.userId, roomId);
+    let eventId: string | undefined;
+    if (a.cap === END) {
+      eventId = lookupIn(a.room.state)(type, stateKey)?.event_id;
+    } else {
+      for (const h of await this.store.getStateHistory(roomId, type, stateKey)) {
+        if (h.streamOrdering > a.cap) break;
+        eventId = h.event.event_id;
+      }
+    }
+    const rec = eventId !== undefined ? await this.store.getEvent(eventId) : undefined;
+    if (!rec) throw notFound(`No ${type} state with key '${stateKey}' in this room`);
+    if (format === 'content') return rec.event.content;
+    const [ev] = await this.format(auth, [rec]);
+    return ev!;
+  }
 }

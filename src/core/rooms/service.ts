@@ -9,12 +9,22 @@ import type { AuthContext } from '../accounts.js';
 import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
 import { toStrippedState } from '../events/client-format.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
+import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
 import { parseUserId, randomToken } from '../ids.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { roomVersion } from '../room-versions.js';
+import { parseAlias } from './directory.js';
 
 export const MAX_ID_BYTES = 255;
+
+/** The alias of a room being created is held while the room is built (DirectoryService implements it). */
+export interface AliasReservations {
+  /** 400 M_ROOM_IN_USE when taken; otherwise held until commit or release. */
+  reserve(alias: string): Promise<void>;
+  release(alias: string): void;
+  commit(alias: string, roomId: string, creator: string, now: number): Promise<void>;
+}
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 
@@ -79,8 +89,9 @@ export class RoomService {
     return room;
   }
 
-  private checkReason(reason: string | undefined): void {
-    if (reason !== undefined && reason.length > this.config.invite_reason_max_length) {
+  /** `reason` on membership changes: at most invite_reason_max_length characters (code points). */
+  private checkReason(reason: unknown): void {
+    if (typeof reason === 'string' && [...reason].length > this.config.invite_reason_max_length) {
       throw badJson(`reason must be at most ${this.config.invite_reason_max_length} characters`);
     }
   }
@@ -108,7 +119,7 @@ export class RoomService {
   // ---- creation -------------------------------------------------------------------------------
 
   /** POST /createRoom (matrix-spec: create_room.yaml#createRoom): events in the spec's order. */
-  async createRoom(auth: AuthContext, req: CreateRoomRequest, aliases: { checkFree(alias: string): Promise<void>; commit(alias: string, roomId: string, creator: string, now: number): Promise<void> }): Promise<string> {
+  async createRoom(auth: AuthContext, req: CreateRoomRequest, aliases: AliasReservations): Promise<string> {
     if (auth.isGuest) throw guestAccessForbidden('Guests cannot create rooms');
     const versionId = req.room_version ?? this.config.default_room_version;
     const version = roomVersion(versionId);
@@ -123,12 +134,17 @@ export class RoomService {
     const roomId = this.newRoomId();
     const alias = req.room_alias_name !== undefined ? `#${req.room_alias_name}:${this.config.server_name}` : undefined;
     if (alias !== undefined) {
-      if (req.room_alias_name === '' || /[:\s#]/.test(req.room_alias_name!) || Buffer.byteLength(alias, 'utf8') > MAX_ID_BYTES) {
+      if (req.room_alias_name === '' || /[:\s#\u0000]/.test(req.room_alias_name!) || Buffer.byteLength(alias, 'utf8') > MAX_ID_BYTES) {
         throw invalidParam('Invalid room_alias_name');
       }
     }
+    for (const e of req.initial_state ?? []) {
+      if (e.type === 'm.room.create' || e.type === 'm.room.member') throw badJson(`initial_state may not contain ${e.type}`);
+      checkEventKey('type', e.type);
+      checkEventKey('state_key', e.state_key ?? '');
+    }
 
-    // 1. m.room.create
+    // 1. m.room.create ("The server will overwrite the following keys: creator, room_version"; v11 has no creator)
     const createContent: JsonObject = { ...(req.creation_content ?? {}), room_version: version.id };
     if (version.createHasCreator) createContent.creator = me;
     else delete createContent.creator;
@@ -140,35 +156,46 @@ export class RoomService {
     drafts.push({ type: 'm.room.power_levels', state_key: '', sender: me, content: { ...pl, ...(req.power_level_content_override ?? {}) } });
     // 4. canonical alias
     if (alias !== undefined) drafts.push({ type: 'm.room.canonical_alias', state_key: '', sender: me, content: { alias } });
-    // 5. preset events
-    const initialTypes = new Set((req.initial_state ?? []).map((e) => `${e.type}\u0000${e.state_key ?? ''}`));
+    // 5. preset events (the table in create_room.yaml); initial_state takes precedence over them
+    const initialKeys = new Set((req.initial_state ?? []).map((e) => `${e.type}\u0000${e.state_key ?? ''}`));
     const presetEvents: [string, JsonObject][] = [
       ['m.room.join_rules', { join_rule: preset === 'public_chat' ? 'public' : 'invite' }],
       ['m.room.history_visibility', { history_visibility: 'shared' }],
+      ['m.room.guest_access', { guest_access: preset === 'public_chat' ? 'forbidden' : 'can_join' }],
     ];
-    if (preset !== 'public_chat') presetEvents.push(['m.room.guest_access', { guest_access: 'can_join' }]);
     for (const [type, content] of presetEvents) {
-      if (!initialTypes.has(`${type}\u0000`)) drafts.push({ type, state_key: '', sender: me, content });
+      if (!initialKeys.has(`${type}\u0000`)) drafts.push({ type, state_key: '', sender: me, content });
     }
-    // 6. initial_state (may not carry create/member/power levels: those come from the fields above)
+    // 6. initial_state, in order; `name` and `topic` overwrite an m.room.name / m.room.topic given here
     for (const e of req.initial_state ?? []) {
-      if (e.type === 'm.room.create' || e.type === 'm.room.member') throw badJson(`initial_state may not contain ${e.type}`);
-      checkEventKey('type', e.type);
-      checkEventKey('state_key', e.state_key ?? '');
-      drafts.push({ type: e.type, state_key: e.state_key ?? '', sender: me, content: e.content });
+      const key = e.state_key ?? '';
+      if (key === '' && ((e.type === 'm.room.name' && req.name !== undefined) || (e.type === 'm.room.topic' && req.topic !== undefined))) continue;
+      drafts.push({ type: e.type, state_key: key, sender: me, content: e.content });
     }
-    // 7. name, 8. topic
+    // 7. name and topic
     if (req.name !== undefined) drafts.push({ type: 'm.room.name', state_key: '', sender: me, content: { name: req.name } });
     if (req.topic !== undefined) {
-      drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': [{ mimetype: 'text/plain', body: req.topic }] } });
+      drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': { 'm.text': [{ mimetype: 'text/plain', body: req.topic }] } } });
     }
-    // 9. invites
+    // 8. invites
     for (const u of invitees) {
       drafts.push({ type: 'm.room.member', state_key: u, sender: me, content: await this.memberContent(u, 'invite', undefined, req.is_direct ? { is_direct: true } : {}) });
     }
 
-    if (alias !== undefined) await aliases.checkFree(alias);
-    await this.writer.createRoom(roomId, version, drafts, me);
+    // Invites sent with the room count like any other invite (per inviter and per invitee).
+    for (const u of invitees) {
+      this.rateLimiter.check('invite', me, auth.isAdmin);
+      this.rateLimiter.check('invite_per_invitee', u, auth.isAdmin);
+    }
+    if (alias !== undefined) await aliases.reserve(alias);
+    try {
+      await this.writer.createRoom(roomId, version, drafts, me);
+    } catch (e) {
+      if (alias !== undefined) aliases.release(alias);
+      // "The initial state implied by the parameters to the request is invalid" (create_room.yaml, 400).
+      if (e instanceof MatrixError && e.status === 403) throw new MatrixError(400, 'M_INVALID_ROOM_STATE', e.message, e.extra);
+      throw e;
+    }
     if (alias !== undefined) await aliases.commit(alias, roomId, me, this.clock.now());
     if (req.visibility === 'public') await this.store.setRoomVisibility(roomId, 'public');
     return roomId;
@@ -255,11 +282,33 @@ export class RoomService {
 
   // ---- messages and state ---------------------------------------------------------------------
 
+  /**
+   * A retry of an earlier request with the same transaction ID from this device (client-server-api
+   * "Transaction identifiers"): the earlier event ID, checked before rate limits so that a retry gets
+   * the original answer. A transaction ID this device used for a different request (another room,
+   * event type or endpoint) is refused rather than answered with an unrelated event ID: transaction
+   * IDs are stored per device only, not per request path.
+   */
+  private async earlierTxn(auth: AuthContext, txnId: string, matches: (e: StoredEvent) => boolean): Promise<string | undefined> {
+    if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
+    const eventId = await this.store.findTxn(auth.userId, auth.deviceId, txnId);
+    if (eventId === undefined) return undefined;
+    const rec = await this.store.getEvent(eventId);
+    if (!rec || !matches(rec.event)) throw invalidParam('This transaction ID was already used by this device for a different request');
+    return eventId;
+  }
+
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId} (matrix-spec: room_send.yaml#sendMessage). */
   async sendMessage(auth: AuthContext, roomId: string, type: string, txnId: string, content: JsonObject): Promise<string> {
     checkEventKey('event type', type);
-    if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
-    if (type === 'm.room.redaction') throw badJson('Use the /redact endpoint to send redactions');
+    // room_send.yaml (v1.18): m.room.redaction may be sent here too, with `redacts` in the content.
+    if (type === 'm.room.redaction') {
+      const redacts = content.redacts;
+      if (typeof redacts !== 'string') throw badJson("m.room.redaction needs a string 'redacts' in its content");
+      return this.redactWith(auth, roomId, redacts, txnId, content);
+    }
+    const earlier = await this.earlierTxn(auth, txnId, (e) => e.room_id === roomId && e.type === type && e.state_key === undefined);
+    if (earlier !== undefined) return earlier;
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     const result = await this.writer.send(
       roomId,
@@ -277,32 +326,94 @@ export class RoomService {
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     return this.writer.withRoomLock(roomId, async () => {
       const room = await this.requireRoom(roomId);
-      const current = lookupIn(room.state)(type, stateKey);
+      const lookup = lookupIn(room.state);
+      const current = lookup(type, stateKey);
       // Setting identical state again returns the existing event instead of a new one.
-      if (current && current.sender === auth.userId && JSON.stringify(current.content) === JSON.stringify(content)) return current.event_id;
-      if (type === 'm.room.member' && typeof content.reason === 'string') this.checkReason(content.reason);
+      if (current && current.sender === auth.userId && sameJson(current.content, content)) return current.event_id;
+      if (type === 'm.room.member') await this.checkMemberState(auth, stateKey, content, lookup);
+      if (type === 'm.room.canonical_alias') await this.checkCanonicalAlias(roomId, content, current?.content);
       const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content });
       return r.eventId;
     });
   }
 
+  /**
+   * m.room.member through the state endpoint gets the checks of the membership endpoints: reason
+   * length, invites only to existing local users and rate-limited, guests join only where allowed.
+   */
+  private async checkMemberState(auth: AuthContext, target: string, content: JsonObject, lookup: ReturnType<typeof lookupIn>): Promise<void> {
+    if (content.reason !== undefined && typeof content.reason !== 'string') throw badJson("'reason' must be a string");
+    this.checkReason(content.reason);
+    if (content.membership === 'invite') {
+      if (auth.isGuest) throw guestAccessForbidden('Guests cannot invite');
+      if (target === auth.userId) throw forbidden('You cannot invite yourself');
+      await this.requireLocalUser(target);
+      if (membershipOf(auth.userId, lookup) === 'join') {
+        this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
+        this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+      }
+    }
+    if (content.membership === 'join' && auth.isGuest && lookup('m.room.guest_access', '')?.content.guest_access !== 'can_join') {
+      throw guestAccessForbidden('Guests may not join this room');
+    }
+  }
+
+  /**
+   * room_state.yaml: new aliases in m.room.canonical_alias must be valid (400 M_INVALID_PARAM) and
+   * point to this room (400 M_BAD_ALIAS); aliases already in the current event are not checked.
+   */
+  private async checkCanonicalAlias(roomId: string, content: JsonObject, previous: JsonObject | undefined): Promise<void> {
+    const listed = (c: JsonObject | undefined): unknown[] => {
+      if (!c) return [];
+      const alt = Array.isArray(c.alt_aliases) ? c.alt_aliases : [];
+      return c.alias === undefined || c.alias === null ? alt : [c.alias, ...alt];
+    };
+    if (content.alt_aliases !== undefined && !Array.isArray(content.alt_aliases)) throw badJson("'alt_aliases' must be a list");
+    const before = new Set(listed(previous));
+    for (const a of listed(content)) {
+      if (before.has(a)) continue;
+      if (typeof a !== 'string') throw invalidParam('Room aliases must be strings');
+      const parsed = parseAlias(a);
+      const mapped = parsed.server === this.config.server_name ? await this.store.getAlias(a) : undefined;
+      if (mapped?.roomId !== roomId) throw new MatrixError(400, 'M_BAD_ALIAS', `The alias ${a} does not point to this room`);
+    }
+  }
+
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} (matrix-spec: redaction.yaml#redactEvent). */
   async redact(auth: AuthContext, roomId: string, eventId: string, txnId: string, reason?: string): Promise<string> {
-    if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
+    return this.redactWith(auth, roomId, eventId, txnId, reason !== undefined ? { reason } : {});
+  }
+
+  /** A redaction of `eventId` with `content` (for /redact and for m.room.redaction through /send). */
+  private async redactWith(auth: AuthContext, roomId: string, eventId: string, txnId: string, content: JsonObject): Promise<string> {
     const room = await this.requireRoom(roomId);
+    const redactsOf = (e: StoredEvent) => e.redacts ?? e.content.redacts;
+    const earlier = await this.earlierTxn(auth, txnId, (e) => e.room_id === roomId && e.type === 'm.room.redaction' && redactsOf(e) === eventId);
+    if (earlier !== undefined) return earlier;
     const target = await this.store.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Unknown event');
-    // Only the sender or someone with the redact level may redact (rooms/v11: redactions are applied
-    // when the sender has the redact level or is the original sender's server; locally: the sender).
+    // redaction.yaml: own events with the m.room.redaction level (the auth rules check that), other
+    // users' events also need the redact level; server admins may redact events of their server's users.
     const lookup = lookupIn(room.state);
     if (target.event.sender !== auth.userId) {
-      if (userPowerLevel(auth.userId, lookup, room.version) < powerLevelFor('redact', lookup)) {
+      const isLocalAdminRedaction = auth.isAdmin && parseUserId(target.event.sender)?.domain === this.config.server_name;
+      if (!isLocalAdminRedaction && userPowerLevel(auth.userId, lookup, room.version) < powerLevelFor('redact', lookup)) {
         throw forbidden('You may only redact your own events');
       }
     }
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
-    const content: JsonObject = reason !== undefined ? { reason } : {};
-    const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } });
+    // Room versions before 11 carry `redacts` at the top level, 11 in the content (the writer places it).
+    const { redacts: _r, ...rest } = content;
+    const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content: rest, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } });
     return r.eventId;
+  }
+}
+
+/** Whether two contents are the same JSON value, whatever the key order. */
+function sameJson(a: JsonObject, b: JsonObject): boolean {
+  try {
+    return canonicalJsonBytes(a).equals(canonicalJsonBytes(b));
+  } catch {
+    return false;
   }
 }

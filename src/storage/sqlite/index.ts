@@ -7,6 +7,7 @@ import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteRoomStore } from './rooms.js';
+import { createSqliteSyncStore } from './sync.js';
 
 export interface SqliteStorage extends Storage {
   readonly db: Database.Database;
@@ -32,6 +33,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
     appliedMigrations: applied,
     accounts: createSqliteAccountStore(db),
     rooms: createSqliteRoomStore(db),
+    sync: createSqliteSyncStore(db),
     async close() {
       if (db.open) db.close();
     },

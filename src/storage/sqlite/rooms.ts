@@ -48,7 +48,13 @@ function pduJson(event: StoredEvent | JsonObject): string {
 
 export function createSqliteRoomStore(db: Database.Database): RoomStore {
   const s = {
-    maxPos: db.prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events').pluck(),
+    // Every table whose rows carry a position from the global counter.
+    maxPos: db.prepare(`SELECT MAX(
+      (SELECT COALESCE(MAX(stream_ordering), 0) FROM events),
+      (SELECT COALESCE(MAX(stream_ordering), 0) FROM account_data),
+      (SELECT COALESCE(MAX(stream_ordering), 0) FROM receipts),
+      (SELECT COALESCE(MAX(stream_ordering), 0) FROM to_device_messages))`).pluck(),
+    insertPushAction: db.prepare('INSERT OR IGNORE INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight) VALUES (?, ?, ?, ?, ?)'),
     insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
     insertEvent: db.prepare(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
       membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -105,6 +111,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       s.clearExtremities.run(e.room_id);
       for (const x of p.extremities) s.addExtremity.run(e.room_id, x);
     }
+    for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
     if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.txnId, e.event_id, p.txn.ts);
     if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
   });
@@ -193,7 +200,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       return r ? toMember(r) : undefined;
     },
     async getRoomsForUser(userId, memberships) {
-      const sql = `SELECT * FROM room_memberships WHERE user_id = ? AND membership IN (${memberships.map(() => '?').join(',')}) ORDER BY stream_ordering`;
+      const sql = `SELECT * FROM room_memberships WHERE user_id = ? AND forgotten = 0 AND membership IN (${memberships.map(() => '?').join(',')}) ORDER BY stream_ordering`;
       return (prepared(sql).all(userId, ...memberships) as MemberRow[]).map(toMember);
     },
     async getRoomMembers(roomId, memberships) {

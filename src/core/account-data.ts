@@ -1,0 +1,133 @@
+// Account data, receipts and read markers, to-device messages: small per-user streams that /sync
+// delivers. Each change takes a position from the global counter and wakes the users it concerns.
+// (matrix-spec: account-data.yaml, receipts.yaml, read_markers.yaml, to_device.yaml)
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { badJson, forbidden, invalidParam, MatrixError, notFound } from '../errors.js';
+import type { AccountStore, RoomStore, SyncStore, ToDeviceRecord } from '../storage/types.js';
+import type { AuthContext } from './accounts.js';
+import { membershipOf } from './auth-rules.js';
+import type { JsonObject } from './events/types.js';
+import { lookupIn, type EventWriter } from './events/writer.js';
+import { parseUserId } from './ids.js';
+import type { Notifier } from './notifier.js';
+import type { StreamPositions } from './stream.js';
+
+/** Account data types the server owns (matrix-spec: account-data.yaml#setAccountData 405). */
+const SERVER_OWNED_TYPES = new Set(['m.fully_read', 'm.push_rules']);
+export const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
+
+export class AccountDataService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: SyncStore,
+    private readonly rooms: RoomStore,
+    private readonly accounts: AccountStore,
+    private readonly writer: EventWriter,
+    private readonly notifier: Notifier,
+    private readonly positions: () => Promise<StreamPositions>,
+    private readonly clock: Clock,
+  ) {}
+
+  private checkOwner(auth: AuthContext, userId: string): void {
+    if (userId !== auth.userId) throw forbidden('You can only access your own account data');
+  }
+
+  private checkType(type: string): void {
+    if (type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw invalidParam('Invalid account data type');
+  }
+
+  /** Stores account data without the server-owned check (used for m.fully_read and m.push_rules). */
+  async put(userId: string, roomId: string, type: string, content: JsonObject): Promise<number> {
+    const pos = (await this.positions()).next();
+    await this.store.setAccountData(userId, roomId, type, content, pos);
+    this.notifier.notify([userId], pos);
+    return pos;
+  }
+
+  /** PUT /user/{userId}/account_data/{type} and the per-room variant. */
+  async set(auth: AuthContext, userId: string, roomId: string, type: string, content: JsonObject): Promise<void> {
+    this.checkOwner(auth, userId);
+    this.checkType(type);
+    if (SERVER_OWNED_TYPES.has(type)) throw new MatrixError(405, 'M_BAD_JSON', `${type} is managed by the server and cannot be set this way`);
+    if (roomId !== '' && !/^![^:]+:.+$/.test(roomId)) throw invalidParam('Invalid room ID');
+    if (type === 'm.ignored_user_list') {
+      const users = content.ignored_users;
+      if (typeof users !== 'object' || users === null || Array.isArray(users)) throw badJson('ignored_users must be an object');
+    }
+    await this.put(userId, roomId, type, content);
+  }
+
+  /** GET /user/{userId}/account_data/{type} and the per-room variant. */
+  async get(auth: AuthContext, userId: string, roomId: string, type: string): Promise<JsonObject> {
+    this.checkOwner(auth, userId);
+    if (roomId !== '' && !/^![^:]+:.+$/.test(roomId)) throw invalidParam('Invalid room ID');
+    const content = await this.store.getAccountData(userId, roomId, type);
+    if (content === undefined) throw notFound('Account data not found');
+    return content;
+  }
+
+  private async requireJoined(auth: AuthContext, roomId: string) {
+    const room = await this.writer.getRoomState(roomId);
+    if (!room || membershipOf(auth.userId, lookupIn(room.state)) !== 'join') throw forbidden('You are not in this room');
+    return room;
+  }
+
+  /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId} (matrix-spec: receipts.yaml#postReceipt). */
+  async receipt(auth: AuthContext, roomId: string, receiptType: string, eventId: string, threadId: string | undefined): Promise<void> {
+    if (!RECEIPT_TYPES.has(receiptType)) throw invalidParam(`Unknown receipt type ${receiptType}`);
+    if (threadId !== undefined && receiptType === 'm.fully_read') throw invalidParam('m.fully_read cannot be threaded');
+    const room = await this.requireJoined(auth, roomId);
+    const target = await this.rooms.getEvent(eventId);
+    if (!target || target.event.room_id !== roomId) throw notFound('Unknown event');
+    if (receiptType === 'm.fully_read') {
+      await this.put(auth.userId, roomId, 'm.fully_read', { event_id: eventId });
+      return;
+    }
+    const pos = (await this.positions()).next();
+    const stored = await this.store.putReceipt({
+      roomId, receiptType, userId: auth.userId, threadId: threadId ?? '', eventId,
+      eventStreamOrdering: target.streamOrdering, ts: this.clock.now(), streamOrdering: pos,
+    });
+    if (!stored) return; // an older event than the current receipt: nothing changes
+    const users = receiptType === 'm.read.private'
+      ? [auth.userId]
+      : [...room.state.values()].filter((e) => e.type === 'm.room.member' && e.content.membership === 'join').map((e) => e.state_key!);
+    this.notifier.notify(users, pos);
+  }
+
+  /** POST /rooms/{roomId}/read_markers (matrix-spec: read_markers.yaml#setReadMarker). */
+  async readMarkers(auth: AuthContext, roomId: string, body: { fullyRead?: string; read?: string; readPrivate?: string }): Promise<void> {
+    await this.requireJoined(auth, roomId);
+    if (body.fullyRead !== undefined) await this.receipt(auth, roomId, 'm.fully_read', body.fullyRead, undefined);
+    if (body.read !== undefined) await this.receipt(auth, roomId, 'm.read', body.read, undefined);
+    if (body.readPrivate !== undefined) await this.receipt(auth, roomId, 'm.read.private', body.readPrivate, undefined);
+  }
+
+  /**
+   * PUT /sendToDevice/{eventType}/{txnId} (matrix-spec: to_device.yaml#sendToDevice): GTChat's
+   * whisper, a private message to one user's devices ('*' = all of them). Idempotent per txnId.
+   */
+  async sendToDevice(auth: AuthContext, type: string, txnId: string, messages: Record<string, Record<string, JsonObject>>): Promise<void> {
+    this.checkType(type);
+    const positions = await this.positions();
+    const out: ToDeviceRecord[] = [];
+    const users = new Set<string>();
+    for (const [userId, byDevice] of Object.entries(messages)) {
+      const parsed = parseUserId(userId);
+      if (!parsed) throw invalidParam(`Invalid user ID ${userId}`);
+      if (parsed.domain !== this.config.server_name) continue; // no federation: remote users are not reachable
+      for (const [deviceId, content] of Object.entries(byDevice)) {
+        if (typeof content !== 'object' || content === null || Array.isArray(content)) throw badJson('Each message must be an object');
+        const devices = deviceId === '*' ? (await this.accounts.listDevices(userId)).map((d) => d.deviceId) : [deviceId];
+        for (const d of devices) {
+          out.push({ streamOrdering: 0, userId, deviceId: d, sender: auth.userId, type, content });
+          users.add(userId);
+        }
+      }
+    }
+    for (const m of out) m.streamOrdering = positions.next();
+    const stored = await this.store.addToDevice(out, { userId: auth.userId, deviceId: auth.deviceId, txnId, ts: this.clock.now() });
+    if (stored && out.length > 0) this.notifier.notify(users, out[out.length - 1]!.streamOrdering);
+  }
+}

@@ -1,0 +1,481 @@
+// /sync (matrix-spec: sync.yaml#sync; client-server-api "Syncing"). One position orders everything
+// (design-notes.md): `next_batch` is the current position read before gathering, a sync with
+// `since=N` returns every change the user may see with a position in (N, next_batch]. An incremental
+// sync with nothing new waits on the notifier until something concerning the user arrives or the
+// timeout passes; it never returns early and empty.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { badJson, notFound } from '../errors.js';
+import type { EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
+import type { AuthContext } from './accounts.js';
+import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
+import type { JsonObject, StoredEvent } from './events/types.js';
+import { lookupIn, type EventWriter, type RoomState } from './events/writer.js';
+import { applyEventFields, eventMatches, parseFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
+import type { Notifier } from './notifier.js';
+import type { RoomReader } from './rooms/read.js';
+import type { StreamPositions } from './stream.js';
+import { formatSyncToken, streamToken, type SyncToken } from './tokens.js';
+
+export interface SyncRequest {
+  since?: SyncToken;
+  timeoutMs: number;
+  fullState: boolean;
+  filter?: Filter;
+  signal?: AbortSignal;
+}
+
+/** Pieces of sync that other services provide (typing, presence: the sessions issue). */
+export interface SyncEphemeralSource {
+  /** Ephemeral events of a room for the user: changed in (since, upTo], or the current state when since is undefined. */
+  roomEphemeral?(roomId: string, userId: string, since: number | undefined, upTo: number): JsonObject[];
+  /** Presence events of users the viewer shares a room with. */
+  presence?(userId: string, since: number | undefined, upTo: number): Promise<JsonObject[]>;
+}
+
+interface JoinedRoomSync {
+  timeline: { events: ClientEvent[]; limited: boolean; prev_batch: string };
+  state: { events: ClientEvent[] };
+  ephemeral: { events: JsonObject[] };
+  account_data: { events: JsonObject[] };
+  unread_notifications: { notification_count: number; highlight_count: number };
+  summary: JsonObject;
+}
+
+interface LeftRoomSync {
+  timeline: { events: ClientEvent[]; limited: boolean; prev_batch: string };
+  state: { events: ClientEvent[] };
+  account_data: { events: JsonObject[] };
+}
+
+export interface SyncResponse {
+  next_batch: string;
+  rooms: { join: Record<string, JoinedRoomSync>; invite: Record<string, JsonObject>; leave: Record<string, LeftRoomSync>; knock: Record<string, JsonObject> };
+  presence: { events: JsonObject[] };
+  account_data: { events: JsonObject[] };
+  to_device: { events: JsonObject[] };
+  device_lists: { changed: string[]; left: string[] };
+  device_one_time_keys_count: Record<string, number>;
+}
+
+export const DEFAULT_TIMELINE_LIMIT = 10;
+const MAX_TIMELINE_LIMIT = 100;
+const TO_DEVICE_LIMIT = 100;
+const MAX_TIMEOUT_MS = 5 * 60 * 1000;
+
+export class SyncService {
+  /** Newest event position per room, kept current by the event writer's notifications. */
+  private roomLatest = new Map<string, number>();
+  private sources: SyncEphemeralSource[] = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly rooms: RoomStore,
+    private readonly store: SyncStore,
+    private readonly writer: EventWriter,
+    private readonly reader: RoomReader,
+    private readonly notifier: Notifier,
+    private readonly positions: () => Promise<StreamPositions>,
+    private readonly clock: Clock,
+  ) {
+    writer.addListener({
+      onEventPersisted: (rec, room) => {
+        this.roomLatest.set(rec.event.room_id, rec.streamOrdering);
+        // Joined members see the event; the target of a membership change sees it too (invites, kicks).
+        const users = new Set<string>();
+        for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') users.add(e.state_key!);
+        if (rec.event.type === 'm.room.member' && rec.event.state_key !== undefined) users.add(rec.event.state_key);
+        this.notifier.notify(users, rec.streamOrdering);
+      },
+    });
+  }
+
+  private push: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> } | undefined;
+
+  /** Initial syncs carry the user's push rules as m.push_rules account data even before they change one. */
+  setPushRules(push: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> }): void {
+    this.push = push;
+  }
+
+  addSource(source: SyncEphemeralSource): void {
+    this.sources.push(source);
+  }
+
+  // ---- filters ---------------------------------------------------------------------------------
+
+  /** POST /user/{userId}/filter (matrix-spec: filter.yaml#defineFilter). */
+  async createFilter(userId: string, body: unknown): Promise<string> {
+    const filter = parseFilter(body);
+    return String(await this.store.putFilter(userId, JSON.stringify(filter)));
+  }
+
+  /** GET /user/{userId}/filter/{filterId} (matrix-spec: filter.yaml#getFilter). */
+  async getFilter(userId: string, filterId: string): Promise<Filter> {
+    if (!/^\d{1,15}$/.test(filterId)) throw notFound('No such filter');
+    const json = await this.store.getFilter(userId, Number(filterId));
+    if (json === undefined) throw notFound('No such filter');
+    return JSON.parse(json) as Filter;
+  }
+
+  /** The `filter` query parameter: inline JSON (starting with `{`) or a filter ID. */
+  async resolveFilter(userId: string, param: string | undefined): Promise<Filter | undefined> {
+    if (param === undefined || param === '') return undefined;
+    if (param.trimStart().startsWith('{')) {
+      let json: unknown;
+      try {
+        json = JSON.parse(param);
+      } catch {
+        throw badJson('filter is not valid JSON');
+      }
+      return parseFilter(json);
+    }
+    return this.getFilter(userId, param);
+  }
+
+  // ---- sync ----------------------------------------------------------------------------------------
+
+  async sync(auth: AuthContext, req: SyncRequest): Promise<SyncResponse> {
+    const positions = await this.positions();
+    const timeout = Math.min(Math.max(0, req.timeoutMs), MAX_TIMEOUT_MS);
+    // A token from the future (e.g. after a database reset) counts as "now".
+    const since = req.since && req.since.position > positions.current ? { position: positions.current, toDevice: Math.min(req.since.toDevice, positions.current) } : req.since;
+    let result = await this.gather(auth, { ...req, since }, positions.current);
+    if (since === undefined || !isEmpty(result.response) || timeout === 0) return result.response;
+    const deadline = this.clock.now() + timeout;
+    let upTo = result.upTo;
+    for (;;) {
+      const remaining = deadline - this.clock.now();
+      if (remaining <= 0) break;
+      const woken = await this.notifier.wait(auth.userId, upTo, remaining, req.signal);
+      if (woken <= upTo) break; // timed out or the client went away
+      result = await this.gather(auth, { ...req, since }, positions.current);
+      if (!isEmpty(result.response)) break;
+      upTo = result.upTo;
+    }
+    return result.response;
+  }
+
+  private async latestInRoom(roomId: string): Promise<number> {
+    const cached = this.roomLatest.get(roomId);
+    if (cached !== undefined) return cached;
+    const [last] = await this.rooms.getRoomEvents({ roomId, from: Number.MAX_SAFE_INTEGER, dir: 'b', limit: 1 });
+    const pos = last?.streamOrdering ?? 0;
+    this.roomLatest.set(roomId, pos);
+    return pos;
+  }
+
+  private async gather(auth: AuthContext, req: SyncRequest, upTo: number): Promise<{ response: SyncResponse; upTo: number }> {
+    const userId = auth.userId;
+    const since = req.since?.position;
+    const filter = req.filter ?? {};
+    const roomFilter = filter.room;
+    const viewer: Viewer = { userId, deviceId: auth.deviceId };
+    const now = this.clock.now();
+    const ignored = await this.ignoredUsers(userId);
+
+    const response: SyncResponse = {
+      next_batch: streamToken(upTo),
+      rooms: { join: {}, invite: {}, leave: {}, knock: {} },
+      presence: { events: [] },
+      account_data: { events: [] },
+      to_device: { events: [] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: {},
+    };
+
+    const memberships = await this.rooms.getRoomsForUser(userId, ['join', 'invite', 'leave', 'ban', 'knock']);
+    const accountData = await this.store.getAccountDataSince(userId, since ?? 0);
+    const roomAccountData = new Map<string, JsonObject[]>();
+    for (const a of accountData) {
+      if (a.streamOrdering > upTo) continue;
+      const ev = { type: a.type, content: a.content };
+      if (a.roomId === '') {
+        if (eventMatches(filter.account_data, { type: a.type, sender: userId })) response.account_data.events.push(ev);
+      } else if (eventMatches(roomFilter?.account_data, { type: a.type, sender: userId, room_id: a.roomId })) {
+        const list = roomAccountData.get(a.roomId) ?? [];
+        list.push(ev);
+        roomAccountData.set(a.roomId, list);
+      }
+    }
+
+    if (since === undefined && this.push && !(await this.push.hasStoredRules(userId))
+      && eventMatches(filter.account_data, { type: 'm.push_rules', sender: userId })) {
+      response.account_data.events.push({ type: 'm.push_rules', content: (await this.push.getRules(userId)) as JsonObject });
+    }
+
+    const joinedIds: string[] = [];
+    for (const m of memberships) {
+      if (m.streamOrdering > upTo) continue; // changed after this response's position: next time
+      if (!roomAllowed(roomFilter, m.roomId)) continue;
+      if (m.membership === 'join') {
+        joinedIds.push(m.roomId);
+        const entry = await this.joinedRoom(auth, m, req, since, upTo, viewer, now, ignored, roomAccountData.get(m.roomId) ?? []);
+        if (entry) response.rooms.join[m.roomId] = entry;
+      } else if (m.membership === 'invite') {
+        if (since !== undefined && m.streamOrdering <= since) continue;
+        const invite = await this.rooms.getEvent(m.eventId);
+        if (!invite || ignored.has(invite.event.sender)) continue; // invites from ignored users never reach the ignorer
+        response.rooms.invite[m.roomId] = { invite_state: { events: await this.inviteState(m.roomId, invite.event) } };
+      } else if (m.membership === 'leave' || m.membership === 'ban') {
+        const include = since !== undefined ? m.streamOrdering > since : roomFilter?.include_leave === true;
+        if (!include) continue;
+        // A rejected invite or a leave from a room never joined shows only the membership event.
+        response.rooms.leave[m.roomId] = await this.leftRoom(m, since, viewer, now, filter);
+      }
+    }
+
+    // Receipts and other ephemeral events of joined rooms.
+    const receipts = await this.store.getReceiptsSince(joinedIds, since ?? 0);
+    const receiptsByRoom = new Map<string, JsonObject>();
+    for (const r of receipts) {
+      if (r.streamOrdering > upTo) continue;
+      if (r.receiptType === 'm.read.private' && r.userId !== userId) continue; // private receipts only to their owner
+      if (ignored.has(r.userId)) continue;
+      const content = receiptsByRoom.get(r.roomId) ?? {};
+      const byEvent = (content[r.eventId] ??= {}) as JsonObject;
+      const byType = (byEvent[r.receiptType] ??= {}) as JsonObject;
+      byType[r.userId] = r.threadId === '' ? { ts: r.ts } : { ts: r.ts, thread_id: r.threadId };
+      receiptsByRoom.set(r.roomId, content);
+    }
+    for (const roomId of joinedIds) {
+      const ephemeral: JsonObject[] = [];
+      const receipt = receiptsByRoom.get(roomId);
+      if (receipt) ephemeral.push({ type: 'm.receipt', content: receipt });
+      for (const s of this.sources) ephemeral.push(...(s.roomEphemeral?.(roomId, userId, since, upTo) ?? []));
+      const filtered = ephemeral.filter((e) => eventMatches(roomFilter?.ephemeral, { type: e.type as string, sender: userId, room_id: roomId }));
+      if (filtered.length === 0) continue;
+      let entry = response.rooms.join[roomId];
+      if (!entry) {
+        const room = await this.writer.getRoomState(roomId);
+        if (!room) continue;
+        entry = emptyJoined(streamToken(upTo));
+        entry.unread_notifications = await this.unread(userId, roomId);
+        response.rooms.join[roomId] = entry;
+      }
+      entry.ephemeral.events.push(...filtered);
+    }
+
+    for (const s of this.sources) {
+      if (!s.presence) continue;
+      const events = await s.presence(userId, since, upTo);
+      response.presence.events.push(...events.filter((e) => eventMatches(filter.presence, { type: e.type as string, sender: e.sender as string })));
+    }
+
+    // To-device: delivered once, deleted when the next sync acknowledges it (since covers it).
+    const ackedToDevice = req.since?.toDevice ?? 0;
+    if (req.since) await this.store.deleteToDevice(userId, auth.deviceId, ackedToDevice);
+    const toDevice = await this.store.getToDevice(userId, auth.deviceId, ackedToDevice, TO_DEVICE_LIMIT + 1);
+    const deliverable = toDevice.filter((m) => m.streamOrdering <= upTo);
+    let toDeviceMark = upTo;
+    if (deliverable.length > TO_DEVICE_LIMIT) {
+      deliverable.length = TO_DEVICE_LIMIT;
+      toDeviceMark = deliverable[deliverable.length - 1]!.streamOrdering;
+    }
+    response.to_device.events = deliverable.map((m) => ({ sender: m.sender, type: m.type, content: m.content }));
+    response.next_batch = formatSyncToken({ position: upTo, toDevice: toDeviceMark });
+
+    if (filter.event_fields) this.applyFields(response, filter.event_fields);
+    return { response, upTo };
+  }
+
+  private async ignoredUsers(userId: string): Promise<Set<string>> {
+    const data = await this.store.getAccountData(userId, '', 'm.ignored_user_list');
+    const users = data?.ignored_users;
+    return new Set(users && typeof users === 'object' && !Array.isArray(users) ? Object.keys(users) : []);
+  }
+
+  private async inviteState(roomId: string, invite: StoredEvent): Promise<JsonObject[]> {
+    const room = await this.writer.getRoomState(roomId);
+    const out: JsonObject[] = [];
+    if (room) {
+      const lookup = lookupIn(room.state);
+      for (const type of this.config.invite_room_state) {
+        const e = lookup(type, '');
+        if (e) out.push(toStrippedState(e));
+      }
+    }
+    // The inviter's member event shows who invited, and why.
+    const inviter = room ? lookupIn(room.state)('m.room.member', invite.sender) : undefined;
+    if (inviter) out.push(toStrippedState(inviter));
+    out.push({ ...toStrippedState(invite), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
+    return out;
+  }
+
+  private async unread(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }> {
+    const read = await this.store.getReceipt(roomId, 'm.read', userId, '');
+    const priv = await this.store.getReceipt(roomId, 'm.read.private', userId, '');
+    const after = Math.max(read?.eventStreamOrdering ?? 0, priv?.eventStreamOrdering ?? 0);
+    const c = await this.store.countNotifications(userId, roomId, after);
+    return { notification_count: c.notifications, highlight_count: c.highlights };
+  }
+
+  private summary(room: RoomState, userId: string): JsonObject {
+    let joined = 0;
+    let invited = 0;
+    const heroes: { id: string; pos: string }[] = [];
+    for (const e of room.state.values()) {
+      if (e.type !== 'm.room.member') continue;
+      const m = e.content.membership;
+      if (m === 'join') joined++;
+      else if (m === 'invite') invited++;
+      if ((m === 'join' || m === 'invite') && e.state_key !== userId) heroes.push({ id: e.state_key!, pos: e.state_key! });
+    }
+    heroes.sort((a, b) => a.id.localeCompare(b.id));
+    return { 'm.heroes': heroes.slice(0, 5).map((h) => h.id), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+  }
+
+  private async joinedRoom(
+    auth: AuthContext, m: MembershipRecord, req: SyncRequest, since: number | undefined, upTo: number,
+    viewer: Viewer, now: number, ignored: Set<string>, accountData: JsonObject[],
+  ): Promise<JoinedRoomSync | undefined> {
+    const room = await this.writer.getRoomState(m.roomId);
+    if (!room) return undefined;
+    const roomFilter = req.filter?.room;
+    const timelineFilter = roomFilter?.timeline;
+    const limit = Math.min(timelineFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
+    // Newly joined rooms (and initial or full-state syncs) get the full state at the timeline's start.
+    const fresh = since === undefined || m.streamOrdering > since || req.fullState;
+    const latest = await this.latestInRoom(m.roomId);
+    const changed = since === undefined || latest > since || m.streamOrdering > since;
+    if (!changed && accountData.length === 0 && !req.fullState) return undefined;
+
+    const lowerBound = fresh ? undefined : since;
+    const timeline = await this.timeline(m.roomId, upTo, lowerBound, limit, timelineFilter, auth.userId, ignored);
+    const startPos = timeline.events[0]?.streamOrdering ?? upTo + 1;
+    const stateFilter = roomFilter?.state;
+    const lazy = stateFilter?.lazy_load_members === true || timelineFilter?.lazy_load_members === true;
+    let stateEvents: StoredEvent[] = [];
+    if (fresh) {
+      stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
+    } else if (timeline.limited) {
+      // State that changed between `since` and the timeline's start and is not in the timeline.
+      const before = new Map((await this.rooms.getStateAt(m.roomId, since!)).map((e) => [`${e.type}\u0000${e.state_key}`, e.event_id]));
+      stateEvents = (await this.rooms.getStateAt(m.roomId, startPos - 1)).filter((e) => before.get(`${e.type}\u0000${e.state_key}`) !== e.event_id);
+    }
+    const timelineIds = new Set(timeline.events.map((r) => r.event.event_id));
+    const senders = new Set(timeline.events.map((r) => r.event.sender));
+    senders.add(auth.userId);
+    stateEvents = stateEvents.filter((e) => {
+      if (timelineIds.has(e.event_id)) return false;
+      if (!eventMatches(stateFilter, { type: e.type, sender: e.sender, room_id: m.roomId })) return false;
+      if (lazy && e.type === 'm.room.member' && !senders.has(e.state_key!)) return false;
+      return true;
+    });
+    if (lazy && !fresh) {
+      // Members of the timeline's senders that the client may not have yet.
+      const lookup = lookupIn(room.state);
+      for (const s of senders) {
+        const member = lookup('m.room.member', s);
+        if (member && !timelineIds.has(member.event_id) && !stateEvents.some((e) => e.event_id === member.event_id)) stateEvents.push(member);
+      }
+    }
+    const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
+    const format = await this.formatter(viewer, now, [...timeline.events, ...stateRecords]);
+    return {
+      timeline: {
+        events: timeline.events.map(format),
+        limited: timeline.limited,
+        prev_batch: streamToken(startPos - 1),
+      },
+      state: { events: stateRecords.map(format) },
+      ephemeral: { events: [] },
+      account_data: { events: accountData },
+      unread_notifications: await this.unread(auth.userId, m.roomId),
+      summary: this.summary(room, auth.userId),
+    };
+  }
+
+  /** The newest `limit` visible events in (lowerBound, upTo], oldest first, and whether more came before. */
+  private async timeline(
+    roomId: string, upTo: number, lowerBound: number | undefined, limit: number, filter: RoomEventFilter | undefined,
+    userId: string, ignored: Set<string>,
+  ): Promise<{ events: EventRecord[]; limited: boolean }> {
+    const picked: EventRecord[] = [];
+    let from = upTo + 1;
+    let limited = false;
+    // Page backwards until enough visible events are found (filters and visibility may drop some).
+    for (let round = 0; round < 10; round++) {
+      const page = await this.rooms.getRoomEvents({
+        roomId, from, dir: 'b', limit: limit + 1, ...(lowerBound !== undefined ? { to: lowerBound } : {}),
+        ...(filter?.types ? { types: filter.types } : {}), ...(filter?.not_types ? { notTypes: filter.not_types } : {}),
+        ...(filter?.senders ? { senders: filter.senders } : {}), ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
+      });
+      if (page.length === 0) break;
+      const visible = (await this.reader.filterVisible(userId, roomId, page)).filter(
+        (r) => (r.event.state_key !== undefined || !ignored.has(r.event.sender)) && eventMatches(filter, { type: r.event.type, sender: r.event.sender, room_id: roomId, content: r.event.content }),
+      );
+      for (const r of visible) {
+        if (picked.length === limit) {
+          limited = true;
+          break;
+        }
+        picked.push(r);
+      }
+      if (limited) break;
+      if (page.length <= limit) break; // nothing older in range
+      from = page[page.length - 1]!.streamOrdering;
+      if (picked.length === limit) {
+        limited = true;
+        break;
+      }
+    }
+    picked.reverse();
+    return { events: picked, limited };
+  }
+
+  private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter): Promise<LeftRoomSync> {
+    const limit = Math.min(filter.room?.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
+    const page = await this.rooms.getRoomEvents({ roomId: m.roomId, from: m.streamOrdering + 1, dir: 'b', limit: limit + 1, ...(since !== undefined ? { to: since } : {}) });
+    const visible = await this.reader.filterVisible(viewer.userId, m.roomId, page);
+    const limited = visible.length > limit;
+    const events = visible.slice(0, limit).reverse();
+    // The leave event itself is always shown, even where history visibility hides the rest.
+    if (!events.some((r) => r.event.event_id === m.eventId)) {
+      const own = await this.rooms.getEvent(m.eventId);
+      if (own) events.push(own);
+    }
+    const format = await this.formatter(viewer, now, events);
+    return {
+      timeline: { events: events.map(format), limited, prev_batch: streamToken((events[0]?.streamOrdering ?? m.streamOrdering) - 1) },
+      state: { events: [] },
+      account_data: { events: [] },
+    };
+  }
+
+  /** A formatter that fills unsigned.redacted_because from the redaction events the batch names. */
+  private async formatter(viewer: Viewer, now: number, records: EventRecord[]): Promise<(r: EventRecord) => ClientEvent> {
+    const ids = [...new Set(records.map((r) => r.redactedBy).filter((x): x is string => x !== null))];
+    const redactions = new Map<string, ClientEvent>();
+    if (ids.length > 0) for (const r of await this.rooms.getEvents(ids)) redactions.set(r.event.event_id, toClientEvent(r, now, viewer));
+    return (r) => toClientEvent(r, now, viewer, redactions);
+  }
+
+  private applyFields(response: SyncResponse, fields: string[]): void {
+    const apply = (list: { events: ClientEvent[] }) => {
+      list.events = list.events.map((e) => applyEventFields(e, fields) as ClientEvent);
+    };
+    for (const r of Object.values(response.rooms.join)) {
+      apply(r.timeline);
+      apply(r.state);
+    }
+  }
+}
+
+function emptyJoined(prevBatch: string): JoinedRoomSync {
+  return {
+    timeline: { events: [], limited: false, prev_batch: prevBatch },
+    state: { events: [] },
+    ephemeral: { events: [] },
+    account_data: { events: [] },
+    unread_notifications: { notification_count: 0, highlight_count: 0 },
+    summary: {},
+  };
+}
+
+/** Nothing for the client: an incremental sync keeps waiting. */
+export function isEmpty(r: SyncResponse): boolean {
+  return Object.keys(r.rooms.join).length === 0 && Object.keys(r.rooms.invite).length === 0
+    && Object.keys(r.rooms.leave).length === 0 && Object.keys(r.rooms.knock).length === 0
+    && r.presence.events.length === 0 && r.account_data.events.length === 0 && r.to_device.events.length === 0
+    && r.device_lists.changed.length === 0 && r.device_lists.left.length === 0;
+}

@@ -1,0 +1,316 @@
+// Configuration (issue 2 "Configuration"): defaults, env overrides, one error listing every problem,
+// generate-config round trip.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { buildConfig, ConfigError, generateConfigYaml, loadConfig, publicBaseUrl } from '../src/config.js';
+
+/** Runs `fn`, which must throw a ConfigError, and returns that error. */
+function configError(fn: () => unknown): ConfigError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
+}
+
+/** The defaults issue 2 documents (later issues add keys of their own; those are not pinned here). */
+const ISSUE2_DEFAULTS = {
+  server_name: 'localhost',
+  public_baseurl: null,
+  listen: { host: '127.0.0.1', port: 8008 },
+  database: { path: './data/hearth.db' },
+  enable_registration: true,
+  allow_guest_access: true,
+  registration_shared_secret: null,
+  password_min_length: 8,
+  max_request_body_bytes: 1048576,
+  rate_limits: {
+    enabled: true,
+    login: { per_second: 0.2, burst: 5 },
+    failed_login: { per_second: 0.1, burst: 3 },
+    registration: { per_second: 0.2, burst: 5 },
+    message: { per_second: 5, burst: 20 },
+    invite: { per_second: 0.5, burst: 10 },
+    invite_per_invitee: { per_second: 0.2, burst: 5 },
+  },
+  jwt_login: { enabled: false, secret: null, algorithm: 'HS256', issuer: null, audiences: [] },
+  logging: { level: 'info' },
+};
+
+describe('buildConfig defaults', () => {
+  it('gives every documented default for an empty file', () => {
+    expect(buildConfig({}, {})).toMatchObject(ISSUE2_DEFAULTS);
+  });
+
+  it('gives the defaults for a missing or null document', () => {
+    expect(buildConfig(undefined, {})).toEqual(buildConfig({}, {}));
+    expect(buildConfig(null, {})).toEqual(buildConfig({}, {}));
+  });
+
+  it('keeps the defaults of keys a partial section leaves out', () => {
+    const c = buildConfig({ listen: { port: 9000 }, rate_limits: { login: { burst: 9 } } }, {});
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(c.rate_limits.login).toEqual({ per_second: 0.2, burst: 9 });
+    expect(c.rate_limits.failed_login).toEqual({ per_second: 0.1, burst: 3 });
+    expect(c.rate_limits.enabled).toBe(true);
+  });
+
+  it('takes the values given in the file', () => {
+    const c = buildConfig({
+      server_name: 'example.org',
+      database: { path: ':memory:' },
+      enable_registration: false,
+      registration_shared_secret: 's3cret',
+      password_min_length: 12,
+      max_request_body_bytes: 2048,
+      jwt_login: { enabled: true, secret: 'k', algorithm: 'HS512', issuer: 'iss', audiences: ['a', 'b'] },
+    }, {});
+    expect(c.server_name).toBe('example.org');
+    expect(c.database.path).toBe(':memory:');
+    expect(c.enable_registration).toBe(false);
+    expect(c.registration_shared_secret).toBe('s3cret');
+    expect(c.password_min_length).toBe(12);
+    expect(c.max_request_body_bytes).toBe(2048);
+    expect(c.jwt_login).toEqual({ enabled: true, secret: 'k', algorithm: 'HS512', issuer: 'iss', audiences: ['a', 'b'] });
+  });
+
+  it('does not share default objects between configs', () => {
+    const a = buildConfig({}, {});
+    a.jwt_login.audiences.push('mutated');
+    a.listen.port = 1;
+    const b = buildConfig({}, {});
+    expect(b.jwt_login.audiences).toEqual([]);
+    expect(b.listen.port).toBe(8008);
+  });
+
+  it('does not modify the object it is given', () => {
+    const input = { listen: { port: 9000 } };
+    buildConfig(input, { HEARTH_PORT: '7000', HEARTH_BIND: '0.0.0.0' });
+    expect(input).toEqual({ listen: { port: 9000 } });
+  });
+});
+
+describe('environment overrides', () => {
+  it('applies HEARTH_SERVER_NAME, HEARTH_PORT, HEARTH_BIND and HEARTH_DATABASE', () => {
+    const c = buildConfig({}, {
+      HEARTH_SERVER_NAME: 'matrix.example.org',
+      HEARTH_PORT: '9008',
+      HEARTH_BIND: '0.0.0.0',
+      HEARTH_DATABASE: '/var/lib/hearth/db.sqlite',
+    });
+    expect(c.server_name).toBe('matrix.example.org');
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 9008 });
+    expect(c.database.path).toBe('/var/lib/hearth/db.sqlite');
+  });
+
+  it('lets the environment win over the file', () => {
+    const c = buildConfig(
+      { server_name: 'file.example', listen: { host: '127.0.0.1', port: 1234 }, database: { path: 'file.db' } },
+      { HEARTH_SERVER_NAME: 'env.example', HEARTH_PORT: '4321', HEARTH_BIND: '::', HEARTH_DATABASE: ':memory:' },
+    );
+    expect(c.server_name).toBe('env.example');
+    expect(c.listen).toEqual({ host: '::', port: 4321 });
+    expect(c.database.path).toBe(':memory:');
+  });
+
+  it('ignores empty environment variables', () => {
+    const c = buildConfig({ server_name: 'file.example' }, { HEARTH_SERVER_NAME: '', HEARTH_PORT: '' });
+    expect(c.server_name).toBe('file.example');
+    expect(c.listen.port).toBe(8008);
+  });
+
+  it('ignores environment variables it does not know', () => {
+    expect(buildConfig({}, { HEARTH_NOT_A_SETTING: 'x', PATH: '/usr/bin' })).toEqual(buildConfig({}, {}));
+  });
+
+  it('accepts HEARTH_PORT=0 (pick a free port)', () => {
+    expect(buildConfig({}, { HEARTH_PORT: '0' }).listen.port).toBe(0);
+  });
+
+  it('reports a bad value from the environment under the key it overrides', () => {
+    const e = configError(() => buildConfig({}, { HEARTH_PORT: 'eighty' }));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatch(/^listen\.port: /);
+  });
+
+  it('reports an out-of-range HEARTH_PORT', () => {
+    const e = configError(() => buildConfig({}, { HEARTH_PORT: '70000' }));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatch(/^listen\.port: /);
+  });
+
+  it('applies the other documented overrides (log level, shared secret, registration, rate limits)', () => {
+    const c = buildConfig({}, {
+      HEARTH_LOG_LEVEL: 'debug',
+      HEARTH_REGISTRATION_SHARED_SECRET: 'env-secret',
+      HEARTH_ENABLE_REGISTRATION: 'false',
+      HEARTH_RATE_LIMITS_ENABLED: 'false',
+    });
+    expect(c.logging.level).toBe('debug');
+    expect(c.registration_shared_secret).toBe('env-secret');
+    expect(c.enable_registration).toBe(false);
+    expect(c.rate_limits.enabled).toBe(false);
+  });
+});
+
+describe('validation', () => {
+  it('reports unknown keys and bad values together in one ConfigError', () => {
+    const e = configError(() => buildConfig({
+      server_nmae: 'typo.example',
+      listen: { port: 'eighty', hots: '0.0.0.0' },
+      password_min_length: 0,
+      enable_registration: 'yes',
+      rate_limits: { login: { per_second: -1, burst: 1.5 }, bogus: {} },
+      jwt_login: { algorithm: 'none' },
+    }, {}));
+    expect(e.problems).toHaveLength(9);
+    expect(e.problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^server_nmae: unknown key/),
+      expect.stringMatching(/^listen\.port: /),
+      expect.stringMatching(/^listen\.hots: unknown key/),
+      expect.stringMatching(/^password_min_length: /),
+      expect.stringMatching(/^enable_registration: /),
+      expect.stringMatching(/^rate_limits\.login\.per_second: /),
+      expect.stringMatching(/^rate_limits\.login\.burst: /),
+      expect.stringMatching(/^rate_limits\.bogus: unknown key/),
+      expect.stringMatching(/^jwt_login\.algorithm: /),
+    ]));
+    for (const p of e.problems) expect(e.message).toContain(p);
+  });
+
+  it.each([
+    ['server_name', { server_name: '' }],
+    ['server_name', { server_name: 'not a server name' }],
+    ['listen.port', { listen: { port: -1 } }],
+    ['listen.port', { listen: { port: 8008.5 } }],
+    ['database.path', { database: { path: 42 } }],
+    ['max_request_body_bytes', { max_request_body_bytes: '1MB' }],
+    ['registration_shared_secret', { registration_shared_secret: '' }],
+    ['jwt_login.audiences', { jwt_login: { audiences: 'hearth' } }],
+    ['logging.level', { logging: { level: 'loud' } }],
+    ['public_baseurl', { public_baseurl: 'matrix.example.org' }],
+    ['listen', { listen: 8008 }],
+    ['rate_limits', { rate_limits: [1, 2] }],
+  ])('refuses a bad %s (%j) with a ConfigError naming it', (key, raw) => {
+    const e = configError(() => buildConfig(raw, {}));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]!.startsWith(`${key}:`)).toBe(true);
+  });
+
+  it('requires jwt_login.secret when jwt_login is enabled', () => {
+    const e = configError(() => buildConfig({ jwt_login: { enabled: true } }, {}));
+    expect(e.problems).toEqual([expect.stringMatching(/^jwt_login\.secret: /)]);
+  });
+
+  it('refuses a document that is not a mapping', () => {
+    const e = configError(() => buildConfig(['server_name', 'x'], {}));
+    expect(e.problems).toHaveLength(1);
+  });
+
+  it('accepts server names with ports and IP literals', () => {
+    expect(buildConfig({ server_name: 'example.org:8448' }, {}).server_name).toBe('example.org:8448');
+    expect(buildConfig({ server_name: '[::1]:8448' }, {}).server_name).toBe('[::1]:8448');
+    expect(buildConfig({ server_name: '10.0.0.1' }, {}).server_name).toBe('10.0.0.1');
+  });
+
+  it('names itself ConfigError and lists each problem on its own line', () => {
+    const e = configError(() => buildConfig({ a: 1, b: 2 }, {}));
+    expect(e.name).toBe('ConfigError');
+    expect(e.message.split('\n')).toEqual(['Invalid configuration:', '  - a: unknown key', '  - b: unknown key']);
+  });
+});
+
+describe('generateConfigYaml', () => {
+  it('round-trips through a YAML parse and buildConfig to the defaults', () => {
+    const text = generateConfigYaml();
+    const parsed = YAML.parse(text);
+    expect(buildConfig(parsed, {})).toEqual(buildConfig({}, {}));
+    expect(buildConfig(parsed, {})).toMatchObject(ISSUE2_DEFAULTS);
+  });
+
+  it('writes every key, so the parsed document already equals the defaults', () => {
+    expect(YAML.parse(generateConfigYaml())).toEqual(buildConfig({}, {}));
+  });
+
+  it('documents every key with a comment', () => {
+    const lines = generateConfigYaml().split('\n');
+    const leafLines = lines.map((l, i) => ({ l, i })).filter(({ l }) => /^\s*[a-z_]+: \S/.test(l));
+    expect(leafLines.length).toBeGreaterThan(20);
+    for (const { i } of leafLines) expect(lines[i - 1]).toMatch(/^\s*# \S/);
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'hearth-config-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a YAML file and applies env overrides on top', () => {
+    const path = join(dir, 'ok.yaml');
+    writeFileSync(path, 'server_name: file.example\nlisten:\n  port: 9100\n');
+    const c = loadConfig(path, { HEARTH_BIND: '0.0.0.0' });
+    expect(c.server_name).toBe('file.example');
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 9100 });
+  });
+
+  it('gives the defaults without a path', () => {
+    expect(loadConfig(undefined, {})).toEqual(buildConfig({}, {}));
+  });
+
+  it('treats an empty file as all defaults', () => {
+    const path = join(dir, 'empty.yaml');
+    writeFileSync(path, '');
+    expect(loadConfig(path, {})).toEqual(buildConfig({}, {}));
+  });
+
+  it('loads the generated config file unchanged', () => {
+    const path = join(dir, 'generated.yaml');
+    writeFileSync(path, generateConfigYaml());
+    expect(loadConfig(path, {})).toEqual(buildConfig({}, {}));
+  });
+
+  it('refuses a missing file with a ConfigError naming the path', () => {
+    const path = join(dir, 'does-not-exist.yaml');
+    const e = configError(() => loadConfig(path, {}));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toContain(path);
+  });
+
+  it('refuses a file that is not valid YAML with a ConfigError naming the path', () => {
+    const path = join(dir, 'broken.yaml');
+    writeFileSync(path, 'server_name: [unclosed\n  listen: {');
+    const e = configError(() => loadConfig(path, {}));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toContain(path);
+  });
+
+  it('reports every problem of a file at once', () => {
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, 'nope: 1\nlisten:\n  port: huge\npassword_min_length: -3\n');
+    const e = configError(() => loadConfig(path, {}));
+    expect(e.problems).toHaveLength(3);
+  });
+});
+
+describe('publicBaseUrl', () => {
+  it('uses the listen address without public_baseurl', () => {
+    expect(publicBaseUrl(buildConfig({}, {}))).toBe('http://127.0.0.1:8008');
+  });
+
+  it('uses the server name when listening on every address', () => {
+    expect(publicBaseUrl(buildConfig({ server_name: 'example.org', listen: { host: '0.0.0.0', port: 8008 } }, {}))).toBe('http://example.org:8008');
+  });
+
+  it('brackets an IPv6 listen address', () => {
+    expect(publicBaseUrl(buildConfig({ listen: { host: '::1', port: 8008 } }, {}))).toBe('http://[::1]:8008');
+  });
+
+  it('strips trailing slashes from public_baseurl', () => {
+    expect(publicBaseUrl(buildConfig({ public_baseurl: 'https://m.example.org//' }, {}))).toBe('https://m.example.org');
+  });
+});
