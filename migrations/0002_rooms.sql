@@ -69,14 +69,17 @@ CREATE TABLE room_extremities (
   PRIMARY KEY (room_id, event_id)
 ) STRICT, WITHOUT ROWID;
 
--- Idempotent sends: (user, device, txnId) -> event ID.
+-- Idempotent sends: (user, device, request path, txnId) -> event ID. A transaction ID is scoped to
+-- the device and the endpoint path (client-server-api "Transaction identifiers"): the scope is e.g.
+-- 'send <room> <type>' or 'redact <room> <event>'.
 CREATE TABLE event_txns (
   user_id        TEXT NOT NULL,
   device_id      TEXT NOT NULL,
+  scope          TEXT NOT NULL,
   txn_id         TEXT NOT NULL,
   event_id       TEXT NOT NULL,
   created_ts     INTEGER NOT NULL,
-  PRIMARY KEY (user_id, device_id, txn_id)
+  PRIMARY KEY (user_id, device_id, scope, txn_id)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE room_aliases (

@@ -39,6 +39,9 @@ export interface Config {
   invite_reason_max_length: number;
   invite_room_state: string[];
   default_room_version: string;
+  sessions: { idle_timeout_ms: number };
+  presence: { enabled: boolean; idle_timeout_ms: number };
+  typing: { max_timeout_ms: number };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -99,6 +102,16 @@ export const CONFIG_SHAPE: Shape = {
     kind: 'string-list',
     default: ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.topic', 'm.room.encryption'],
     doc: 'State event types shown (stripped) with an invite, besides the invite event itself',
+  },
+  sessions: {
+    idle_timeout_ms: { kind: 'positive-int', default: 60000, doc: 'A session without any request for this long ends (a waiting /sync counts as activity)' },
+  },
+  presence: {
+    enabled: { kind: 'boolean', default: true, doc: 'false turns presence off entirely (large deployments do this)' },
+    idle_timeout_ms: { kind: 'positive-int', default: 300000, doc: 'A session with no active action (sending, typing, going online) for this long shows as unavailable' },
+  },
+  typing: {
+    max_timeout_ms: { kind: 'positive-int', default: 120000, doc: 'Longest typing timeout a client may ask for' },
   },
 };
 

@@ -4,7 +4,7 @@
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from './clock.js';
@@ -72,10 +72,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
   const services = createServices(config, storage, systemClock, { logger });
   const app = createApp(services);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = createServer(app);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    await services.stop();
+    await storage.close();
+    throw e;
+  }
   server.keepAliveTimeout = 65_000;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -102,6 +112,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
 async function serve(config: Config): Promise<void> {
   const running = await startServer(config);
   const log = running.services.logger;
+  // Signals are handled before anything announces that the server is up.
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
   log.info({ version: VERSION, url: running.url, server_name: config.server_name, database: config.database.path }, 'Hearth is listening');
   if (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1') {
     const reg = config.enable_registration
@@ -115,7 +128,7 @@ async function serve(config: Config): Promise<void> {
         `  Stop with Ctrl-C.\n\n`,
     );
   }
-  const stop = (signal: string) => {
+  function stop(signal: string): void {
     log.info({ signal }, 'stopping');
     running.stop().then(
       () => process.exit(0),
@@ -124,9 +137,7 @@ async function serve(config: Config): Promise<void> {
         process.exit(1);
       },
     );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  }
 }
 
 async function userCreate(config: Config, args: Args): Promise<void> {

@@ -5,7 +5,11 @@ import type { Config } from './config.js';
 import { AccountDataService } from './core/account-data.js';
 import { AccountService } from './core/accounts.js';
 import { InMemoryNotifier, type Notifier } from './core/notifier.js';
+import { DeadlineQueue } from './core/deadlines.js';
+import { PresenceService } from './core/presence.js';
 import { PushService } from './core/push/service.js';
+import { SessionService } from './core/sessions.js';
+import { TypingService } from './core/typing.js';
 import { SyncService } from './core/sync.js';
 import type { SigningKey } from './core/crypto/signing.js';
 import { EventWriter } from './core/events/writer.js';
@@ -40,6 +44,10 @@ export interface Services {
   sync: SyncService;
   accountData: AccountDataService;
   push: PushService;
+  deadlines: DeadlineQueue;
+  sessions: SessionService;
+  presence: PresenceService;
+  typing: TypingService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -58,7 +66,12 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
   let positionsP: Promise<StreamPositions> | undefined;
-  const positions = () => (positionsP ??= storage.rooms.maxStreamOrdering().then((max) => new StreamPositions(max)));
+  const positions = () => (positionsP ??= (async () => {
+    const max = await storage.rooms.maxStreamOrdering();
+    const ceiling = Number((await storage.meta.get('stream_position_ceiling')) ?? 0);
+    // The SQLite store writes synchronously, so a ceiling is stored before any position under it is used.
+    return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('stream_position_ceiling', String(c)));
+  })());
   const events = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions);
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter);
   const directory = new DirectoryService(config, storage.rooms, events);
@@ -69,6 +82,16 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   const push = new PushService(storage.sync, accountData);
   events.setPushEvaluator((event, room) => push.actionsFor(event, room));
   sync.setPushRules(push);
+  const deadlines = new DeadlineQueue(clock);
+  const sessions = new SessionService(config, clock, deadlines);
+  const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, notifier, positions, deadlines, clock);
+  const typing = new TypingService(config, events, sessions, notifier, positions, deadlines, clock);
+  sync.addSource({
+    roomEphemeral: (roomId, _userId, since) => typing.syncEvents(roomId, since),
+    presence: (userId, since) => presence.syncEvents(userId, since),
+  });
+  // Logout, password change with logout_devices and deactivation end the sessions they revoke.
+  accounts.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   return {
     config,
     storage,
@@ -87,6 +110,12 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
     sync,
     accountData,
     push,
-    async stop() {},
+    deadlines,
+    sessions,
+    presence,
+    typing,
+    async stop() {
+      deadlines.stop();
+    },
   };
 }

@@ -4,6 +4,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import { forbidden, guestAccessForbidden, unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
 import { authenticate } from './auth.js';
+import { countInSession } from './session.js';
 
 export type Method = 'get' | 'put' | 'post' | 'delete';
 
@@ -17,6 +18,13 @@ export interface RouteDef {
   guest?: boolean;
   /** Only server admins may call it (403 M_FORBIDDEN for others). */
   admin?: boolean;
+  /**
+   * How the request is counted in a session (spec/sessions.md): 'count' (default) resolves the named
+   * or implicit session; 'none' skips it (the explicit session start makes its own).
+   */
+  session?: 'count' | 'none';
+  /** An "active" action for presence idle (sending, typing, going online). */
+  active?: boolean;
   handler: (req: Request, res: Response) => Promise<void> | void;
 }
 
@@ -50,6 +58,7 @@ function policy(services: Services, d: RouteDef): RequestHandler[] {
         if (auth.isGuest && !d.guest) throw guestAccessForbidden();
         if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
         res.locals.auth = auth;
+        if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
       }
       next();
     },

@@ -112,7 +112,7 @@ export interface PersistEventInput {
   unsigned: JsonObject | null;
   /** The room's forward extremities after this event. */
   extremities: string[];
-  txn?: { userId: string; deviceId: string; txnId: string; ts: number };
+  txn?: { userId: string; deviceId: string; scope: string; txnId: string; ts: number };
   /** A redaction that applies now: the target's stored JSON is replaced by its redacted form. */
   redaction?: { targetEventId: string; redactedJson: JsonObject };
   /** Server-generated event outside the room graph (not state, not an extremity). */
@@ -164,7 +164,8 @@ export interface RoomStore {
   getExtremities(roomId: string): Promise<string[]>;
   getEvent(eventId: string): Promise<EventRecord | undefined>;
   getEvents(eventIds: string[]): Promise<EventRecord[]>;
-  findTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined>;
+  /** The event an earlier request with this transaction ID on the same path (scope) produced. */
+  findTxn(userId: string, deviceId: string, scope: string, txnId: string): Promise<string | undefined>;
   /** A page of a room's events in stream order, bounded by an index range. */
   getRoomEvents(q: RoomEventsQuery): Promise<EventRecord[]>;
   /** The state after position `at` (events with stream_ordering <= at). */
@@ -252,5 +253,14 @@ export interface Storage {
   readonly accounts: AccountStore;
   readonly rooms: RoomStore;
   readonly sync: SyncStore;
+  readonly meta: MetaStore;
   close(): Promise<void>;
+}
+
+/** Small server-wide values (the position ceiling) and per-user presence status that outlive a restart. */
+export interface MetaStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  getPresenceStatus(userId: string): Promise<{ statusMsg: string | null; lastActiveTs: number | null } | undefined>;
+  setPresenceStatus(userId: string, statusMsg: string | null, lastActiveTs: number | null): Promise<void>;
 }

@@ -7,6 +7,8 @@
 //   ...
 //   await hs.stop();                                       // stops every client made through hs, then the server
 import * as sdk from 'matrix-js-sdk';
+// The SDK's module-wide logger (loglevel), used by parts that take no per-client logger (InteractiveAuth...).
+import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
 import { buildConfig, type Config } from '../../src/config.js';
 import { startServer } from '../../src/main.js';
 import type { Services } from '../../src/services.js';
@@ -39,6 +41,7 @@ export interface E2eServer {
  */
 const quiet = process.env.E2E_DEBUG !== '1';
 const expectedNoise = (m: unknown[]) => quiet && typeof m[0] === 'string' && m[0].startsWith('Unable to refresh token');
+(sdkGlobalLogger as unknown as { setLevel?: (level: string, persist?: boolean) => void }).setLevel?.(quiet ? 'warn' : 'debug', false);
 type SdkLogger = NonNullable<sdk.ICreateClientOpts['logger']>;
 const sdkLogger: SdkLogger = {
   trace: (...m: unknown[]) => { if (!quiet) console.trace(...m); },

@@ -7,11 +7,13 @@ import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { eventRoutes } from './events.js';
 import { loginRoutes } from './login.js';
+import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
 import { pushRuleRoutes } from './pushrules.js';
 import { registerRoutes } from './register.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
+import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
 import { versionRoutes } from './versions.js';
 
@@ -33,5 +35,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...syncRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
+    ...sessionRoutes(services),
+    ...presenceRoutes(services),
   ];
 }

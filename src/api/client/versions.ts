@@ -12,7 +12,7 @@ export const SUPPORTED_SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 
 
 /** Our extensions, advertised under unstable_features. */
 export function unstableFeatures(): Record<string, boolean> {
-  return {};
+  return { 'hearth.sessions': true };
 }
 
 export function versionRoutes(services: Services): RouteDef[] {
@@ -38,6 +38,7 @@ export function versionRoutes(services: Services): RouteDef[] {
             'm.set_avatar_url': { enabled: true },
             'm.3pid_changes': { enabled: false },
             'm.get_login_token': { enabled: false },
+            'hearth.sessions': { idle_timeout_ms: services.config.sessions.idle_timeout_ms },
           },
         });
       },

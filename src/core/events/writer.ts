@@ -25,7 +25,8 @@ export interface EventDraft {
 }
 
 export interface SendOptions {
-  txn?: { userId: string; deviceId: string; txnId: string };
+  /** Transaction ID of the request, scoped to the device and the request path ('send <room> <type>'). */
+  txn?: { userId: string; deviceId: string; scope: string; txnId: string };
   /** Server-generated event outside the room graph (issue 6). */
   serverLocal?: boolean;
 }
@@ -141,7 +142,7 @@ export class EventWriter {
   async sendLocked(roomId: string, draft: EventDraft, opts: SendOptions = {}): Promise<SendResult> {
     if (opts.txn) {
       // Inside the lock, so a retry racing the original still gets the same event ID.
-      const existing = await this.store.findTxn(opts.txn.userId, opts.txn.deviceId, opts.txn.txnId);
+      const existing = await this.store.findTxn(opts.txn.userId, opts.txn.deviceId, opts.txn.scope, opts.txn.txnId);
       if (existing) {
         const rec = await this.store.getEvent(existing);
         return { eventId: existing, streamOrdering: rec?.streamOrdering ?? 0, duplicate: true };
@@ -177,7 +178,14 @@ export class EventWriter {
       room.extremities = scratch.extremities;
       room.depth = scratch.depth;
     }
-    const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn: opts.txn ?? null, serverLocal: opts.serverLocal === true };
+    if (redaction) {
+      // A redacted state event is redacted in the cached current state too.
+      for (const [k, e] of room.state) {
+        if (e.event_id === redaction.targetEventId) room.state.set(k, { ...(redaction.redactedJson as unknown as StoredEvent), event_id: e.event_id });
+      }
+    }
+    const txn = opts.txn ? { userId: opts.txn.userId, deviceId: opts.txn.deviceId, txnId: opts.txn.txnId } : null;
+    const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn, serverLocal: opts.serverLocal === true };
     this.notify(record, room);
     return { eventId: event.event_id, streamOrdering, duplicate: false };
   }

@@ -198,8 +198,6 @@ interface Access {
   room: RoomState;
   /** Positions after this are out of reach (a departed user's leave or ban), END otherwise. */
   cap: number;
-  /** Current member of the room (joined). */
-  joined: boolean;
 }
 
 /** Page of raw records from a scan and where the next page starts. */
@@ -245,13 +243,13 @@ export class RoomReader {
     const room = await this.writer.getRoomState(roomId);
     if (!room) throw forbidden('You are not a member of this room');
     const m = await this.store.getMembership(roomId, userId);
-    if (m?.membership === 'join') return { room, cap: END, joined: true };
+    if (m?.membership === 'join') return { room, cap: END };
     if ((m?.membership === 'leave' || m?.membership === 'ban') && !(await this.store.isForgotten(roomId, userId))) {
       const history = await this.store.getStateHistory(roomId, 'm.room.member', userId);
-      if (history.some((h) => membershipValue(h.event) === 'join')) return { room, cap: m.streamOrdering, joined: false };
+      if (history.some((h) => membershipValue(h.event) === 'join')) return { room, cap: m.streamOrdering };
     }
     if (historyVisibilityOf(lookupIn(room.state)('m.room.history_visibility', '')) === 'world_readable') {
-      return { room, cap: END, joined: false };
+      return { room, cap: END };
     }
     throw forbidden('You are not a member of this room');
   }

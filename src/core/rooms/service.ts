@@ -7,9 +7,9 @@ import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, no
 import type { AccountStore, RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts.js';
 import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
+import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import { toStrippedState } from '../events/client-format.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
-import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
 import { parseUserId, randomToken } from '../ids.js';
 import type { RateLimiter } from '../ratelimit.js';
@@ -283,19 +283,13 @@ export class RoomService {
   // ---- messages and state ---------------------------------------------------------------------
 
   /**
-   * A retry of an earlier request with the same transaction ID from this device (client-server-api
-   * "Transaction identifiers"): the earlier event ID, checked before rate limits so that a retry gets
-   * the original answer. A transaction ID this device used for a different request (another room,
-   * event type or endpoint) is refused rather than answered with an unrelated event ID: transaction
-   * IDs are stored per device only, not per request path.
+   * A retry of an earlier request with the same transaction ID from this device on the same path
+   * (client-server-api "Transaction identifiers"): the earlier event ID, checked before rate limits so
+   * that a retry gets the original answer. The same ID on another path is another request.
    */
-  private async earlierTxn(auth: AuthContext, txnId: string, matches: (e: StoredEvent) => boolean): Promise<string | undefined> {
+  private async earlierTxn(auth: AuthContext, scope: string, txnId: string): Promise<string | undefined> {
     if (Buffer.byteLength(txnId, 'utf8') > MAX_ID_BYTES) throw invalidParam('txnId must be at most 255 bytes');
-    const eventId = await this.store.findTxn(auth.userId, auth.deviceId, txnId);
-    if (eventId === undefined) return undefined;
-    const rec = await this.store.getEvent(eventId);
-    if (!rec || !matches(rec.event)) throw invalidParam('This transaction ID was already used by this device for a different request');
-    return eventId;
+    return this.store.findTxn(auth.userId, auth.deviceId, scope, txnId);
   }
 
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId} (matrix-spec: room_send.yaml#sendMessage). */
@@ -305,15 +299,16 @@ export class RoomService {
     if (type === 'm.room.redaction') {
       const redacts = content.redacts;
       if (typeof redacts !== 'string') throw badJson("m.room.redaction needs a string 'redacts' in its content");
-      return this.redactWith(auth, roomId, redacts, txnId, content);
+      return this.redactWith(auth, roomId, redacts, `send ${roomId} ${type}`, txnId, content);
     }
-    const earlier = await this.earlierTxn(auth, txnId, (e) => e.room_id === roomId && e.type === type && e.state_key === undefined);
+    const scope = `send ${roomId} ${type}`;
+    const earlier = await this.earlierTxn(auth, scope, txnId);
     if (earlier !== undefined) return earlier;
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     const result = await this.writer.send(
       roomId,
       { type, sender: auth.userId, content },
-      { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } },
+      { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } },
     );
     return result.eventId;
   }
@@ -328,8 +323,10 @@ export class RoomService {
       const room = await this.requireRoom(roomId);
       const lookup = lookupIn(room.state);
       const current = lookup(type, stateKey);
-      // Setting identical state again returns the existing event instead of a new one.
-      if (current && current.sender === auth.userId && sameJson(current.content, content)) return current.event_id;
+      // Setting identical state again returns the existing event instead of a new one (not when that
+      // event has been redacted meanwhile: its content is gone, so the state is not identical).
+      if (current && current.sender === auth.userId && sameJson(current.content, content)
+        && (await this.store.getEvent(current.event_id))?.redactedBy === null) return current.event_id;
       if (type === 'm.room.member') await this.checkMemberState(auth, stateKey, content, lookup);
       if (type === 'm.room.canonical_alias') await this.checkCanonicalAlias(roomId, content, current?.content);
       const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content });
@@ -381,14 +378,13 @@ export class RoomService {
 
   /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} (matrix-spec: redaction.yaml#redactEvent). */
   async redact(auth: AuthContext, roomId: string, eventId: string, txnId: string, reason?: string): Promise<string> {
-    return this.redactWith(auth, roomId, eventId, txnId, reason !== undefined ? { reason } : {});
+    return this.redactWith(auth, roomId, eventId, `redact ${roomId} ${eventId}`, txnId, reason !== undefined ? { reason } : {});
   }
 
   /** A redaction of `eventId` with `content` (for /redact and for m.room.redaction through /send). */
-  private async redactWith(auth: AuthContext, roomId: string, eventId: string, txnId: string, content: JsonObject): Promise<string> {
+  private async redactWith(auth: AuthContext, roomId: string, eventId: string, scope: string, txnId: string, content: JsonObject): Promise<string> {
     const room = await this.requireRoom(roomId);
-    const redactsOf = (e: StoredEvent) => e.redacts ?? e.content.redacts;
-    const earlier = await this.earlierTxn(auth, txnId, (e) => e.room_id === roomId && e.type === 'm.room.redaction' && redactsOf(e) === eventId);
+    const earlier = await this.earlierTxn(auth, scope, txnId);
     if (earlier !== undefined) return earlier;
     const target = await this.store.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Unknown event');
@@ -404,7 +400,7 @@ export class RoomService {
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     // Room versions before 11 carry `redacts` at the top level, 11 in the content (the writer places it).
     const { redacts: _r, ...rest } = content;
-    const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content: rest, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, txnId } });
+    const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content: rest, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } });
     return r.eventId;
   }
 }

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
+import { createSqliteMetaStore } from './meta.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
 
@@ -34,6 +35,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
     accounts: createSqliteAccountStore(db),
     rooms: createSqliteRoomStore(db),
     sync: createSqliteSyncStore(db),
+    meta: createSqliteMetaStore(db),
     async close() {
       if (db.open) db.close();
     },

@@ -65,7 +65,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       stream_ordering = excluded.stream_ordering, forgotten = 0`),
     clearExtremities: db.prepare('DELETE FROM room_extremities WHERE room_id = ?'),
     addExtremity: db.prepare('INSERT OR IGNORE INTO room_extremities (room_id, event_id) VALUES (?, ?)'),
-    insertTxn: db.prepare('INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
+    insertTxn: db.prepare('INSERT INTO event_txns (user_id, device_id, scope, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?, ?)'),
     redact: db.prepare('UPDATE events SET json = ?, redacted_by = ? WHERE event_id = ? AND redacted_by IS NULL'),
     getRoom: db.prepare('SELECT * FROM rooms WHERE room_id = ?'),
     setVisibility: db.prepare('UPDATE rooms SET visibility = ? WHERE room_id = ?'),
@@ -74,7 +74,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       WHERE c.room_id = ? ORDER BY c.stream_ordering`),
     extremities: db.prepare('SELECT event_id FROM room_extremities WHERE room_id = ?').pluck(),
     getEvent: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`),
-    findTxn: db.prepare('SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND txn_id = ?').pluck(),
+    findTxn: db.prepare('SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND scope = ? AND txn_id = ?').pluck(),
     stateAt: db.prepare(`SELECT e.event_id, e.json FROM events e
       JOIN (SELECT type, state_key, MAX(stream_ordering) AS pos FROM events
             WHERE room_id = ? AND state_key IS NOT NULL AND server_local = 0 AND stream_ordering <= ?
@@ -112,7 +112,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       for (const x of p.extremities) s.addExtremity.run(e.room_id, x);
     }
     for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
-    if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.txnId, e.event_id, p.txn.ts);
+    if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts);
     if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
   });
 
@@ -165,7 +165,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       }
       return out;
     },
-    async findTxn(userId, deviceId, txnId) { return s.findTxn.get(userId, deviceId, txnId) as string | undefined; },
+    async findTxn(userId, deviceId, scope, txnId) { return s.findTxn.get(userId, deviceId, scope, txnId) as string | undefined; },
     async getRoomEvents(q: RoomEventsQuery) {
       const where = ['room_id = ?'];
       const args: unknown[] = [q.roomId];

@@ -335,6 +335,19 @@ describe('POST /createRoom', () => {
       expect(r.body.room_id).toBe(ok[0]!.body.room_id);
     });
 
+    it('concurrent createRoom calls racing for one alias (service level, no HTTP in between) create one room', async () => {
+      // The HTTP requests above rarely interleave; calling the service directly makes both calls pass
+      // the "alias free?" check before either room is stored.
+      const auth = await s.services.accounts.authenticate(carol.accessToken);
+      const before = await roomsOf(carol);
+      const results = await Promise.allSettled([0, 1, 2].map(() => s.services.rooms.createRoom(auth, { room_alias_name: 'race2' }, s.services.directory)));
+      const ok = results.filter((r): r is PromiseFulfilledResult<string> => r.status === 'fulfilled');
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(ok).toHaveLength(1);
+      expect(refused.map((r) => [r.reason.status, r.reason.errcode])).toEqual([[400, 'M_ROOM_IN_USE'], [400, 'M_ROOM_IN_USE']]);
+      expect(await roomsOf(carol)).toEqual([...before, ok[0]!.value].sort());
+    });
+
     it('a refused creation releases the alias it asked for', async () => {
       const res = await create(alice, { room_alias_name: 'released', room_version: '99' });
       expect(res.status).toBe(400);

@@ -1,0 +1,170 @@
+// Presence, scoped to sessions (spec/sessions.md "Presence"): a user's presence is the most present
+// of their live sessions (online > unavailable > offline); with no live session it is offline. A
+// session with no active action for presence.idle_timeout_ms counts as unavailable. status_msg and
+// the last-active time are per user and persisted; nobody is online after a restart until they make
+// a request. Every change of the derived value takes a position and wakes the user's room-mates.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { forbidden, invalidParam, notFound } from '../errors.js';
+import type { AccountStore, MetaStore, RoomStore } from '../storage/types.js';
+import type { DeadlineQueue } from './deadlines.js';
+import type { JsonObject } from './events/types.js';
+import type { EventWriter } from './events/writer.js';
+import { parseUserId } from './ids.js';
+import type { Notifier } from './notifier.js';
+import type { Session, SessionListener, SessionPresence, SessionService } from './sessions.js';
+import type { StreamPositions } from './stream.js';
+
+export type Presence = SessionPresence;
+
+interface PresenceState {
+  presence: Presence;
+  statusMsg: string | null;
+  lastActiveTs: number;
+  currentlyActive: boolean;
+  position: number;
+}
+
+const RANK: Record<Presence, number> = { offline: 0, unavailable: 1, online: 2 };
+export const MAX_STATUS_MSG_CHARS = 1024;
+
+export class PresenceService implements SessionListener {
+  private states = new Map<string, PresenceState>();
+  private statusCache = new Map<string, string | null>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly sessions: SessionService,
+    private readonly rooms: RoomStore,
+    private readonly accounts: AccountStore,
+    private readonly meta: MetaStore,
+    private readonly writer: EventWriter,
+    private readonly notifier: Notifier,
+    private readonly positions: () => Promise<StreamPositions>,
+    private readonly deadlines: DeadlineQueue,
+    private readonly clock: Clock,
+  ) {
+    sessions.addListener(this);
+  }
+
+  get enabled(): boolean {
+    return this.config.presence.enabled;
+  }
+
+  // SessionListener: every change in a user's sessions may change their presence.
+  sessionStarted(s: Session): void { this.scheduleIdle(s); void this.recompute(s.userId); }
+  sessionChanged(s: Session): void { this.scheduleIdle(s); void this.recompute(s.userId); }
+  sessionEnded(s: Session): void { this.deadlines.cancel(`idle:${s.id}`); void this.recompute(s.userId); }
+
+  /** When the session would turn idle, presence is recomputed (online -> unavailable). */
+  private scheduleIdle(s: Session): void {
+    if (!this.enabled || s.presence !== 'online') return;
+    this.deadlines.schedule(`idle:${s.id}`, s.lastActiveTs + this.config.presence.idle_timeout_ms, () => {
+      if (this.sessions.store.get(s.id) !== s) return;
+      if (!this.sessions.isIdle(s)) this.scheduleIdle(s);
+      else void this.recompute(s.userId);
+    });
+  }
+
+  private effective(s: Session): Presence {
+    if (s.presence === 'online' && this.sessions.isIdle(s)) return 'unavailable';
+    return s.presence;
+  }
+
+  /** The user's presence derived from their live sessions. */
+  derive(userId: string): { presence: Presence; lastActiveTs: number | null } {
+    let best: Presence = 'offline';
+    let lastActive: number | null = null;
+    for (const s of this.sessions.store.forUser(userId)) {
+      const p = this.effective(s);
+      if (RANK[p] > RANK[best]) best = p;
+      if (p !== 'offline' && (lastActive === null || s.lastActiveTs > lastActive)) lastActive = s.lastActiveTs;
+    }
+    return { presence: best, lastActiveTs: lastActive };
+  }
+
+  private async statusMsg(userId: string): Promise<string | null> {
+    if (this.statusCache.has(userId)) return this.statusCache.get(userId)!;
+    const row = await this.meta.getPresenceStatus(userId);
+    const msg = row?.statusMsg ?? null;
+    this.statusCache.set(userId, msg);
+    return msg;
+  }
+
+  /** Recomputes the user's presence; a change takes a position and wakes room-mates. */
+  async recompute(userId: string, force = false): Promise<void> {
+    if (!this.enabled) return;
+    const d = this.derive(userId);
+    const prev = this.states.get(userId);
+    const statusMsg = await this.statusMsg(userId);
+    const currentlyActive = d.presence === 'online';
+    const lastActiveTs = d.lastActiveTs ?? prev?.lastActiveTs ?? 0;
+    if (!force && prev && prev.presence === d.presence && prev.statusMsg === statusMsg && prev.currentlyActive === currentlyActive) return;
+    if (!prev && d.presence === 'offline' && !force) return; // never seen, still offline
+    const position = (await this.positions()).next();
+    this.states.set(userId, { presence: d.presence, statusMsg, lastActiveTs, currentlyActive, position });
+    if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, statusMsg, d.lastActiveTs);
+    this.notifier.notify(await this.audience(userId), position);
+  }
+
+  /** The user and everyone who shares a joined room with them. */
+  async audience(userId: string): Promise<Set<string>> {
+    const users = new Set<string>([userId]);
+    for (const m of await this.rooms.getRoomsForUser(userId, ['join'])) {
+      const room = await this.writer.getRoomState(m.roomId);
+      if (!room) continue;
+      for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') users.add(e.state_key!);
+    }
+    return users;
+  }
+
+  /** PUT /presence/{userId}/status: sets the calling session's presence (and the user's status_msg). */
+  async setStatus(userId: string, session: Session, presence: string, statusMsg: string | undefined | null): Promise<void> {
+    if (userId !== session.userId) throw forbidden('You can only set your own presence');
+    if (presence !== 'online' && presence !== 'offline' && presence !== 'unavailable') throw invalidParam('presence must be online, offline or unavailable');
+    if (typeof statusMsg === 'string' && statusMsg.length > MAX_STATUS_MSG_CHARS) throw invalidParam(`status_msg may be at most ${MAX_STATUS_MSG_CHARS} characters`);
+    if (!this.enabled) return;
+    if (statusMsg !== undefined) {
+      this.statusCache.set(userId, statusMsg);
+      await this.meta.setPresenceStatus(userId, statusMsg, this.states.get(userId)?.lastActiveTs ?? null);
+    }
+    this.sessions.setPresence(session, presence);
+    await this.recompute(userId, statusMsg !== undefined);
+  }
+
+  /** GET /presence/{userId}/status: for the user and those who share a room with them; others 403. */
+  async getStatus(viewerId: string, userId: string): Promise<JsonObject> {
+    const parsed = parseUserId(userId);
+    if (!parsed) throw invalidParam('Invalid user ID');
+    if (parsed.domain === this.config.server_name && !(await this.accounts.getUser(userId))) throw notFound('Unknown user');
+    if (viewerId !== userId && !(await this.audience(viewerId)).has(userId)) throw forbidden('You do not share a room with this user');
+    return this.content(userId, true);
+  }
+
+  private content(userId: string, forGet: boolean): JsonObject {
+    const st = this.states.get(userId);
+    const d = this.enabled ? this.derive(userId) : { presence: 'offline' as Presence, lastActiveTs: null };
+    const presence = st?.presence ?? d.presence;
+    const out: JsonObject = { presence };
+    const last = st?.lastActiveTs ?? d.lastActiveTs;
+    if (last) out.last_active_ago = Math.max(0, this.clock.now() - last);
+    out.currently_active = st?.currentlyActive ?? false;
+    const msg = st?.statusMsg ?? this.statusCache.get(userId) ?? null;
+    if (msg !== null) out.status_msg = msg;
+    else if (forGet) out.status_msg = null;
+    return out;
+  }
+
+  /** m.presence events for /sync: room-mates (and self) whose presence changed in (since, upTo]. */
+  async syncEvents(userId: string, since: number | undefined): Promise<JsonObject[]> {
+    if (!this.enabled) return [];
+    const out: JsonObject[] = [];
+    for (const u of await this.audience(userId)) {
+      const st = this.states.get(u);
+      if (!st) continue;
+      if (since !== undefined ? st.position <= since : st.presence === 'offline' && st.statusMsg === null) continue;
+      out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,118 @@
+// Typing notifications, scoped to sessions (spec/sessions.md "Typing"; matrix-spec: typing.yaml).
+// A notification lasts until the earliest of its timeout, `typing: false`, the user sending an event
+// in the room, or the end of the session that set it. Each change of a room's typing set takes one
+// position and is pushed to the room's joined members; expiries come from the shared deadline queue.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { forbidden } from '../errors.js';
+import type { AuthContext } from './accounts.js';
+import { membershipOf } from './auth-rules.js';
+import type { DeadlineQueue } from './deadlines.js';
+import type { JsonObject } from './events/types.js';
+import { lookupIn, type EventWriter } from './events/writer.js';
+import type { Notifier } from './notifier.js';
+import type { Session, SessionListener, SessionService } from './sessions.js';
+import type { StreamPositions } from './stream.js';
+
+export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
+
+interface RoomTyping {
+  users: Map<string, { sessionId: string; until: number }>;
+  position: number;
+}
+
+export class TypingService implements SessionListener {
+  private rooms = new Map<string, RoomTyping>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly writer: EventWriter,
+    sessions: SessionService,
+    private readonly notifier: Notifier,
+    private readonly positions: () => Promise<StreamPositions>,
+    private readonly deadlines: DeadlineQueue,
+    private readonly clock: Clock,
+  ) {
+    sessions.addListener(this);
+    writer.addListener({
+      onEventPersisted: (rec) => {
+        // Sending an event in the room ends the sender's typing there.
+        if (rec.event.state_key === undefined && !rec.serverLocal) void this.stop(rec.event.room_id, rec.event.sender);
+      },
+    });
+  }
+
+  /** PUT /rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping). */
+  async set(auth: AuthContext, session: Session, roomId: string, userId: string, typing: boolean, timeoutMs: number | undefined): Promise<void> {
+    if (userId !== auth.userId) throw forbidden('You can only set your own typing state');
+    const room = await this.writer.getRoomState(roomId);
+    if (!room || membershipOf(auth.userId, lookupIn(room.state)) !== 'join') throw forbidden('You are not in this room');
+    if (!typing) {
+      await this.stop(roomId, userId);
+      return;
+    }
+    const timeout = Math.min(Math.max(0, timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS), this.config.typing.max_timeout_ms);
+    const until = this.clock.now() + timeout;
+    const r = this.room(roomId);
+    const had = r.users.has(userId);
+    r.users.set(userId, { sessionId: session.id, until });
+    this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
+    if (!had) await this.changed(roomId);
+  }
+
+  private room(roomId: string): RoomTyping {
+    let r = this.rooms.get(roomId);
+    if (!r) this.rooms.set(roomId, (r = { users: new Map(), position: 0 }));
+    return r;
+  }
+
+  private async expire(roomId: string, userId: string, until: number): Promise<void> {
+    const entry = this.rooms.get(roomId)?.users.get(userId);
+    if (entry && entry.until === until) await this.stop(roomId, userId);
+  }
+
+  async stop(roomId: string, userId: string): Promise<void> {
+    const r = this.rooms.get(roomId);
+    if (!r || !r.users.delete(userId)) return;
+    this.deadlines.cancel(`typing:${roomId}|${userId}`);
+    await this.changed(roomId);
+  }
+
+  /** The session that set them ended: its typing notifications end too. */
+  sessionEnded(s: Session): void {
+    for (const [roomId, r] of this.rooms) {
+      const entry = r.users.get(s.userId);
+      if (entry && entry.sessionId === s.id) void this.stop(roomId, s.userId);
+    }
+  }
+
+  private async changed(roomId: string): Promise<void> {
+    const r = this.room(roomId);
+    r.position = (await this.positions()).next();
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) return;
+    const members: string[] = [];
+    for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') members.push(e.state_key!);
+    this.notifier.notify(members, r.position);
+    if (r.users.size === 0 && this.rooms.size > 10_000) this.rooms.delete(roomId);
+  }
+
+  typingUsers(roomId: string): string[] {
+    return [...(this.rooms.get(roomId)?.users.keys() ?? [])];
+  }
+
+  /** m.typing for /sync ephemeral: when the room's set changed after `since` (initial sync: when non-empty). */
+  syncEvents(roomId: string, since: number | undefined): JsonObject[] {
+    const r = this.rooms.get(roomId);
+    if (!r) return [];
+    if (since === undefined ? r.users.size === 0 : r.position <= since) return [];
+    return [{ type: 'm.typing', content: { user_ids: [...r.users.keys()] } }];
+  }
+
+  /** Number of live typing notifications (metrics). */
+  get size(): number {
+    let n = 0;
+    for (const r of this.rooms.values()) n += r.users.size;
+    return n;
+  }
+}
