@@ -42,6 +42,7 @@ export interface Config {
   sessions: { idle_timeout_ms: number };
   presence: { enabled: boolean; idle_timeout_ms: number };
   typing: { max_timeout_ms: number };
+  server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -112,6 +113,12 @@ export const CONFIG_SHAPE: Shape = {
   },
   typing: {
     max_timeout_ms: { kind: 'positive-int', default: 120000, doc: 'Longest typing timeout a client may ask for' },
+  },
+  server_notices: {
+    enabled: { kind: 'boolean', default: true, doc: 'Server notices: one private room per user, owned by the server (sender = server name)' },
+    room_name: { kind: 'string', default: 'Server Notices', doc: 'Name of each user\'s server-notices room' },
+    on_password_change: { kind: 'boolean', default: true, doc: 'Send the user a notice when their password changes' },
+    on_new_login: { kind: 'boolean', default: true, doc: 'Send the user a notice when a new device logs in to their account' },
   },
 };
 

@@ -5,7 +5,9 @@ import type { Config } from './config.js';
 import { AccountDataService } from './core/account-data.js';
 import { AccountService } from './core/accounts.js';
 import { InMemoryNotifier, type Notifier } from './core/notifier.js';
+import { AdminService } from './core/admin.js';
 import { DeadlineQueue } from './core/deadlines.js';
+import { ServerNoticeService } from './core/notices.js';
 import { PresenceService } from './core/presence.js';
 import { PushService } from './core/push/service.js';
 import { SessionService } from './core/sessions.js';
@@ -48,6 +50,8 @@ export interface Services {
   sessions: SessionService;
   presence: PresenceService;
   typing: TypingService;
+  notices: ServerNoticeService;
+  admin: AdminService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -92,6 +96,18 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accounts.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
+  const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, storage.rooms, events, sessions, notices, clock, opts.scrypt);
+  rooms.setBlockedCheck((roomId) => storage.admin.isRoomBlocked(roomId));
+  // The server tells users about changes to their account (sender = server name).
+  accounts.addListener({
+    passwordChanged: (userId) => {
+      if (config.server_notices.on_password_change) notices.notifyQuietly(userId, 'Your password was changed. If this was not you, contact the server administrator.');
+    },
+    deviceLoggedIn: (userId, deviceId, isNew, via) => {
+      if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
+    },
+  });
   return {
     config,
     storage,
@@ -114,8 +130,11 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
     sessions,
     presence,
     typing,
+    notices,
+    admin,
     async stop() {
       deadlines.stop();
+      await notices.settled();
     },
   };
 }

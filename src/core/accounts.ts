@@ -33,7 +33,8 @@ export interface LoginResult {
 /** Things other parts of the server react to (sessions end with their tokens; notices on new logins). */
 export interface AccountListener {
   tokensRevoked?(userId: string, deviceIds: string[] | 'all-but', keepDeviceId?: string): void;
-  deviceLoggedIn?(userId: string, deviceId: string, isNewDevice: boolean): void;
+  /** `via` tells a login from the first device of a new account. */
+  deviceLoggedIn?(userId: string, deviceId: string, isNewDevice: boolean, via: 'login' | 'register'): void;
   passwordChanged?(userId: string): void;
   userDeactivated?(userId: string): void;
 }
@@ -122,13 +123,13 @@ export class AccountService {
   }
 
   /** Creates (or reuses) a device and hands out a fresh token; earlier tokens of that device are revoked. */
-  private async issueLogin(userId: string, deviceId: string | undefined, displayName: string | undefined): Promise<LoginResult> {
+  private async issueLogin(userId: string, deviceId: string | undefined, displayName: string | undefined, via: 'login' | 'register' = 'login'): Promise<LoginResult> {
     const id = deviceId ?? generateDeviceId();
     const token = `hth_${randomToken(32)}`;
     const result = await this.store.loginDevice({ userId, deviceId: id, displayName: displayName ?? null, tokenHash: hashToken(token), ts: this.clock.now() });
     this.forgetTokens(result.revokedTokenHashes);
     if (result.revokedTokenHashes.length > 0) this.emit('tokensRevoked', userId, [id]);
-    this.emit('deviceLoggedIn', userId, id, result.createdDevice);
+    this.emit('deviceLoggedIn', userId, id, result.createdDevice, via);
     return { user_id: userId, access_token: token, device_id: id, home_server: this.config.server_name };
   }
 
@@ -195,7 +196,7 @@ export class AccountService {
         throw new MatrixError(500, 'M_UNKNOWN', 'Could not allocate a user ID');
       }
       if (req.inhibitLogin) return { user_id: userId, home_server: this.config.server_name };
-      this.emit('deviceLoggedIn', userId, deviceId, true);
+      this.emit('deviceLoggedIn', userId, deviceId, true, 'register');
       return { user_id: userId, access_token: token, device_id: deviceId, home_server: this.config.server_name };
     }
   }
@@ -210,7 +211,7 @@ export class AccountService {
     const created = await this.store.createUser({ userId, localpart, passwordHash: hash, isAdmin: opts.admin, isGuest: false, createdTs: now, displayName: opts.displayName ?? localpart });
     if (!created) throw userInUse();
     if (!opts.login) return { user_id: userId };
-    return this.issueLogin(userId, undefined, undefined);
+    return this.issueLogin(userId, undefined, undefined, 'register');
   }
 
   // ---- shared-secret registration (Synapse admin API) ----------------------------------------
@@ -366,6 +367,19 @@ export class AccountService {
     this.forgetUser(userId);
     this.emit('tokensRevoked', userId, 'all-but');
     this.emit('userDeactivated', userId);
+  }
+
+  /** Revokes every token and device of the user (admin password reset with logout_devices). */
+  async revokeAllDevices(userId: string): Promise<void> {
+    const revoked = await this.store.revokeOtherDevices(userId, null, true);
+    this.forgetTokens(revoked);
+    this.emit('tokensRevoked', userId, 'all-but');
+  }
+
+  /** Admin API: a deactivated account may log in again (with a password set by the admin). */
+  async reactivateUser(userId: string): Promise<void> {
+    await this.store.setDeactivated(userId, false);
+    this.forgetUser(userId);
   }
 
   async setAdmin(userId: string, admin: boolean): Promise<void> {

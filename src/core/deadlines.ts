@@ -23,16 +23,23 @@ export class DeadlineQueue {
     return this.live.size;
   }
 
+  /** Heap entries including stale ones not yet dropped (bounded by compaction; for tests and metrics). */
+  get heapSize(): number {
+    return this.heap.length;
+  }
+
   /** Calls `fire` at `at` (ms since epoch) unless rescheduled or cancelled first. */
   schedule(key: string, at: number, fire: () => void): void {
     const version = ++this.version;
     this.live.set(key, { version, at, fire });
     this.push({ at, key, version });
+    this.compactIfStale();
     if (at < this.timerAt) this.arm();
   }
 
   cancel(key: string): void {
     this.live.delete(key);
+    this.compactIfStale();
   }
 
   has(key: string): boolean {
@@ -66,14 +73,29 @@ export class DeadlineQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.clock.now();
+    // One failing callback must not stop the others or leave the queue without a timer: the rest
+    // still fire, the timer is re-armed, and then the first error is rethrown.
+    let failed: { error: unknown } | undefined;
     while (this.heap.length > 0 && this.heap[0]!.at <= now) {
       const e = this.pop()!;
       const l = this.live.get(e.key);
       if (!l || l.version !== e.version) continue;
       this.live.delete(e.key);
-      l.fire();
+      try {
+        l.fire();
+      } catch (error) {
+        failed ??= { error };
+      }
     }
     this.arm();
+    if (failed) throw failed.error;
+  }
+
+  /** Rescheduled and cancelled keys leave stale entries; rebuild once they outnumber the live ones. */
+  private compactIfStale(): void {
+    if (this.heap.length < 1024 || this.heap.length <= 2 * this.live.size) return;
+    this.heap = [...this.live].map(([key, l]) => ({ at: l.at, key, version: l.version })).sort((a, b) => a.at - b.at || a.version - b.version);
+    // A sorted array is a valid heap; the armed timer (if any) is still for a time <= the new top.
   }
 
   private push(e: Entry): void {
@@ -82,7 +104,7 @@ export class DeadlineQueue {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.at <= h[i]!.at) break;
+      if (!before(h[i]!, h[p]!)) break;
       [h[p], h[i]] = [h[i]!, h[p]!];
       i = p;
     }
@@ -100,8 +122,8 @@ export class DeadlineQueue {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && h[l]!.at < h[m]!.at) m = l;
-        if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
         if (m === i) break;
         [h[m], h[i]] = [h[i]!, h[m]!];
         i = m;
@@ -109,4 +131,9 @@ export class DeadlineQueue {
     }
     return top;
   }
+}
+
+/** Heap order: earlier due time first; equal times in the order they were scheduled. */
+function before(a: Entry, b: Entry): boolean {
+  return a.at < b.at || (a.at === b.at && a.version < b.version);
 }

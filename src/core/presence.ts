@@ -94,16 +94,20 @@ export class PresenceService implements SessionListener {
   /** Recomputes the user's presence; a change takes a position and wakes room-mates. */
   async recompute(userId: string, force = false): Promise<void> {
     if (!this.enabled) return;
+    const statusMsg = await this.statusMsg(userId);
+    const positions = await this.positions();
+    // Derive, compare and record without awaiting in between: recomputes started close together
+    // (a session starting and ending in one tick) then settle on the newest state, never an older one.
     const d = this.derive(userId);
     const prev = this.states.get(userId);
-    const statusMsg = await this.statusMsg(userId);
+    const currentStatus = this.statusCache.has(userId) ? this.statusCache.get(userId)! : statusMsg;
     const currentlyActive = d.presence === 'online';
     const lastActiveTs = d.lastActiveTs ?? prev?.lastActiveTs ?? 0;
-    if (!force && prev && prev.presence === d.presence && prev.statusMsg === statusMsg && prev.currentlyActive === currentlyActive) return;
+    if (!force && prev && prev.presence === d.presence && prev.statusMsg === currentStatus && prev.currentlyActive === currentlyActive) return;
     if (!prev && d.presence === 'offline' && !force) return; // never seen, still offline
-    const position = (await this.positions()).next();
-    this.states.set(userId, { presence: d.presence, statusMsg, lastActiveTs, currentlyActive, position });
-    if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, statusMsg, d.lastActiveTs);
+    const position = positions.next();
+    this.states.set(userId, { presence: d.presence, statusMsg: currentStatus, lastActiveTs, currentlyActive, position });
+    if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
     this.notifier.notify(await this.audience(userId), position);
   }
 
@@ -126,7 +130,8 @@ export class PresenceService implements SessionListener {
     if (!this.enabled) return;
     if (statusMsg !== undefined) {
       this.statusCache.set(userId, statusMsg);
-      await this.meta.setPresenceStatus(userId, statusMsg, this.states.get(userId)?.lastActiveTs ?? null);
+      const lastActive = this.states.get(userId)?.lastActiveTs ?? (await this.meta.getPresenceStatus(userId))?.lastActiveTs ?? null;
+      await this.meta.setPresenceStatus(userId, statusMsg, lastActive);
     }
     this.sessions.setPresence(session, presence);
     await this.recompute(userId, statusMsg !== undefined);
@@ -138,15 +143,21 @@ export class PresenceService implements SessionListener {
     if (!parsed) throw invalidParam('Invalid user ID');
     if (parsed.domain === this.config.server_name && !(await this.accounts.getUser(userId))) throw notFound('Unknown user');
     if (viewerId !== userId && !(await this.audience(viewerId)).has(userId)) throw forbidden('You do not share a room with this user');
-    return this.content(userId, true);
+    // Not seen since start-up (a restart): status_msg and last-active time come from storage.
+    let storedLastActive: number | null = null;
+    if (this.enabled && !this.states.has(userId)) {
+      await this.statusMsg(userId);
+      storedLastActive = (await this.meta.getPresenceStatus(userId))?.lastActiveTs ?? null;
+    }
+    return this.content(userId, true, storedLastActive);
   }
 
-  private content(userId: string, forGet: boolean): JsonObject {
+  private content(userId: string, forGet: boolean, storedLastActive: number | null = null): JsonObject {
     const st = this.states.get(userId);
     const d = this.enabled ? this.derive(userId) : { presence: 'offline' as Presence, lastActiveTs: null };
     const presence = st?.presence ?? d.presence;
     const out: JsonObject = { presence };
-    const last = st?.lastActiveTs ?? d.lastActiveTs;
+    const last = st?.lastActiveTs ?? d.lastActiveTs ?? storedLastActive;
     if (last) out.last_active_ago = Math.max(0, this.clock.now() - last);
     out.currently_active = st?.currentlyActive ?? false;
     const msg = st?.statusMsg ?? this.statusCache.get(userId) ?? null;

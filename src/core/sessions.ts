@@ -165,7 +165,7 @@ export class SessionService {
   resolve(auth: AuthContext, named: string | undefined, meta: { ip: string | null; userAgent: string | null }): Session {
     if (named !== undefined) {
       const s = this.store.get(named);
-      if (!s || s.userId !== auth.userId || s.deviceId !== auth.deviceId) {
+      if (!s || s.userId !== auth.userId || s.deviceId !== auth.deviceId || this.endIfOverdue(s)) {
         // Never attributed to the caller, never reveals or touches the owner's session.
         const fresh = this.start(auth, 'online', meta);
         throw sessionExpired(fresh.id);
@@ -173,7 +173,33 @@ export class SessionService {
       this.store.setActiveForDevice(s.userId, s.deviceId, s.id);
       return s;
     }
-    return this.store.activeForDevice(auth.userId, auth.deviceId) ?? this.start(auth, 'online', meta);
+    return this.activeFor(auth) ?? this.start(auth, 'online', meta);
+  }
+
+  /**
+   * The device's active session: the one it used last. When that one has ended while another live
+   * session of the device remains (an explicit one, say), the most recently used of those takes over.
+   */
+  private activeFor(auth: AuthContext): Session | undefined {
+    const active = this.store.activeForDevice(auth.userId, auth.deviceId);
+    if (active && !this.endIfOverdue(active)) return active;
+    let best: Session | undefined;
+    for (const s of this.store.forUser(auth.userId)) {
+      if (s.deviceId !== auth.deviceId || this.endIfOverdue(s)) continue;
+      if (!best || s.lastSeenTs > best.lastSeenTs || (s.lastSeenTs === best.lastSeenTs && s.createdTs > best.createdTs)) best = s;
+    }
+    if (best) this.store.setActiveForDevice(best.userId, best.deviceId, best.id);
+    return best;
+  }
+
+  /**
+   * A session whose idle time has passed is over even if its deadline has not been processed yet
+   * (a busy event loop runs timers late): it is ended here and never revived by a request.
+   */
+  private endIfOverdue(s: Session): boolean {
+    if (s.inFlight > 0 || s.lastSeenTs + this.idleTimeoutMs > this.clock.now()) return false;
+    this.end(s, 'expired');
+    return true;
   }
 
   /** Counts a request in the session: it is in flight until `done()`; then last-seen moves on. */

@@ -140,7 +140,8 @@ export class SyncService {
     // A token from the future (e.g. after a database reset) counts as "now".
     const since = req.since && req.since.position > positions.current ? { position: positions.current, toDevice: Math.min(req.since.toDevice, positions.current) } : req.since;
     let result = await this.gather(auth, { ...req, since }, positions.current);
-    if (since === undefined || !isEmpty(result.response) || timeout === 0) return result.response;
+    // sync.yaml `full_state`: "the timeout parameter will be ignored and the query will return immediately".
+    if (since === undefined || req.fullState || !isEmpty(result.response) || timeout === 0) return result.response;
     const deadline = this.clock.now() + timeout;
     let upTo = result.upTo;
     for (;;) {
@@ -220,7 +221,7 @@ export class SyncService {
         const include = since !== undefined ? m.streamOrdering > since : roomFilter?.include_leave === true;
         if (!include) continue;
         // A rejected invite or a leave from a room never joined shows only the membership event.
-        response.rooms.leave[m.roomId] = await this.leftRoom(m, since, viewer, now, filter);
+        response.rooms.leave[m.roomId] = await this.leftRoom(m, since, viewer, now, filter, ignored);
       }
     }
 
@@ -333,13 +334,16 @@ export class SyncService {
     const roomFilter = req.filter?.room;
     const timelineFilter = roomFilter?.timeline;
     const limit = Math.min(timelineFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
-    // Newly joined rooms (and initial or full-state syncs) get the full state at the timeline's start.
-    const fresh = since === undefined || m.streamOrdering > since || req.fullState;
+    // Newly joined rooms get the latest timeline and the full state at its start; so do initial syncs.
+    // full_state=true gives the full state too, but "the timeline will still be limited by the since
+    // parameter" (sync.yaml `full_state`).
+    const newlyJoined = since === undefined || (m.streamOrdering > since && !(await this.wasJoinedAt(m.roomId, auth.userId, since)));
+    const fresh = newlyJoined || req.fullState;
     const latest = await this.latestInRoom(m.roomId);
     const changed = since === undefined || latest > since || m.streamOrdering > since;
     if (!changed && accountData.length === 0 && !req.fullState) return undefined;
 
-    const lowerBound = fresh ? undefined : since;
+    const lowerBound = newlyJoined ? undefined : since;
     const timeline = await this.timeline(m.roomId, upTo, lowerBound, limit, timelineFilter, auth.userId, ignored);
     const startPos = timeline.events[0]?.streamOrdering ?? upTo + 1;
     const stateFilter = roomFilter?.state;
@@ -349,8 +353,7 @@ export class SyncService {
       stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
     } else if (timeline.limited) {
       // State that changed between `since` and the timeline's start and is not in the timeline.
-      const before = new Map((await this.rooms.getStateAt(m.roomId, since!)).map((e) => [`${e.type}\u0000${e.state_key}`, e.event_id]));
-      stateEvents = (await this.rooms.getStateAt(m.roomId, startPos - 1)).filter((e) => before.get(`${e.type}\u0000${e.state_key}`) !== e.event_id);
+      stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
     }
     const timelineIds = new Set(timeline.events.map((r) => r.event.event_id));
     const senders = new Set(timeline.events.map((r) => r.event.sender));
@@ -369,6 +372,8 @@ export class SyncService {
         if (member && !timelineIds.has(member.event_id) && !stateEvents.some((e) => e.event_id === member.event_id)) stateEvents.push(member);
       }
     }
+    // Everything new was hidden (filters, ignored senders): nothing to tell, so a waiting sync goes on waiting.
+    if (!fresh && timeline.events.length === 0 && stateEvents.length === 0 && accountData.length === 0) return undefined;
     const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
     const format = await this.formatter(viewer, now, [...timeline.events, ...stateRecords]);
     return {
@@ -383,6 +388,19 @@ export class SyncService {
       unread_notifications: await this.unread(auth.userId, m.roomId),
       summary: this.summary(room, auth.userId),
     };
+  }
+
+  /**
+   * Whether the user's membership at position `at` was join. A member event after `since` is not
+   * always a new join: a display name or avatar change is join -> join and must not resend the room.
+   */
+  private async wasJoinedAt(roomId: string, userId: string, at: number): Promise<boolean> {
+    let membership: unknown;
+    for (const h of await this.rooms.getStateHistory(roomId, 'm.room.member', userId)) {
+      if (h.streamOrdering > at) break;
+      membership = h.event.content.membership;
+    }
+    return membership === 'join';
   }
 
   /** The newest `limit` visible events in (lowerBound, upTo], oldest first, and whether more came before. */
@@ -423,23 +441,52 @@ export class SyncService {
     return { events: picked, limited };
   }
 
-  private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter): Promise<LeftRoomSync> {
-    const limit = Math.min(filter.room?.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
-    const page = await this.rooms.getRoomEvents({ roomId: m.roomId, from: m.streamOrdering + 1, dir: 'b', limit: limit + 1, ...(since !== undefined ? { to: since } : {}) });
-    const visible = await this.reader.filterVisible(viewer.userId, m.roomId, page);
-    const limited = visible.length > limit;
-    const events = visible.slice(0, limit).reverse();
-    // The leave event itself is always shown, even where history visibility hides the rest.
+  private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter, ignored: Set<string>): Promise<LeftRoomSync> {
+    const roomFilter = filter.room;
+    const limit = Math.min(roomFilter?.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
+    // The timeline ends with the user's departure: nothing after it reaches them.
+    const timeline = await this.timeline(m.roomId, m.streamOrdering, since, limit, roomFilter?.timeline, viewer.userId, ignored);
+    const events = timeline.events;
+    // The leave event itself is always shown, even where history visibility or a filter hides the rest.
     if (!events.some((r) => r.event.event_id === m.eventId)) {
       const own = await this.rooms.getEvent(m.eventId);
       if (own) events.push(own);
     }
-    const format = await this.formatter(viewer, now, events);
+    const startPos = events[0]?.streamOrdering ?? m.streamOrdering;
+    // State at the start of the timeline, as for joined rooms: the change since `since` for a user who
+    // was joined then, the whole state for one who joined at some point after. A rejected invite or a
+    // leave from a room never joined shows only the membership events.
+    const history = await this.rooms.getStateHistory(m.roomId, 'm.room.member', viewer.userId);
+    const membershipAt = (pos: number) => {
+      let out: unknown;
+      for (const h of history) {
+        if (h.streamOrdering > pos) break;
+        out = h.event.content.membership;
+      }
+      return out;
+    };
+    const everJoined = history.some((h) => h.streamOrdering <= m.streamOrdering && h.event.content.membership === 'join');
+    let stateEvents: StoredEvent[] = [];
+    if (since !== undefined && membershipAt(since) === 'join') {
+      if (timeline.limited) stateEvents = await this.stateDelta(m.roomId, since, startPos - 1);
+    } else if (everJoined) {
+      stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
+    }
+    const timelineIds = new Set(events.map((r) => r.event.event_id));
+    stateEvents = stateEvents.filter((e) => !timelineIds.has(e.event_id) && eventMatches(roomFilter?.state, { type: e.type, sender: e.sender, room_id: m.roomId }));
+    const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
+    const format = await this.formatter(viewer, now, [...events, ...stateRecords]);
     return {
-      timeline: { events: events.map(format), limited, prev_batch: streamToken((events[0]?.streamOrdering ?? m.streamOrdering) - 1) },
-      state: { events: [] },
+      timeline: { events: events.map(format), limited: timeline.limited, prev_batch: streamToken(startPos - 1) },
+      state: { events: stateRecords.map(format) },
       account_data: { events: [] },
     };
+  }
+
+  /** State that changed between position `since` and position `at` (the state at `at` that differs). */
+  private async stateDelta(roomId: string, since: number, at: number): Promise<StoredEvent[]> {
+    const before = new Map((await this.rooms.getStateAt(roomId, since)).map((e) => [`${e.type}\u0000${e.state_key}`, e.event_id]));
+    return (await this.rooms.getStateAt(roomId, at)).filter((e) => before.get(`${e.type}\u0000${e.state_key}`) !== e.event_id);
   }
 
   /** A formatter that fills unsigned.redacted_because from the redaction events the batch names. */
@@ -454,7 +501,7 @@ export class SyncService {
     const apply = (list: { events: ClientEvent[] }) => {
       list.events = list.events.map((e) => applyEventFields(e, fields) as ClientEvent);
     };
-    for (const r of Object.values(response.rooms.join)) {
+    for (const r of [...Object.values(response.rooms.join), ...Object.values(response.rooms.leave)]) {
       apply(r.timeline);
       apply(r.state);
     }

@@ -23,11 +23,13 @@ interface RoomTyping {
 
 export class TypingService implements SessionListener {
   private rooms = new Map<string, RoomTyping>();
+  /** session id -> rooms where that session set a typing notification (ending a session is O(its rooms)). */
+  private bySession = new Map<string, Set<string>>();
 
   constructor(
     private readonly config: Config,
     private readonly writer: EventWriter,
-    sessions: SessionService,
+    private readonly sessions: SessionService,
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
     private readonly deadlines: DeadlineQueue,
@@ -38,6 +40,10 @@ export class TypingService implements SessionListener {
       onEventPersisted: (rec) => {
         // Sending an event in the room ends the sender's typing there.
         if (rec.event.state_key === undefined && !rec.serverLocal) void this.stop(rec.event.room_id, rec.event.sender);
+        // Someone who is no longer joined (leave, kick, ban) is no longer typing there.
+        else if (rec.event.type === 'm.room.member' && rec.event.state_key !== undefined && rec.event.content.membership !== 'join') {
+          void this.stop(rec.event.room_id, rec.event.state_key);
+        }
       },
     });
   }
@@ -47,6 +53,7 @@ export class TypingService implements SessionListener {
     if (userId !== auth.userId) throw forbidden('You can only set your own typing state');
     const room = await this.writer.getRoomState(roomId);
     if (!room || membershipOf(auth.userId, lookupIn(room.state)) !== 'join') throw forbidden('You are not in this room');
+    if (typing && this.sessions.store.get(session.id) !== session) return; // the session ended meanwhile (logout)
     if (!typing) {
       await this.stop(roomId, userId);
       return;
@@ -54,10 +61,14 @@ export class TypingService implements SessionListener {
     const timeout = Math.min(Math.max(0, timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS), this.config.typing.max_timeout_ms);
     const until = this.clock.now() + timeout;
     const r = this.room(roomId);
-    const had = r.users.has(userId);
+    const prev = r.users.get(userId);
+    if (prev) this.unindex(prev.sessionId, roomId);
     r.users.set(userId, { sessionId: session.id, until });
+    let rooms = this.bySession.get(session.id);
+    if (!rooms) this.bySession.set(session.id, (rooms = new Set()));
+    rooms.add(roomId);
     this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
-    if (!had) await this.changed(roomId);
+    if (!prev) await this.changed(roomId);
   }
 
   private room(roomId: string): RoomTyping {
@@ -73,17 +84,27 @@ export class TypingService implements SessionListener {
 
   async stop(roomId: string, userId: string): Promise<void> {
     const r = this.rooms.get(roomId);
-    if (!r || !r.users.delete(userId)) return;
+    const entry = r?.users.get(userId);
+    if (!r || !entry) return;
+    r.users.delete(userId);
+    this.unindex(entry.sessionId, roomId);
     this.deadlines.cancel(`typing:${roomId}|${userId}`);
     await this.changed(roomId);
   }
 
   /** The session that set them ended: its typing notifications end too. */
   sessionEnded(s: Session): void {
-    for (const [roomId, r] of this.rooms) {
-      const entry = r.users.get(s.userId);
+    for (const roomId of [...(this.bySession.get(s.id) ?? [])]) {
+      const entry = this.rooms.get(roomId)?.users.get(s.userId);
       if (entry && entry.sessionId === s.id) void this.stop(roomId, s.userId);
     }
+    this.bySession.delete(s.id);
+  }
+
+  private unindex(sessionId: string, roomId: string): void {
+    const rooms = this.bySession.get(sessionId);
+    rooms?.delete(roomId);
+    if (rooms && rooms.size === 0) this.bySession.delete(sessionId);
   }
 
   private async changed(roomId: string): Promise<void> {

@@ -64,6 +64,7 @@ export interface AccountStore {
   nextCounter(name: string): Promise<number>;
   setPasswordHash(userId: string, hash: string | null): Promise<void>;
   setAdmin(userId: string, admin: boolean): Promise<void>;
+  setDeactivated(userId: string, deactivated: boolean): Promise<void>;
   /** Marks the user deactivated and deletes every device and token; returns the revoked token hashes. */
   deactivateUser(userId: string): Promise<string[]>;
 
@@ -254,6 +255,7 @@ export interface Storage {
   readonly rooms: RoomStore;
   readonly sync: SyncStore;
   readonly meta: MetaStore;
+  readonly admin: AdminStore;
   close(): Promise<void>;
 }
 
@@ -263,4 +265,43 @@ export interface MetaStore {
   set(key: string, value: string): Promise<void>;
   getPresenceStatus(userId: string): Promise<{ statusMsg: string | null; lastActiveTs: number | null } | undefined>;
   setPresenceStatus(userId: string, statusMsg: string | null, lastActiveTs: number | null): Promise<void>;
+}
+
+export interface UserListQuery {
+  from: number;
+  limit: number;
+  /** Substring of the user ID or display name. */
+  name?: string;
+  guests: boolean;
+  deactivated: boolean;
+}
+
+export interface UserListEntry extends UserRecord {
+  displayName: string | null;
+  avatarUrl: string | null;
+}
+
+export interface RoomListEntry {
+  roomId: string;
+  roomVersion: string;
+  creator: string;
+  createdTs: number;
+  visibility: 'public' | 'private';
+  blocked: boolean;
+  joinedMembers: number;
+  stateEvents: number;
+}
+
+/** What the admin API and server notices need beyond the other stores. */
+export interface AdminStore {
+  listUsers(q: UserListQuery): Promise<{ users: UserListEntry[]; total: number }>;
+  /** Every active (not deactivated, not guest) local user. */
+  activeUserIds(): Promise<string[]>;
+  listRooms(): Promise<RoomListEntry[]>;
+  setRoomBlocked(roomId: string, blocked: boolean): Promise<void>;
+  isRoomBlocked(roomId: string): Promise<boolean>;
+  getNoticeRoom(userId: string): Promise<string | undefined>;
+  setNoticeRoom(userId: string, roomId: string, ts: number): Promise<void>;
+  getAdminTxn(userId: string, scope: string, txnId: string): Promise<string | undefined>;
+  putAdminTxn(userId: string, scope: string, txnId: string, responseJson: string, ts: number): Promise<void>;
 }

@@ -1,6 +1,6 @@
 // Account data, receipts, read markers and to-device messages
 // (matrix-spec: account-data.yaml, receipts.yaml, read_markers.yaml, to_device.yaml).
-import { badJson } from '../../errors.js';
+import { badJson, invalidParam } from '../../errors.js';
 import type { JsonObject } from '../../core/events/types.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
@@ -45,8 +45,10 @@ export function accountDataRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId} (matrix-spec: receipts.yaml#postReceipt)
       method: 'post', path: '/v3/rooms/:roomId/receipt/:receiptType/:eventId',
       handler: async (req, res) => {
-        const threadId = optString(objectBody(req.body), 'thread_id');
-        await accountData.receipt(authOf(res), p(req, 'roomId'), p(req, 'receiptType'), p(req, 'eventId'), threadId === 'main' ? 'main' : threadId);
+        // receipts.yaml 400: a thread_id that is not a string or is empty is M_INVALID_PARAM.
+        const threadId = objectBody(req.body).thread_id;
+        if (threadId !== undefined && (typeof threadId !== 'string' || threadId === '')) throw invalidParam('thread_id must be a non-empty string');
+        await accountData.receipt(authOf(res), p(req, 'roomId'), p(req, 'receiptType'), p(req, 'eventId'), threadId);
         res.json({});
       },
     },

@@ -1,5 +1,6 @@
 // Hearth sessions (spec/sessions.md, spec/openapi-sessions.yaml): explicit start, list and end.
-import { badJson, forbidden } from '../../errors.js';
+import { badJson, forbidden, invalidParam } from '../../errors.js';
+import { MAX_STATUS_MSG_CHARS } from '../../core/presence.js';
 import type { SessionPresence } from '../../core/sessions.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
@@ -32,6 +33,8 @@ export function sessionRoutes(services: Services): RouteDef[] {
         const p = optString(b, 'presence') ?? 'online';
         if (!PRESENCE.has(p)) throw badJson("'presence' must be online, unavailable or offline");
         const statusMsg = b.status_msg === null ? null : optString(b, 'status_msg');
+        // Everything is checked before the session starts: a refused request starts none.
+        if (typeof statusMsg === 'string' && statusMsg.length > MAX_STATUS_MSG_CHARS) throw invalidParam(`status_msg may be at most ${MAX_STATUS_MSG_CHARS} characters`);
         const s = sessions.start(me, p as SessionPresence, { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null });
         if (statusMsg !== undefined) await presence.setStatus(me.userId, s, p, statusMsg);
         const done = sessions.begin(s, { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null });

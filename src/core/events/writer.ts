@@ -27,8 +27,18 @@ export interface EventDraft {
 export interface SendOptions {
   /** Transaction ID of the request, scoped to the device and the request path ('send <room> <type>'). */
   txn?: { userId: string; deviceId: string; scope: string; txnId: string };
-  /** Server-generated event outside the room graph (issue 6). */
+  /**
+   * Server-generated event outside the room graph (spec/server-events.md): stored and ordered in the
+   * room's timeline, but no event names it in prev_events or auth_events, it changes no state, and
+   * the auth rules do not apply to it (only the server creates one).
+   */
   serverLocal?: boolean;
+  /**
+   * An event the server authors in a room it owns (the server-notices room; shutting a room down):
+   * part of the graph and the state, but authorised by the server instead of the auth rules, which
+   * cannot admit a server name as sender. Only core services set it, never a client request.
+   */
+  serverAuthored?: boolean;
 }
 
 export interface SendResult {
@@ -109,12 +119,12 @@ export class EventWriter {
    * Creates a room from a list of drafts (m.room.create first), all auth-checked in order against
    * the state they build up, and persisted in one go: if any is refused, nothing is stored.
    */
-  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string): Promise<string[]> {
+  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string, opts: { serverAuthored?: boolean } = {}): Promise<string[]> {
     return this.mutex.run(roomId, async () => {
       if (this.rooms.has(roomId) || (await this.store.getRoom(roomId))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
       const room: RoomState = { roomId, version, state: new Map(), extremities: [], depth: 0 };
       const built: { event: StoredEvent; unsigned: JsonObject | null }[] = [];
-      for (const draft of drafts) built.push(await this.build(room, draft));
+      for (const draft of drafts) built.push(await this.build(room, draft, { serverAuthored: opts.serverAuthored === true }));
       const positions = await this.positions();
       const now = this.clock.now();
       const records: EventRecord[] = [];
@@ -151,7 +161,7 @@ export class EventWriter {
     const room = await this.getRoomState(roomId);
     if (!room) throw notFound('Unknown room');
     const scratch: RoomState = { ...room, state: new Map(room.state), extremities: [...room.extremities] };
-    const { event, unsigned } = await this.build(scratch, draft, opts.serverLocal);
+    const { event, unsigned } = await this.build(scratch, draft, { serverLocal: opts.serverLocal === true, serverAuthored: opts.serverAuthored === true });
 
     let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
     if (event.type === 'm.room.redaction') {
@@ -194,7 +204,8 @@ export class EventWriter {
    * Builds the next event of `room` from a draft and checks it against the room's auth rules;
    * on success `room` (a scratch copy or a room being created) is advanced past it.
    */
-  private async build(room: RoomState, draft: EventDraft, serverLocal = false): Promise<{ event: StoredEvent; unsigned: JsonObject | null }> {
+  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; serverAuthored?: boolean }): Promise<{ event: StoredEvent; unsigned: JsonObject | null }> {
+    const serverLocal = mode.serverLocal === true;
     const version = room.version;
     const lookup = lookupIn(room.state);
     const isCreate = draft.type === 'm.room.create';
@@ -207,9 +218,9 @@ export class EventWriter {
       ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
       content,
       origin_server_ts: this.clock.now(),
-      prev_events: isCreate ? [] : [...room.extremities],
+      prev_events: isCreate || serverLocal ? [] : [...room.extremities],
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
-      depth: room.depth + 1,
+      depth: serverLocal ? room.depth : room.depth + 1,
       ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
     };
     let signed;
@@ -221,7 +232,7 @@ export class EventWriter {
     }
     if (canonicalJsonBytes(signed).length > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
     const event: StoredEvent = { ...signed, event_id: computeEventId(signed, version) };
-    if (!serverLocal) {
+    if (!serverLocal && !mode.serverAuthored) {
       try {
         checkEventAuth(event, lookup, version, { isSignedBy: () => true });
       } catch (e) {

@@ -38,6 +38,12 @@ export class PushService {
     this.cache.set(userId, rules);
   }
 
+  /** Whether `userId` lists `sender` in their m.ignored_user_list account data. */
+  private async ignores(userId: string, sender: string): Promise<boolean> {
+    const users = (await this.store.getAccountData(userId, '', 'm.ignored_user_list'))?.ignored_users;
+    return typeof users === 'object' && users !== null && !Array.isArray(users) && Object.hasOwn(users, sender);
+  }
+
   /** Which joined members (other than the sender) the event notifies, and whether it highlights. */
   async actionsFor(event: StoredEvent, room: RoomState): Promise<PushActionRecord[]> {
     const lookup: StateLookup = lookupIn(room.state);
@@ -60,6 +66,9 @@ export class PushService {
     const out: PushActionRecord[] = [];
     for (const m of members) {
       if (m.userId === event.sender) continue;
+      // Events (and invites) from an ignored user never reach the ignorer, so they never notify
+      // (modules/ignore_users.md).
+      if (await this.ignores(m.userId, event.sender)) continue;
       const outcome = evaluatePushRules(await this.getRules(m.userId), event, {
         userId: m.userId,
         ...(m.displayName !== undefined ? { displayName: m.displayName } : {}),

@@ -78,6 +78,17 @@ export class RoomService {
     private readonly rateLimiter: RateLimiter,
   ) {}
 
+  private isBlocked: (roomId: string) => Promise<boolean> = async () => false;
+
+  /** Rooms shut down by an admin refuse new joins and invites. */
+  setBlockedCheck(fn: (roomId: string) => Promise<boolean>): void {
+    this.isBlocked = fn;
+  }
+
+  private async refuseIfBlocked(roomId: string): Promise<void> {
+    if (await this.isBlocked(roomId)) throw forbidden('This room has been shut down by the server administrators');
+  }
+
   private newRoomId(): string {
     return `!${randomToken(18).replace(/[-_]/g, 'x')}:${this.config.server_name}`;
   }
@@ -207,6 +218,7 @@ export class RoomService {
   async join(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
     this.checkReason(reason);
     const room = await this.requireRoom(roomId);
+    await this.refuseIfBlocked(roomId);
     const lookup = lookupIn(room.state);
     if (auth.isGuest) {
       const ga = lookup('m.room.guest_access', '')?.content.guest_access;
@@ -224,6 +236,7 @@ export class RoomService {
     if (target === auth.userId) throw forbidden('You cannot invite yourself');
     await this.requireLocalUser(target);
     const room = await this.requireRoom(roomId);
+    await this.refuseIfBlocked(roomId);
     const lookup = lookupIn(room.state);
     if (membershipOf(auth.userId, lookup) !== 'join') throw forbidden('You are not in this room');
     const theirs = membershipOf(target, lookup);
@@ -327,7 +340,10 @@ export class RoomService {
       // event has been redacted meanwhile: its content is gone, so the state is not identical).
       if (current && current.sender === auth.userId && sameJson(current.content, content)
         && (await this.store.getEvent(current.event_id))?.redactedBy === null) return current.event_id;
-      if (type === 'm.room.member') await this.checkMemberState(auth, stateKey, content, lookup);
+      if (type === 'm.room.member') {
+        if (content.membership === 'join' || content.membership === 'invite') await this.refuseIfBlocked(roomId);
+        await this.checkMemberState(auth, stateKey, content, lookup);
+      }
       if (type === 'm.room.canonical_alias') await this.checkCanonicalAlias(roomId, content, current?.content);
       const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content });
       return r.eventId;

@@ -23,6 +23,7 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     bumpCounter: db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value'),
     setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?'),
     setAdmin: db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?'),
+    setDeactivatedFlag: db.prepare('UPDATE users SET deactivated = ? WHERE user_id = ?'),
     setDeactivated: db.prepare('UPDATE users SET deactivated = 1 WHERE user_id = ?'),
     getDevice: db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?'),
     listDevices: db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY created_ts, device_id'),
@@ -94,6 +95,7 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     async nextCounter(name) { return (s.bumpCounter.get(name) as { value: number }).value; },
     async setPasswordHash(userId, hash) { s.setPassword.run(hash, userId); },
     async setAdmin(userId, admin) { s.setAdmin.run(admin ? 1 : 0, userId); },
+    async setDeactivated(userId, deactivated) { s.setDeactivatedFlag.run(deactivated ? 1 : 0, userId); },
     async deactivateUser(userId) { return deactivateTx(userId); },
     async loginDevice(login) { return loginDeviceTx(login); },
     async findTokenOwner(tokenHash) {

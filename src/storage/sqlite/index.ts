@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
+import { createSqliteAdminStore } from './admin.js';
 import { createSqliteMetaStore } from './meta.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
@@ -36,6 +37,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
     rooms: createSqliteRoomStore(db),
     sync: createSqliteSyncStore(db),
     meta: createSqliteMetaStore(db),
+    admin: createSqliteAdminStore(db),
     async close() {
       if (db.open) db.close();
     },

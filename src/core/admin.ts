@@ -1,0 +1,260 @@
+// The admin API's domain rules: users, rooms, sessions (GTChat's admin_show_table), room shutdown.
+// Shapes follow Synapse's admin API where Synapse has the feature, so existing admin tools work.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { badJson, invalidParam, notFound, userInUse } from '../errors.js';
+import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
+import type { AccountService } from './accounts.js';
+import type { JsonObject } from './events/types.js';
+import { lookupIn, type EventWriter } from './events/writer.js';
+import { parseUserId, randomToken } from './ids.js';
+import { hashPassword, type ScryptParams } from './passwords.js';
+import type { ServerNoticeService } from './notices.js';
+import type { SessionService } from './sessions.js';
+
+export interface ShutdownResult {
+  kicked_users: string[];
+  failed_to_kick_users: string[];
+  local_aliases: string[];
+  new_room_id: null;
+}
+
+export class AdminService {
+  private shutdowns = new Map<string, { roomId: string; result: ShutdownResult }>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: AdminStore,
+    private readonly accountStore: AccountStore,
+    private readonly accounts: AccountService,
+    private readonly rooms: RoomStore,
+    private readonly writer: EventWriter,
+    private readonly sessions: SessionService,
+    private readonly notices: ServerNoticeService,
+    private readonly clock: Clock,
+    private readonly scrypt?: ScryptParams,
+  ) {}
+
+  requireLocalUserId(userId: string): void {
+    const p = parseUserId(userId);
+    if (!p) throw invalidParam(`Invalid user ID: ${userId}`);
+    if (p.domain !== this.config.server_name) throw invalidParam('Only local users can be managed here');
+  }
+
+  userJson(u: UserListEntry | (Awaited<ReturnType<AccountStore['getUser']>> & { displayName?: string | null; avatarUrl?: string | null })): JsonObject {
+    return {
+      name: u!.userId,
+      displayname: u!.displayName ?? null,
+      avatar_url: u!.avatarUrl ?? null,
+      admin: u!.isAdmin,
+      deactivated: u!.deactivated,
+      is_guest: u!.isGuest,
+      creation_ts: u!.createdTs,
+      user_type: null,
+      shadow_banned: false,
+      locked: false,
+      appservice_id: null,
+      threepids: [],
+      external_ids: [],
+    };
+  }
+
+  /** GET /_synapse/admin/v2/users */
+  async listUsers(q: { from: number; limit: number; name?: string; guests: boolean; deactivated: boolean }): Promise<JsonObject> {
+    const { users, total } = await this.store.listUsers(q);
+    const out: JsonObject = { users: users.map((u) => this.userJson(u)), total };
+    if (q.from + users.length < total) out.next_token = String(q.from + users.length);
+    return out;
+  }
+
+  async getUser(userId: string): Promise<JsonObject> {
+    this.requireLocalUserId(userId);
+    const u = await this.accountStore.getUser(userId);
+    if (!u) throw notFound('User not found');
+    const profile = await this.accountStore.getProfile(userId);
+    return this.userJson({ ...u, displayName: typeof profile.displayname === 'string' ? profile.displayname : null, avatarUrl: typeof profile.avatar_url === 'string' ? profile.avatar_url : null });
+  }
+
+  /** PUT /_synapse/admin/v2/users/{userId}: creates (201) or modifies (200) a user. */
+  async upsertUser(userId: string, b: { password?: string; logoutDevices: boolean; displayname?: string | null; avatarUrl?: string | null; admin?: boolean; deactivated?: boolean }): Promise<{ created: boolean; user: JsonObject }> {
+    this.requireLocalUserId(userId);
+    const existing = await this.accountStore.getUser(userId);
+    let created = false;
+    if (!existing) {
+      if (b.deactivated) throw badJson('Cannot create a deactivated user');
+      await this.accounts.createUser({ localpart: parseUserId(userId)!.localpart, password: b.password ?? null, admin: b.admin ?? false, displayName: b.displayname ?? null });
+      created = true;
+    } else {
+      if (b.password !== undefined) {
+        await this.accountStore.setPasswordHash(userId, await hashPassword(b.password, this.scrypt));
+        if (b.logoutDevices) await this.accounts.revokeAllDevices(userId);
+      }
+      if (b.admin !== undefined) await this.accounts.setAdmin(userId, b.admin);
+      if (b.deactivated === true && !existing.deactivated) await this.accounts.deactivateUser(userId);
+      if (b.deactivated === false && existing.deactivated) await this.accounts.reactivateUser(userId);
+    }
+    if (b.displayname !== undefined) {
+      if (b.displayname === null) await this.accountStore.deleteProfileField(userId, 'displayname');
+      else await this.accountStore.setProfileField(userId, 'displayname', b.displayname);
+    }
+    if (b.avatarUrl !== undefined) {
+      if (b.avatarUrl === null) await this.accountStore.deleteProfileField(userId, 'avatar_url');
+      else await this.accountStore.setProfileField(userId, 'avatar_url', b.avatarUrl);
+    }
+    return { created, user: await this.getUser(userId) };
+  }
+
+  /** POST /_synapse/admin/v1/deactivate/{userId} */
+  async deactivate(userId: string): Promise<void> {
+    this.requireLocalUserId(userId);
+    const u = await this.accountStore.getUser(userId);
+    if (!u) throw notFound('User not found');
+    if (!u.deactivated) await this.accounts.deactivateUser(userId);
+  }
+
+  /** GET /_synapse/admin/v1/whois/{userId}: devices with their sessions (IP, user agent, last seen). */
+  async whois(userId: string): Promise<JsonObject> {
+    this.requireLocalUserId(userId);
+    if (!(await this.accountStore.getUser(userId))) throw notFound('User not found');
+    const devices: JsonObject = {};
+    const live = this.sessions.list(userId);
+    for (const d of await this.accountStore.listDevices(userId)) {
+      const conns = live.filter((s) => s.deviceId === d.deviceId).map((s) => ({ ip: s.ip, last_seen: s.lastSeenTs, user_agent: s.userAgent, session_id: s.id, presence: s.presence }));
+      if (conns.length === 0 && d.lastSeenTs !== null) conns.push({ ip: d.lastSeenIp, last_seen: d.lastSeenTs, user_agent: d.lastSeenUserAgent, session_id: null as unknown as string, presence: 'offline' });
+      devices[d.deviceId] = { sessions: [{ connections: conns }] };
+    }
+    return { user_id: userId, devices };
+  }
+
+  async joinedRooms(userId: string): Promise<JsonObject> {
+    this.requireLocalUserId(userId);
+    if (!(await this.accountStore.getUser(userId))) throw notFound('User not found');
+    const rooms = (await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId);
+    return { joined_rooms: rooms, total: rooms.length };
+  }
+
+  private async roomDetails(entry: Awaited<ReturnType<AdminStore['listRooms']>>[number]): Promise<JsonObject> {
+    const room = await this.writer.getRoomState(entry.roomId);
+    const lookup = room ? lookupIn(room.state) : () => undefined;
+    const str = (type: string, key: string): string | null => {
+      const v = lookup(type, '')?.content[key];
+      return typeof v === 'string' ? v : null;
+    };
+    const localJoined = room ? [...room.state.values()].filter((e) => e.type === 'm.room.member' && e.content.membership === 'join' && parseUserId(e.state_key!)?.domain === this.config.server_name).length : 0;
+    const create = lookup('m.room.create', '')?.content;
+    return {
+      room_id: entry.roomId,
+      name: str('m.room.name', 'name'),
+      topic: str('m.room.topic', 'topic'),
+      avatar: str('m.room.avatar', 'url'),
+      canonical_alias: str('m.room.canonical_alias', 'alias'),
+      joined_members: entry.joinedMembers,
+      joined_local_members: localJoined,
+      version: entry.roomVersion,
+      creator: entry.creator,
+      encryption: str('m.room.encryption', 'algorithm'),
+      federatable: create?.['m.federate'] !== false,
+      public: entry.visibility === 'public',
+      join_rules: str('m.room.join_rules', 'join_rule'),
+      guest_access: str('m.room.guest_access', 'guest_access'),
+      history_visibility: str('m.room.history_visibility', 'history_visibility'),
+      state_events: entry.stateEvents,
+      room_type: typeof create?.type === 'string' ? create.type : null,
+      blocked: entry.blocked,
+    };
+  }
+
+  /** GET /_synapse/admin/v1/rooms (paged; order_by name / joined_members / ...; search_term). */
+  async listRooms(q: { from: number; limit: number; orderBy: string; dir: 'f' | 'b'; searchTerm?: string }): Promise<JsonObject> {
+    const all = await Promise.all((await this.store.listRooms()).map((e) => this.roomDetails(e)));
+    const term = q.searchTerm?.toLowerCase();
+    const matching = term ? all.filter((r) => [r.name, r.canonical_alias, r.room_id].some((v) => typeof v === 'string' && v.toLowerCase().includes(term))) : all;
+    const key = q.orderBy;
+    matching.sort((a, b) => {
+      const av = a[key] ?? null;
+      const bv = b[key] ?? null;
+      let c: number;
+      if (typeof av === 'number' && typeof bv === 'number') c = bv - av; // numbers: largest first
+      else c = String(av ?? '').localeCompare(String(bv ?? ''));
+      return c !== 0 ? c : String(a.room_id).localeCompare(String(b.room_id));
+    });
+    if (q.dir === 'b') matching.reverse();
+    const page = matching.slice(q.from, q.from + q.limit);
+    const out: JsonObject = { rooms: page, offset: q.from, total_rooms: matching.length };
+    if (q.from + page.length < matching.length) out.next_batch = q.from + page.length;
+    if (q.from > 0) out.prev_batch = Math.max(0, q.from - q.limit);
+    return out;
+  }
+
+  async getRoom(roomId: string): Promise<JsonObject> {
+    const entry = (await this.store.listRooms()).find((r) => r.roomId === roomId);
+    if (!entry) throw notFound('Room not found');
+    return this.roomDetails(entry);
+  }
+
+  async roomMembers(roomId: string): Promise<JsonObject> {
+    if (!(await this.rooms.getRoom(roomId))) throw notFound('Room not found');
+    const members = (await this.rooms.getRoomMembers(roomId, ['join'])).map((m) => m.userId);
+    return { members, total: members.length };
+  }
+
+  /**
+   * DELETE /_synapse/admin/v2/rooms/{roomId}: shuts the room down: a server-generated explanation in
+   * its timeline, every local member removed by the server with that message as reason, its aliases
+   * and directory entry removed, and new joins blocked. Events are kept (no purge).
+   */
+  async shutdownRoom(roomId: string, message: string | undefined): Promise<string> {
+    if (!(await this.rooms.getRoom(roomId))) throw notFound('Room not found');
+    const text = message ?? 'This room has been shut down by the server administrators.';
+    await this.store.setRoomBlocked(roomId, true);
+    await this.notices.roomEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
+    const result: ShutdownResult = { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null };
+    for (const m of await this.rooms.getRoomMembers(roomId, ['join', 'invite', 'knock'])) {
+      if (parseUserId(m.userId)?.domain !== this.config.server_name) continue;
+      try {
+        await this.writer.send(roomId, { type: 'm.room.member', state_key: m.userId, sender: this.config.server_name, content: { membership: 'leave', reason: text } }, { serverAuthored: true });
+        result.kicked_users.push(m.userId);
+      } catch {
+        result.failed_to_kick_users.push(m.userId);
+      }
+    }
+    for (const alias of await this.rooms.getAliasesForRoom(roomId)) {
+      await this.rooms.deleteAlias(alias);
+      result.local_aliases.push(alias);
+    }
+    await this.rooms.setRoomVisibility(roomId, 'private');
+    const deleteId = randomToken(12);
+    this.shutdowns.set(deleteId, { roomId, result });
+    return deleteId;
+  }
+
+  shutdownStatus(deleteId: string): JsonObject {
+    const s = this.shutdowns.get(deleteId);
+    if (!s) throw notFound('No such delete task');
+    return { status: 'complete', delete_id: deleteId, room_id: s.roomId, shutdown_room: s.result as unknown as JsonObject };
+  }
+
+  shutdownStatusForRoom(roomId: string): JsonObject {
+    const results = [...this.shutdowns.entries()].filter(([, v]) => v.roomId === roomId)
+      .map(([id, v]) => ({ status: 'complete', delete_id: id, shutdown_room: v.result as unknown as JsonObject }));
+    if (results.length === 0) throw notFound('No delete task for this room');
+    return { results };
+  }
+
+  /** GET /_hearth/admin/v1/sessions: every live session (GTChat's table of active users), paged. */
+  listSessions(from: number, limit: number): JsonObject {
+    const all = [...this.sessions.store.all()].sort((a, b) => a.createdTs - b.createdTs || a.id.localeCompare(b.id));
+    const page = all.slice(from, from + limit).map((s) => ({
+      session_id: s.id, user_id: s.userId, device_id: s.deviceId, presence: s.presence,
+      created_ts: s.createdTs, last_seen_ts: s.lastSeenTs, ip: s.ip, user_agent: s.userAgent,
+    }));
+    const out: JsonObject = { sessions: page, total: all.length };
+    if (from + page.length < all.length) out.next_token = String(from + page.length);
+    return out;
+  }
+
+  /** Creates a user through the admin API; M_USER_IN_USE if it exists. */
+  async ensureNew(userId: string): Promise<void> {
+    if (await this.accountStore.getUser(userId)) throw userInUse();
+  }
+}

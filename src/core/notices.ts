@@ -1,0 +1,137 @@
+// Server-generated events and server notices (spec/server-events.md; the Matrix draft's
+// "Server-generated events" in ../shared/seeds; GTChat's `broadcast`). Their sender is the server
+// name, with no leading '@', and only the server creates them: no client request can.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { badJson, forbidden, invalidParam, notFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AccountStore, AdminStore } from '../storage/types.js';
+import type { AccountDataService } from './account-data.js';
+import { membershipOf } from './auth-rules.js';
+import type { JsonObject } from './events/types.js';
+import { lookupIn, type EventDraft, type EventWriter } from './events/writer.js';
+import { parseUserId, randomToken } from './ids.js';
+import { KeyedMutex } from './lock.js';
+import { roomVersion } from './room-versions.js';
+
+/** The notices room gives its user no right to post or change anything (design-notes.md). */
+const NOTICE_ROOM_POWER_LEVELS: JsonObject = {
+  users: {},
+  users_default: 0,
+  events: {},
+  events_default: 100,
+  state_default: 100,
+  ban: 100,
+  kick: 100,
+  redact: 100,
+  invite: 100,
+};
+
+export class ServerNoticeService {
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly config: Config,
+    private readonly admin: AdminStore,
+    private readonly accounts: AccountStore,
+    private readonly writer: EventWriter,
+    private readonly accountData: AccountDataService,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  get serverName(): string {
+    return this.config.server_name;
+  }
+
+  private async requireLocalUser(userId: string): Promise<void> {
+    const parsed = parseUserId(userId);
+    if (!parsed) throw invalidParam(`Invalid user ID: ${userId}`);
+    if (parsed.domain !== this.serverName) throw invalidParam('Server notices can only be sent to local users');
+    const user = await this.accounts.getUser(userId);
+    if (!user) throw notFound(`Unknown user ${userId}`);
+    if (user.deactivated) throw badJson(`${userId} is deactivated`);
+  }
+
+  /**
+   * Sends a notice to a user (Synapse admin API send_server_notice): the first one creates their
+   * notices room; later ones reuse it and invite the user again if they left.
+   */
+  async send(userId: string, content: JsonObject, type = 'm.room.message'): Promise<string> {
+    if (!this.config.server_notices.enabled) throw forbidden('Server notices are disabled');
+    if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
+    await this.requireLocalUser(userId);
+    return this.locks.run(userId, async () => {
+      const roomId = await this.noticeRoom(userId);
+      const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverAuthored: true });
+      return r.eventId;
+    });
+  }
+
+  /** The user's notices room, created on first use; the user is (re-)invited unless joined or invited. */
+  private async noticeRoom(userId: string): Promise<string> {
+    const server = this.serverName;
+    const existing = await this.admin.getNoticeRoom(userId);
+    if (existing) {
+      const room = await this.writer.getRoomState(existing);
+      if (room) {
+        const m = membershipOf(userId, lookupIn(room.state));
+        if (m !== 'join' && m !== 'invite') {
+          await this.writer.send(existing, { type: 'm.room.member', state_key: userId, sender: server, content: { membership: 'invite' } }, { serverAuthored: true });
+        }
+        return existing;
+      }
+    }
+    const version = roomVersion(this.config.default_room_version)!;
+    const roomId = `!${randomToken(18).replace(/[-_]/g, 'x')}:${server}`;
+    const drafts: EventDraft[] = [
+      { type: 'm.room.create', state_key: '', sender: server, content: version.createHasCreator ? { room_version: version.id, creator: server } : { room_version: version.id } },
+      { type: 'm.room.power_levels', state_key: '', sender: server, content: NOTICE_ROOM_POWER_LEVELS },
+      { type: 'm.room.join_rules', state_key: '', sender: server, content: { join_rule: 'invite' } },
+      { type: 'm.room.history_visibility', state_key: '', sender: server, content: { history_visibility: 'invited' } },
+      { type: 'm.room.guest_access', state_key: '', sender: server, content: { guest_access: 'forbidden' } },
+      { type: 'm.room.name', state_key: '', sender: server, content: { name: this.config.server_notices.room_name } },
+      { type: 'm.room.member', state_key: userId, sender: server, content: { membership: 'invite' } },
+    ];
+    await this.writer.createRoom(roomId, version, drafts, server, { serverAuthored: true });
+    await this.admin.setNoticeRoom(userId, roomId, this.clock.now());
+    // Tagged so clients show it as the server's notices room (client-server-api "Server Notices").
+    await this.accountData.put(userId, roomId, 'm.tag', { tags: { 'm.server_notice': { order: 0 } } });
+    return roomId;
+  }
+
+  /** GTChat's broadcast: the notice to every active local user; returns how many were reached. */
+  async broadcast(content: JsonObject, type = 'm.room.message'): Promise<number> {
+    let sent = 0;
+    for (const userId of await this.admin.activeUserIds()) {
+      await this.send(userId, content, type);
+      sent++;
+    }
+    return sent;
+  }
+
+  /** One server-generated event in a room's timeline, outside the room graph, seen by its members. */
+  async roomEvent(roomId: string, type: string, content: JsonObject): Promise<string> {
+    if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
+    const room = await this.writer.getRoomState(roomId);
+    if (!room) throw notFound('Unknown room');
+    const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverLocal: true });
+    return r.eventId;
+  }
+
+  private pending = new Set<Promise<unknown>>();
+
+  /** An automatic notice that must never fail the request that caused it. */
+  notifyQuietly(userId: string, body: string): void {
+    if (!this.config.server_notices.enabled) return;
+    const p = this.send(userId, { msgtype: 'm.text', body })
+      .catch((err) => this.logger.warn({ err, userId }, 'could not send an automatic server notice'))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  /** Resolves when automatic notices under way have been sent (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}

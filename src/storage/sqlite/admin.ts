@@ -1,0 +1,64 @@
+// SQLite implementation of AdminStore: user and room listings, notices rooms, admin transactions.
+import type Database from 'better-sqlite3';
+import type { AdminStore, RoomListEntry, UserListEntry } from '../types.js';
+
+interface UserRow {
+  user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number;
+  deactivated: number; created_ts: number; displayname: string | null; avatar_url: string | null;
+}
+
+export function createSqliteAdminStore(db: Database.Database): AdminStore {
+  const s = {
+    activeUsers: db.prepare('SELECT user_id FROM users WHERE deactivated = 0 AND is_guest = 0 ORDER BY user_id').pluck(),
+    rooms: db.prepare(`SELECT r.room_id, r.room_version, r.creator, r.created_ts, r.visibility, r.blocked,
+        (SELECT COUNT(*) FROM room_memberships m WHERE m.room_id = r.room_id AND m.membership = 'join') AS joined,
+        (SELECT COUNT(*) FROM current_state c WHERE c.room_id = r.room_id) AS state_events
+      FROM rooms r ORDER BY r.created_ts, r.room_id`),
+    setBlocked: db.prepare('UPDATE rooms SET blocked = ? WHERE room_id = ?'),
+    isBlocked: db.prepare('SELECT blocked FROM rooms WHERE room_id = ?').pluck(),
+    getNoticeRoom: db.prepare('SELECT room_id FROM server_notice_rooms WHERE user_id = ?').pluck(),
+    setNoticeRoom: db.prepare(`INSERT INTO server_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)
+      ON CONFLICT(user_id) DO UPDATE SET room_id = excluded.room_id`),
+    getTxn: db.prepare('SELECT response_json FROM admin_txns WHERE user_id = ? AND scope = ? AND txn_id = ?').pluck(),
+    putTxn: db.prepare('INSERT OR IGNORE INTO admin_txns (user_id, scope, txn_id, response_json, created_ts) VALUES (?, ?, ?, ?, ?)'),
+  };
+  const USER_SELECT = `SELECT u.*,
+      (SELECT json_extract(value_json, '$') FROM profile_fields p WHERE p.user_id = u.user_id AND p.field = 'displayname') AS displayname,
+      (SELECT json_extract(value_json, '$') FROM profile_fields p WHERE p.user_id = u.user_id AND p.field = 'avatar_url') AS avatar_url
+    FROM users u`;
+  return {
+    async listUsers(q) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (!q.guests) where.push('u.is_guest = 0');
+      if (!q.deactivated) where.push('u.deactivated = 0');
+      if (q.name !== undefined && q.name !== '') {
+        where.push(`(instr(lower(u.user_id), lower(?)) > 0 OR instr(lower(COALESCE((SELECT json_extract(value_json, '$') FROM profile_fields p
+          WHERE p.user_id = u.user_id AND p.field = 'displayname'), '')), lower(?)) > 0)`);
+        args.push(q.name, q.name);
+      }
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const total = (db.prepare(`SELECT COUNT(*) FROM users u ${clause}`).pluck().get(...args) as number);
+      const rows = db.prepare(`${USER_SELECT} ${clause} ORDER BY u.user_id LIMIT ? OFFSET ?`).all(...args, q.limit, q.from) as UserRow[];
+      const users: UserListEntry[] = rows.map((r) => ({
+        userId: r.user_id, localpart: r.localpart, passwordHash: r.password_hash, isAdmin: r.is_admin === 1, isGuest: r.is_guest === 1,
+        deactivated: r.deactivated === 1, createdTs: r.created_ts, displayName: r.displayname, avatarUrl: r.avatar_url,
+      }));
+      return { users, total };
+    },
+    async activeUserIds() { return s.activeUsers.all() as string[]; },
+    async listRooms() {
+      return (s.rooms.all() as { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; blocked: number; joined: number; state_events: number }[])
+        .map((r): RoomListEntry => ({
+          roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts,
+          visibility: r.visibility === 'public' ? 'public' : 'private', blocked: r.blocked === 1, joinedMembers: r.joined, stateEvents: r.state_events,
+        }));
+    },
+    async setRoomBlocked(roomId, blocked) { s.setBlocked.run(blocked ? 1 : 0, roomId); },
+    async isRoomBlocked(roomId) { return (s.isBlocked.get(roomId) as number | undefined) === 1; },
+    async getNoticeRoom(userId) { return s.getNoticeRoom.get(userId) as string | undefined; },
+    async setNoticeRoom(userId, roomId, ts) { s.setNoticeRoom.run(userId, roomId, ts); },
+    async getAdminTxn(userId, scope, txnId) { return s.getTxn.get(userId, scope, txnId) as string | undefined; },
+    async putAdminTxn(userId, scope, txnId, json, ts) { s.putTxn.run(userId, scope, txnId, json, ts); },
+  };
+}
