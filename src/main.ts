@@ -71,7 +71,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const storage = openSqliteStorage(config.database.path, systemClock.now);
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
   const services = createServices(config, storage, systemClock, { logger });
-  const app = createApp(services);
+  const app = createApp(services, { defaultMetrics: true });
   const server = createServer(app);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -91,8 +91,8 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, notifier, positions, deadlines, clock);
   const typing = new TypingService(config, events, sessions, notifier, positions, deadlines, clock);
   sync.addSource({
-    roomEphemeral: (roomId, _userId, since) => typing.syncEvents(roomId, since),
-    presence: (userId, since) => presence.syncEvents(userId, since),
+    roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
+    presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accounts.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });

@@ -2,15 +2,18 @@
 // Shapes follow Synapse's admin API where Synapse has the feature, so existing admin tools work.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { badJson, invalidParam, notFound, userInUse } from '../errors.js';
+import { badJson, invalidParam, invalidUsername, notFound, userInUse, weakPassword } from '../errors.js';
 import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
 import type { AccountService } from './accounts.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
-import { parseUserId, randomToken } from './ids.js';
+import { normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
 import { hashPassword, type ScryptParams } from './passwords.js';
 import type { ServerNoticeService } from './notices.js';
 import type { SessionService } from './sessions.js';
+
+/** The automatic notice's text (as services.ts sends it when a user changes their own password). */
+const PASSWORD_CHANGED_NOTICE = 'Your password was changed. If this was not you, contact the server administrator.';
 
 export interface ShutdownResult {
   kicked_users: string[];
@@ -82,16 +85,29 @@ export class AdminService {
     let created = false;
     if (!existing) {
       if (b.deactivated) throw badJson('Cannot create a deactivated user');
-      await this.accounts.createUser({ localpart: parseUserId(userId)!.localpart, password: b.password ?? null, admin: b.admin ?? false, displayName: b.displayname ?? null });
+      // The account is created under exactly the ID in the path: an ID that is not a valid new
+      // localpart as it stands (capitals, say) would otherwise create another user than the one named.
+      const localpart = parseUserId(userId)!.localpart;
+      if (normaliseNewLocalpart(localpart, this.config.server_name) !== localpart) throw invalidUsername('User IDs may only contain a-z, 0-9, and the characters . _ = - / +');
+      await this.accounts.createUser({ localpart, password: b.password ?? null, admin: b.admin ?? false, displayName: b.displayname ?? null });
       created = true;
     } else {
       if (b.password !== undefined) {
+        // The same password policy as for a new account (AccountService.createUser).
+        if (b.password.length < this.config.password_min_length) throw weakPassword(`Password must be at least ${this.config.password_min_length} characters long`);
+        if (Buffer.byteLength(b.password, 'utf8') > 512) throw weakPassword('Password is too long (at most 512 bytes)');
         await this.accountStore.setPasswordHash(userId, await hashPassword(b.password, this.scrypt));
         if (b.logoutDevices) await this.accounts.revokeAllDevices(userId);
       }
       if (b.admin !== undefined) await this.accounts.setAdmin(userId, b.admin);
       if (b.deactivated === true && !existing.deactivated) await this.accounts.deactivateUser(userId);
       if (b.deactivated === false && existing.deactivated) await this.accounts.reactivateUser(userId);
+      // A password changed by an admin is a password change too: the user is told (server notice),
+      // once the account is in its final state (a deactivated account gets none).
+      const deactivated = b.deactivated ?? existing.deactivated;
+      if (b.password !== undefined && !deactivated && this.config.server_notices.on_password_change) {
+        this.notices.notifyQuietly(userId, PASSWORD_CHANGED_NOTICE);
+      }
     }
     if (b.displayname !== undefined) {
       if (b.displayname === null) await this.accountStore.deleteProfileField(userId, 'displayname');

@@ -86,6 +86,8 @@ export class PresenceService implements SessionListener {
   private async statusMsg(userId: string): Promise<string | null> {
     if (this.statusCache.has(userId)) return this.statusCache.get(userId)!;
     const row = await this.meta.getPresenceStatus(userId);
+    // A status set while the row was being read is newer than the row: keep it.
+    if (this.statusCache.has(userId)) return this.statusCache.get(userId)!;
     const msg = row?.statusMsg ?? null;
     this.statusCache.set(userId, msg);
     return msg;
@@ -167,12 +169,14 @@ export class PresenceService implements SessionListener {
   }
 
   /** m.presence events for /sync: room-mates (and self) whose presence changed in (since, upTo]. */
-  async syncEvents(userId: string, since: number | undefined): Promise<JsonObject[]> {
+  async syncEvents(userId: string, since: number | undefined, upTo = Number.MAX_SAFE_INTEGER): Promise<JsonObject[]> {
     if (!this.enabled) return [];
     const out: JsonObject[] = [];
     for (const u of await this.audience(userId)) {
       const st = this.states.get(u);
       if (!st) continue;
+      // A change after this response's position goes out with the next response, not this one as well.
+      if (since !== undefined && st.position > upTo) continue;
       if (since !== undefined ? st.position <= since : st.presence === 'offline' && st.statusMsg === null) continue;
       out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
     }

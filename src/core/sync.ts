@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badJson, notFound } from '../errors.js';
-import type { EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
+import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
 import type { AuthContext } from './accounts.js';
 import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
@@ -185,32 +185,33 @@ export class SyncService {
     };
 
     const memberships = await this.rooms.getRoomsForUser(userId, ['join', 'invite', 'leave', 'ban', 'knock']);
-    const accountData = await this.store.getAccountDataSince(userId, since ?? 0);
-    const roomAccountData = new Map<string, JsonObject[]>();
-    for (const a of accountData) {
-      if (a.streamOrdering > upTo) continue;
-      const ev = { type: a.type, content: a.content };
-      if (a.roomId === '') {
-        if (eventMatches(filter.account_data, { type: a.type, sender: userId })) response.account_data.events.push(ev);
-      } else if (eventMatches(roomFilter?.account_data, { type: a.type, sender: userId, room_id: a.roomId })) {
-        const list = roomAccountData.get(a.roomId) ?? [];
-        list.push(ev);
-        roomAccountData.set(a.roomId, list);
-      }
-    }
+    // Initial and full-state syncs carry all account data; incremental ones what changed since `since`.
+    const everything = since === undefined || req.fullState;
+    const accountData = this.splitAccountData(await this.store.getAccountDataSince(userId, everything ? 0 : since), upTo, filter, userId);
+    response.account_data.events.push(...accountData.global);
+    const roomAccountData = accountData.rooms;
+    // A room joined since `since` gets all of its account data, like its full state (tags set while invited).
+    let all: Promise<Map<string, JsonObject[]>> | undefined;
+    const allRoomAccountData = async (roomId: string) => {
+      all ??= this.store.getAccountDataSince(userId, 0).then((records) => this.splitAccountData(records, upTo, filter, userId).rooms);
+      return (await all).get(roomId) ?? [];
+    };
 
-    if (since === undefined && this.push && !(await this.push.hasStoredRules(userId))
+    if (everything && this.push && !(await this.push.hasStoredRules(userId))
       && eventMatches(filter.account_data, { type: 'm.push_rules', sender: userId })) {
       response.account_data.events.push({ type: 'm.push_rules', content: (await this.push.getRules(userId)) as JsonObject });
     }
 
     const joinedIds: string[] = [];
-    for (const m of memberships) {
-      if (m.streamOrdering > upTo) continue; // changed after this response's position: next time
-      if (!roomAllowed(roomFilter, m.roomId)) continue;
+    for (const current of memberships) {
+      if (!roomAllowed(roomFilter, current.roomId)) continue;
+      // Changed after this response's position (a race with the gathering): answer with the membership
+      // as it was at that position; the change comes next time.
+      const m = current.streamOrdering > upTo ? await this.membershipAt(current.roomId, userId, upTo) : current;
+      if (!m) continue;
       if (m.membership === 'join') {
         joinedIds.push(m.roomId);
-        const entry = await this.joinedRoom(auth, m, req, since, upTo, viewer, now, ignored, roomAccountData.get(m.roomId) ?? []);
+        const entry = await this.joinedRoom(auth, m, req, since, upTo, viewer, now, ignored, roomAccountData.get(m.roomId) ?? [], allRoomAccountData);
         if (entry) response.rooms.join[m.roomId] = entry;
       } else if (m.membership === 'invite') {
         if (since !== undefined && m.streamOrdering <= since) continue;
@@ -279,6 +280,24 @@ export class SyncService {
     return { response, upTo };
   }
 
+  /** Account data records up to `upTo` as sync events: the global ones and those of each room, filtered. */
+  private splitAccountData(records: AccountDataRecord[], upTo: number, filter: Filter, userId: string): { global: JsonObject[]; rooms: Map<string, JsonObject[]> } {
+    const global: JsonObject[] = [];
+    const rooms = new Map<string, JsonObject[]>();
+    for (const a of records) {
+      if (a.streamOrdering > upTo) continue; // changed after this response's position: next time
+      const ev = { type: a.type, content: a.content };
+      if (a.roomId === '') {
+        if (eventMatches(filter.account_data, { type: a.type, sender: userId })) global.push(ev);
+      } else if (eventMatches(filter.room?.account_data, { type: a.type, sender: userId, room_id: a.roomId })) {
+        const list = rooms.get(a.roomId) ?? [];
+        list.push(ev);
+        rooms.set(a.roomId, list);
+      }
+    }
+    return { global, rooms };
+  }
+
   private async ignoredUsers(userId: string): Promise<Set<string>> {
     const data = await this.store.getAccountData(userId, '', 'm.ignored_user_list');
     const users = data?.ignored_users;
@@ -327,7 +346,8 @@ export class SyncService {
 
   private async joinedRoom(
     auth: AuthContext, m: MembershipRecord, req: SyncRequest, since: number | undefined, upTo: number,
-    viewer: Viewer, now: number, ignored: Set<string>, accountData: JsonObject[],
+    viewer: Viewer, now: number, ignored: Set<string>, changedAccountData: JsonObject[],
+    allAccountData: (roomId: string) => Promise<JsonObject[]>,
   ): Promise<JoinedRoomSync | undefined> {
     const room = await this.writer.getRoomState(m.roomId);
     if (!room) return undefined;
@@ -339,6 +359,7 @@ export class SyncService {
     // parameter" (sync.yaml `full_state`).
     const newlyJoined = since === undefined || (m.streamOrdering > since && !(await this.wasJoinedAt(m.roomId, auth.userId, since)));
     const fresh = newlyJoined || req.fullState;
+    const accountData = newlyJoined && since !== undefined && !req.fullState ? await allAccountData(m.roomId) : changedAccountData;
     const latest = await this.latestInRoom(m.roomId);
     const changed = since === undefined || latest > since || m.streamOrdering > since;
     if (!changed && accountData.length === 0 && !req.fullState) return undefined;
@@ -356,18 +377,21 @@ export class SyncService {
       stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
     }
     const timelineIds = new Set(timeline.events.map((r) => r.event.event_id));
-    const senders = new Set(timeline.events.map((r) => r.event.sender));
-    senders.add(auth.userId);
+    const timelineSenders = new Set(timeline.events.map((r) => r.event.sender));
+    // With lazy loading a full state still carries the user's own member event (sync.yaml).
+    const senders = new Set([...timelineSenders, auth.userId]);
     stateEvents = stateEvents.filter((e) => {
       if (timelineIds.has(e.event_id)) return false;
       if (!eventMatches(stateFilter, { type: e.type, sender: e.sender, room_id: m.roomId })) return false;
-      if (lazy && e.type === 'm.room.member' && !senders.has(e.state_key!)) return false;
+      // Lazy loading trims the member events of a full state; a limited incremental sync keeps the
+      // member changes of the gap, "regardless as to whether or not they are redundant" (sync.yaml).
+      if (lazy && fresh && e.type === 'm.room.member' && !senders.has(e.state_key!)) return false;
       return true;
     });
     if (lazy && !fresh) {
       // Members of the timeline's senders that the client may not have yet.
       const lookup = lookupIn(room.state);
-      for (const s of senders) {
+      for (const s of timelineSenders) {
         const member = lookup('m.room.member', s);
         if (member && !timelineIds.has(member.event_id) && !stateEvents.some((e) => e.event_id === member.event_id)) stateEvents.push(member);
       }
@@ -390,17 +414,23 @@ export class SyncService {
     };
   }
 
+  /** The user's membership of a room as it was at position `at`, or undefined when they had none. */
+  private async membershipAt(roomId: string, userId: string, at: number): Promise<MembershipRecord | undefined> {
+    let found: MembershipRecord | undefined;
+    for (const h of await this.rooms.getStateHistory(roomId, 'm.room.member', userId)) {
+      if (h.streamOrdering > at) break;
+      const membership = typeof h.event.content.membership === 'string' ? h.event.content.membership : 'leave';
+      found = { roomId, userId, membership, eventId: h.event.event_id, streamOrdering: h.streamOrdering };
+    }
+    return found;
+  }
+
   /**
    * Whether the user's membership at position `at` was join. A member event after `since` is not
    * always a new join: a display name or avatar change is join -> join and must not resend the room.
    */
   private async wasJoinedAt(roomId: string, userId: string, at: number): Promise<boolean> {
-    let membership: unknown;
-    for (const h of await this.rooms.getStateHistory(roomId, 'm.room.member', userId)) {
-      if (h.streamOrdering > at) break;
-      membership = h.event.content.membership;
-    }
-    return membership === 'join';
+    return (await this.membershipAt(roomId, userId, at))?.membership === 'join';
   }
 
   /** The newest `limit` visible events in (lowerBound, upTo], oldest first, and whether more came before. */

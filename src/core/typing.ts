@@ -123,9 +123,11 @@ export class TypingService implements SessionListener {
   }
 
   /** m.typing for /sync ephemeral: when the room's set changed after `since` (initial sync: when non-empty). */
-  syncEvents(roomId: string, since: number | undefined): JsonObject[] {
+  syncEvents(roomId: string, since: number | undefined, upTo = Number.MAX_SAFE_INTEGER): JsonObject[] {
     const r = this.rooms.get(roomId);
     if (!r) return [];
+    // A change after this response's position goes out with the next response, not this one as well.
+    if (since !== undefined && r.position > upTo) return [];
     if (since === undefined ? r.users.size === 0 : r.position <= since) return [];
     return [{ type: 'm.typing', content: { user_ids: [...r.users.keys()] } }];
   }

@@ -8,29 +8,45 @@ import type { Services } from '../services.js';
 import { jsonBody } from './body.js';
 import { cors } from './cors.js';
 import { errorHandler } from './errors.js';
-import { buildRouter } from './routes.js';
+import { createMetrics, metricsHandler, metricsMiddleware } from './metrics.js';
+import { buildRouter, type RouteDef } from './routes.js';
 
-export function createApp(services: Services): Express {
+export interface AppOptions {
+  /** Process-level metrics (CPU, memory, event loop) in /metrics; off in tests. */
+  defaultMetrics?: boolean;
+}
+
+export function createApp(services: Services, opts: AppOptions = {}): Express {
   const app = express();
+  const metrics = createMetrics(services, { defaultMetrics: opts.defaultMetrics === true });
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
 
   app.use(requestLog(services));
+  app.use(metricsMiddleware(metrics));
+  app.get('/metrics', metricsHandler(services, metrics));
   app.use(cors);
   app.use(jsonBody(services.config.max_request_body_bytes));
 
-  app.use('/.well-known/matrix', buildRouter(services, wellKnownRoutes(services)));
-  app.use('/_matrix/client', buildRouter(services, clientRoutes(services)));
-  app.use('/_matrix/federation', buildRouter(services, federationRoutes(services)));
-  app.use('/_matrix/key', buildRouter(services, keyRoutes(services)));
-  app.use('/', buildRouter(services, adminRoutes(services)));
+  for (const { prefix, routes } of mountedRoutes(services)) app.use(prefix, buildRouter(services, routes));
 
   app.use(() => {
     throw unrecognized('Unrecognized request');
   });
   app.use(errorHandler(services.logger));
   return app;
+}
+
+/** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
+export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
+  return [
+    { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
+    { prefix: '/_matrix/client', routes: clientRoutes(services) },
+    { prefix: '/_matrix/federation', routes: federationRoutes(services) },
+    { prefix: '/_matrix/key', routes: keyRoutes(services) },
+    { prefix: '/', routes: adminRoutes(services) },
+  ];
 }
 
 /** One structured line per request: method, path without query (it may hold secrets), status, time, user. */

@@ -24,9 +24,7 @@ export async function authenticate(services: Services, req: Request, required: b
     if (required) throw missingToken();
     return undefined;
   }
-  const auth = await services.accounts.authenticate(token);
-  await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
-  return auth;
+  return services.accounts.authenticate(token);
 }
 
 /** The authenticated caller of a route whose policy requires a token. */

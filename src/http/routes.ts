@@ -55,10 +55,13 @@ function policy(services: Services, d: RouteDef): RequestHandler[] {
     async (req: Request, res: Response, next: NextFunction) => {
       const auth = await authenticate(services, req, mode === 'user');
       if (auth) {
+        res.locals.auth = auth;
+        // Counted in its session first: even a refused request answers with its Hearth-Session, and
+        // a request naming a bad session is refused (410) before anything else about it happens.
+        if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
+        await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
         if (auth.isGuest && !d.guest) throw guestAccessForbidden();
         if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
-        res.locals.auth = auth;
-        if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
       }
       next();
     },

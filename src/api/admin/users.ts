@@ -1,6 +1,5 @@
 // Admin API: users and their sessions (Synapse admin API paths and shapes: users, deactivate, whois,
 // joined_rooms; ours: /_hearth/admin/v1/sessions, GTChat's admin_show_table of active users).
-import { badJson } from '../../errors.js';
 import type { RouteDef } from '../../http/routes.js';
 import { objectBody, optBool, optString, queryBool, queryInt, queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
@@ -23,8 +22,7 @@ export function adminUserRoutes(services: Services): RouteDef[] {
       // GET /_synapse/admin/v2/users (Synapse admin API: user_admin_api "List Accounts")
       method: 'get', path: '/_synapse/admin/v2/users', ...A,
       handler: async (req, res) => {
-        const from = Number(queryString(req.query, 'from') ?? '0');
-        if (!Number.isInteger(from) || from < 0) throw badJson('from must be a non-negative integer');
+        const from = queryInt(req.query, 'from', { min: 0 }) ?? 0;
         const name = queryString(req.query, 'name') ?? queryString(req.query, 'user_id');
         res.json(await admin.listUsers({
           from,
@@ -90,8 +88,7 @@ export function adminUserRoutes(services: Services): RouteDef[] {
       // GET /_hearth/admin/v1/sessions (hearth: spec/admin.md "Sessions")
       method: 'get', path: '/_hearth/admin/v1/sessions', ...A,
       handler: (req, res) => {
-        const from = Number(queryString(req.query, 'from') ?? '0');
-        if (!Number.isInteger(from) || from < 0) throw badJson('from must be a non-negative integer');
+        const from = queryInt(req.query, 'from', { min: 0 }) ?? 0;
         res.json(admin.listSessions(from, queryInt(req.query, 'limit', { min: 1, max: 1000 }) ?? 100));
       },
     },

@@ -15,6 +15,7 @@ import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
+import { tagRoutes } from './tags.js';
 import { versionRoutes } from './versions.js';
 
 export { wellKnownRoutes } from './versions.js';
@@ -37,5 +38,6 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),
     ...presenceRoutes(services),
+    ...tagRoutes(services),
   ];
 }

@@ -48,10 +48,9 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
         const newRule = validateRuleBody(kind, rule(req.params), objectBody(req.body));
         const before = queryString(req.query, 'before');
         const after = queryString(req.query, 'after');
-        const rules = upsertRule(await push.getRules(me.userId), kind, rule(req.params), newRule, {
+        await push.update(me.userId, (rules) => upsertRule(rules, kind, rule(req.params), newRule, {
           ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}),
-        });
-        await push.setRules(me.userId, rules);
+        }));
         res.json({});
       },
     },
@@ -61,7 +60,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
       handler: async (req, res) => {
         const me = authOf(res);
         const kind = kindOf(req.params);
-        await push.setRules(me.userId, deleteRule(await push.getRules(me.userId), kind, rule(req.params)));
+        await push.update(me.userId, (rules) => deleteRule(rules, kind, rule(req.params)));
         res.json({});
       },
     },
@@ -84,9 +83,9 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
           const me = authOf(res);
           const kind = kindOf(req.params);
           const b = objectBody(req.body);
-          const current = await push.getRules(me.userId);
-          const next = attr === 'enabled' ? setEnabled(current, kind, rule(req.params), b.enabled) : setActions(current, kind, rule(req.params), b.actions);
-          await push.setRules(me.userId, next);
+          await push.update(me.userId, (current) => (attr === 'enabled'
+            ? setEnabled(current, kind, rule(req.params), b.enabled)
+            : setActions(current, kind, rule(req.params), b.actions)));
           res.json({});
         },
       },

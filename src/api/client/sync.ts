@@ -2,6 +2,7 @@
 import { forbidden, invalidParam } from '../../errors.js';
 import { parseSyncToken } from '../../core/tokens.js';
 import { authOf } from '../../http/auth.js';
+import { sessionOf } from '../../http/session.js';
 import type { RouteDef } from '../../http/routes.js';
 import { objectBody, queryBool, queryInt, queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
@@ -21,6 +22,8 @@ export function syncRoutes(services: Services): RouteDef[] {
         const setPresence = queryString(req.query, 'set_presence');
         if (setPresence !== undefined && !PRESENCE_VALUES.has(setPresence)) throw invalidParam('set_presence must be online, offline or unavailable');
         const filter = await sync.resolveFilter(me.userId, queryString(req.query, 'filter'));
+        // set_presence sets the calling session's presence, like PUT /presence (spec/sessions.md).
+        if (setPresence !== undefined) await services.presence.setStatus(me.userId, sessionOf(res), setPresence, undefined);
         const controller = new AbortController();
         const onClose = () => controller.abort();
         res.on('close', onClose);

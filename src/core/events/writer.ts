@@ -85,6 +85,13 @@ export class EventWriter {
     this.listeners.push(l);
   }
 
+  private persistTiming: ((seconds: number) => void) | undefined;
+
+  /** Reports how long each event's storage transaction took (metrics). */
+  onPersistTiming(fn: (seconds: number) => void): void {
+    this.persistTiming = fn;
+  }
+
   /** Push rules are evaluated inside the room lock, before the event is stored with its actions. */
   setPushEvaluator(fn: (event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>): void {
     this.pushEvaluator = fn;
@@ -176,6 +183,7 @@ export class EventWriter {
     const pushActions = this.pushEvaluator ? await this.pushEvaluator(event, scratch) : [];
     const positions = await this.positions();
     const streamOrdering = positions.next();
+    const started = this.persistTiming ? process.hrtime.bigint() : 0n;
     await this.store.persistEvent({
       event, streamOrdering, unsigned, pushActions,
       extremities: opts.serverLocal ? room.extremities : [event.event_id],
@@ -183,6 +191,7 @@ export class EventWriter {
       ...(redaction ? { redaction } : {}),
       ...(opts.serverLocal ? { serverLocal: true } : {}),
     });
+    if (this.persistTiming) this.persistTiming(Number(process.hrtime.bigint() - started) / 1e9);
     if (!opts.serverLocal) {
       room.state = scratch.state;
       room.extremities = scratch.extremities;

@@ -7,12 +7,14 @@ import type { AccountDataService } from '../account-data.js';
 import { userPowerLevel, type StateLookup } from '../auth-rules.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
 import { lookupIn, type RoomState } from '../events/writer.js';
+import { KeyedMutex } from '../lock.js';
 import { defaultPushRules } from './defaults.js';
 import { evaluatePushRules } from './evaluate.js';
 import type { PushRuleset } from './types.js';
 
 export class PushService {
   private cache = new Map<string, PushRuleset>();
+  private readonly mutex = new KeyedMutex();
 
   constructor(private readonly store: SyncStore, private readonly accountData: AccountDataService) {}
 
@@ -30,6 +32,14 @@ export class PushService {
   /** Whether the user has stored rules (otherwise initial sync sends the defaults). */
   async hasStoredRules(userId: string): Promise<boolean> {
     return (await this.store.getAccountData(userId, '', 'm.push_rules')) !== undefined;
+  }
+
+  /**
+   * Read-modify-write of the user's ruleset, one change at a time per user, so that concurrent
+   * requests (clients change several rules at once) never lose one another's change.
+   */
+  async update(userId: string, change: (rules: PushRuleset) => PushRuleset): Promise<void> {
+    await this.mutex.run(userId, async () => this.setRules(userId, change(await this.getRules(userId))));
   }
 
   /** Replaces the user's ruleset (stored as account data, so /sync delivers it). */
@@ -53,6 +63,8 @@ export class PushService {
       const name = e.content.displayname;
       members.push({ userId: e.state_key!, ...(typeof name === 'string' ? { displayName: name } : {}) });
     }
+    // room_member_count counts joined members only (modules/push.md "Conditions").
+    const joinedCount = members.length;
     // Invites notify their target (.m.rule.invite_for_me), who is not joined.
     if (event.type === 'm.room.member' && event.content.membership === 'invite' && event.state_key !== undefined) {
       members.push({ userId: event.state_key });
@@ -62,7 +74,6 @@ export class PushService {
     const notificationPowerLevels: Record<string, number> = { room: 50 };
     for (const [k, v] of Object.entries(notifications)) if (typeof v === 'number') notificationPowerLevels[k] = v;
     const senderPowerLevel = userPowerLevel(event.sender, lookup, room.version);
-    const joinedCount = members.length;
     const out: PushActionRecord[] = [];
     for (const m of members) {
       if (m.userId === event.sender) continue;

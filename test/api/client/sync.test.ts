@@ -270,6 +270,46 @@ describe('GET /sync: incremental sync', () => {
     expect(again.next_batch).toBe(inc.next_batch);
   });
 
+  it('one token for every stream: a chain of syncs sees each change exactly once', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const roomId = await createRoom(alice!);
+    await join(bob!, roomId);
+    let since = await position(bob!);
+    const seenEvents: string[] = [];
+    const seenAccountData: number[] = [];
+    const seenToDevice: number[] = [];
+    const seenReceipts: string[] = [];
+    const sentEvents: string[] = [];
+    const collect = (body: Json) => {
+      seenEvents.push(...ids(timeline(body, roomId)));
+      seenAccountData.push(...(body.account_data.events as Json[]).filter((e) => e.type === 'org.example.counter').map((e) => e.content.n as number));
+      seenToDevice.push(...(body.to_device.events as Json[]).map((e) => e.content.n as number));
+      for (const e of (body.rooms.join[roomId]?.ephemeral.events ?? []) as Json[]) {
+        if (e.type === 'm.receipt') seenReceipts.push(...Object.keys(e.content));
+      }
+    };
+    for (let i = 0; i < 6; i++) {
+      const eventId = await send(bob!, roomId, `m${i}`);
+      sentEvents.push(eventId);
+      await putAccountData(bob!, 'org.example.counter', { n: i });
+      await sendToDevice(alice!, 'org.example.n', { [bob!.userId]: { [bob!.deviceId]: { n: i } } });
+      await receipt(alice!, roomId, 'm.read', eventId);
+      if (i % 2 === 1) {
+        const body = await syncOk(bob!, { since });
+        collect(body);
+        since = body.next_batch;
+      }
+    }
+    const last = await syncOk(bob!, { since });
+    collect(last);
+    expectEmpty(await syncOk(bob!, { since: last.next_batch }));
+    expect(seenEvents).toEqual(sentEvents);
+    expect(seenToDevice).toEqual([0, 1, 2, 3, 4, 5]);
+    // Account data and receipts are current values: each sync shows the latest, never an old one again.
+    expect(seenAccountData).toEqual([1, 3, 5]);
+    expect(seenReceipts).toEqual([sentEvents[1], sentEvents[3], sentEvents[5]]);
+  });
+
   it('with timeout=0 returns at once when nothing is new', async () => {
     const [alice] = await users('alice');
     await createRoom(alice!);
@@ -477,6 +517,22 @@ describe('GET /sync: joins, leaves, kicks and bans', () => {
     expect(types).toEqual(expect.arrayContaining(['m.room.create', 'm.room.power_levels', 'm.room.join_rules', 'm.room.name', 'm.room.topic']));
     expect(memberKeys(room.state.events)).toContain(alice!.userId);
     expect(room.timeline.limited).toBe(true);
+  });
+
+  it('a newly joined room hides history the user may not see (history_visibility joined)', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const roomId = await createRoom(alice!);
+    await setState(alice!, roomId, 'm.room.history_visibility', '', { history_visibility: 'joined' });
+    await sendMany(alice!, roomId, 'secret', 3);
+    const since = await position(bob!);
+    await join(bob!, roomId);
+    const after = await send(alice!, roomId, 'welcome');
+    const room = (await syncOk(bob!, { since })).rooms.join[roomId];
+    expect(bodies(room.timeline.events)).toEqual(['welcome']);
+    expect(ids(room.timeline.events).at(-1)).toBe(after);
+    // The room's state is still complete (the events from before the change to 'joined' are visible).
+    const types = [...room.state.events, ...room.timeline.events].map((e: Ev) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['m.room.create', 'm.room.power_levels', 'm.room.history_visibility']));
   });
 
   it('leaving puts the room in rooms.leave with the leave event, then its events stop arriving', async () => {
@@ -741,6 +797,20 @@ describe('GET /sync: filters', () => {
     expect(memberKeys(stateOf(inc, roomId))).not.toContain(alice!.userId);
   });
 
+  it('lazy_load_members: a limited incremental sync still carries the member changes of the gap', async () => {
+    const [alice, bob, carol] = await users('alice', 'bob', 'carol');
+    const roomId = await createRoom(alice!);
+    await join(bob!, roomId);
+    const filter = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 2 } } });
+    const since = (await syncOk(bob!, { filter })).next_batch as string;
+    await join(carol!, roomId);
+    await sendMany(alice!, roomId, 'after', 4);
+    const room = (await syncOk(bob!, { since, filter })).rooms.join[roomId];
+    expect(room.timeline.limited).toBe(true);
+    expect(room.timeline.events.every((e: Ev) => e.sender === alice!.userId)).toBe(true);
+    expect(memberKeys(room.state.events)).toContain(carol!.userId);
+  });
+
   it('event_fields keeps only the listed fields', async () => {
     const [alice] = await users('alice');
     const roomId = await createRoom(alice!);
@@ -866,6 +936,29 @@ describe('GET /sync: account_data', () => {
     const init = await syncOk(alice!);
     expect(init.account_data.events).toEqual(expect.arrayContaining([{ type: 'org.example.global', content: { v: 2 } }]));
     expect(init.rooms.join[roomId].account_data.events).toEqual([{ type: 'org.example.room', content: { r: 1 } }]);
+  });
+
+  it('a room joined since the last sync brings all of its account data (set while invited)', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const roomId = await createRoom(alice!, { preset: 'private_chat' });
+    await invite(alice!, roomId, bob!);
+    await putAccountData(bob!, 'm.tag', { tags: { 'u.work': { order: 0.5 } } }, roomId);
+    const since = await position(bob!);
+    await join(bob!, roomId);
+    const inc = await syncOk(bob!, { since });
+    expect(inc.rooms.join[roomId].account_data.events).toEqual([{ type: 'm.tag', content: { tags: { 'u.work': { order: 0.5 } } } }]);
+  });
+
+  it('full_state=true brings all account data again', async () => {
+    const [alice] = await users('alice');
+    const roomId = await createRoom(alice!);
+    await putAccountData(alice!, 'org.example.old', { o: 1 });
+    await putAccountData(alice!, 'org.example.oldroom', { r: 1 }, roomId);
+    const since = await position(alice!);
+    const full = await syncOk(alice!, { since, full_state: true });
+    expect(full.account_data.events).toEqual(expect.arrayContaining([{ type: 'org.example.old', content: { o: 1 } }]));
+    expect(full.account_data.events.map((e: Json) => e.type)).toContain('m.push_rules');
+    expect(full.rooms.join[roomId].account_data.events).toEqual([{ type: 'org.example.oldroom', content: { r: 1 } }]);
   });
 
   it('another user\'s account data never shows', async () => {
