@@ -100,12 +100,21 @@ export class ServerNoticeService {
     return roomId;
   }
 
-  /** GTChat's broadcast: the notice to every active local user; returns how many were reached. */
+  /**
+   * GTChat's broadcast: the notice to every active local user; returns how many were reached. One
+   * user who cannot be reached (deactivated meanwhile, say) does not stop the others.
+   */
   async broadcast(content: JsonObject, type = 'm.room.message'): Promise<number> {
+    if (!this.config.server_notices.enabled) throw forbidden('Server notices are disabled');
+    if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
     let sent = 0;
     for (const userId of await this.admin.activeUserIds()) {
-      await this.send(userId, content, type);
-      sent++;
+      try {
+        await this.send(userId, content, type);
+        sent++;
+      } catch (err) {
+        this.logger.warn({ err, userId }, 'could not deliver a broadcast server notice');
+      }
     }
     return sent;
   }

@@ -60,8 +60,8 @@ function policy(services: Services, d: RouteDef): RequestHandler[] {
         // a request naming a bad session is refused (410) before anything else about it happens.
         if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
         await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
-        if (auth.isGuest && !d.guest) throw guestAccessForbidden();
         if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
+        if (auth.isGuest && !d.guest) throw guestAccessForbidden();
       }
       next();
     },

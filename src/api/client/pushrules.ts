@@ -8,7 +8,6 @@ import { objectBody, queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 function kindOf(params: Record<string, unknown>): RuleKind {
-  if (params.scope !== 'global') throw invalidParam('The only push rule scope is "global"');
   if (!isRuleKind(params.kind)) throw invalidParam(`Unknown push rule kind ${String(params.kind)}`);
   return params.kind;
 }
@@ -33,7 +32,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#getPushRule)
-      method: 'get', path: '/v3/pushrules/:scope/:kind/:ruleId',
+      method: 'get', path: '/v3/pushrules/global/:kind/:ruleId',
       handler: async (req, res) => {
         const kind = kindOf(req.params);
         res.json(findRule(await push.getRules(authOf(res).userId), kind, rule(req.params)));
@@ -41,7 +40,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#setPushRule)
-      method: 'put', path: '/v3/pushrules/:scope/:kind/:ruleId',
+      method: 'put', path: '/v3/pushrules/global/:kind/:ruleId',
       handler: async (req, res) => {
         const me = authOf(res);
         const kind = kindOf(req.params);
@@ -56,7 +55,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
     },
     {
       // DELETE /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#deletePushRule)
-      method: 'delete', path: '/v3/pushrules/:scope/:kind/:ruleId',
+      method: 'delete', path: '/v3/pushrules/global/:kind/:ruleId',
       handler: async (req, res) => {
         const me = authOf(res);
         const kind = kindOf(req.params);
@@ -68,7 +67,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
       {
         // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled (matrix-spec: pushrules.yaml#isPushRuleEnabled)
         // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions (matrix-spec: pushrules.yaml#getPushRuleActions)
-        method: 'get', path: `/v3/pushrules/:scope/:kind/:ruleId/${attr}`,
+        method: 'get', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`,
         handler: async (req, res) => {
           const kind = kindOf(req.params);
           const r = findRule(await push.getRules(authOf(res).userId), kind, rule(req.params));
@@ -78,7 +77,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
       {
         // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled (matrix-spec: pushrules.yaml#setPushRuleEnabled)
         // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions (matrix-spec: pushrules.yaml#setPushRuleActions)
-        method: 'put', path: `/v3/pushrules/:scope/:kind/:ruleId/${attr}`,
+        method: 'put', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`,
         handler: async (req, res) => {
           const me = authOf(res);
           const kind = kindOf(req.params);

@@ -263,7 +263,7 @@ describe('PUT /_synapse/admin/v1/send_server_notice/{txnId} (idempotent)', () =>
   it('concurrent retries of one txnId still send once', async () => {
     const root = await makeAdmin(s, 'root2');
     const u = await s.register('dina');
-    const results = await Promise.all([1, 2, 3].map(() => s.http.put(`${SEND}/race`).set(bearer(root)).send({ user_id: u.userId, content: text('raced') })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => 0).map(() => s.http.put(`${SEND}/race`).set(bearer(root)).send({ user_id: u.userId, content: text('raced') })));
     for (const r of results) expect(r.status).toBe(200);
     expect(new Set(results.map((r) => r.body.event_id)).size).toBe(1);
     const roomId = (await s.services.storage.admin.getNoticeRoom(u.userId))!;
@@ -339,6 +339,33 @@ describe('broadcast (/_hearth/admin/v1/server_notices/broadcast)', () => {
     const res = await s.http.post(BROADCAST).set(bearer(root)).send({ content: text('Recount') });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ sent: 4 });
+  });
+
+  it('one user who cannot be reached does not stop the others; the count leaves them out', async () => {
+    const notices = s.services.notices;
+    const original = notices.send.bind(notices);
+    const unreachable = users[0]!.userId;
+    notices.send = async (userId, content, type) => {
+      if (userId === unreachable) throw new Error('simulated delivery failure');
+      return original(userId, content, type);
+    };
+    try {
+      const res = await s.http.post(BROADCAST).set(bearer(root)).send({ content: text('Partial') });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ sent: 3 });
+    } finally {
+      notices.send = original;
+    }
+    const roomId = (await s.services.storage.admin.getNoticeRoom(users[1]!.userId))!;
+    expect((await messages(s, users[1]!, roomId)).filter((e) => e.content.body === 'Partial')).toHaveLength(1);
+  });
+
+  it('refuses a bad type (400 M_BAD_JSON) before sending anything', async () => {
+    const max = await s.services.storage.rooms.maxStreamOrdering();
+    const res = await s.http.post(BROADCAST).set(bearer(root)).send({ content: text('x'), type: '' });
+    expect(res.status).toBe(400);
+    expect(res.body.errcode).toBe('M_BAD_JSON');
+    expect(await s.services.storage.rooms.maxStreamOrdering()).toBe(max);
   });
 
   it('refuses a body without content (400 M_BAD_JSON) and sends nothing', async () => {

@@ -173,7 +173,8 @@ describe('GET /_synapse/admin/v1/rooms', () => {
   });
 
   it('refuses an unknown order_by, a bad dir and bad paging with 400 M_INVALID_PARAM', async () => {
-    for (const q of [{ order_by: 'colour' }, { dir: 'sideways' }, { from: -1 }, { limit: 0 }, { limit: 'ten' }]) {
+    const bad: Record<string, string | number>[] = [{ order_by: 'colour' }, { dir: 'sideways' }, { from: -1 }, { limit: 0 }, { limit: 'ten' }];
+    for (const q of bad) {
       const res = await list(q);
       expect([q, res.status, res.body.errcode]).toEqual([q, 400, 'M_INVALID_PARAM']);
     }

@@ -170,12 +170,12 @@ describe('GET/PUT/DELETE /pushrules/global/:kind/:ruleId', () => {
     expectError(await deleteRule(alice, 'override', '.m.rule.master'), 400, 'M_INVALID_PARAM');
   });
 
-  it('refuses an unknown kind or scope with 400 M_INVALID_PARAM', async () => {
+  it('refuses an unknown kind with 400 M_INVALID_PARAM; a scope other than global is no endpoint (404 M_UNRECOGNIZED)', async () => {
     const alice = await user('alice');
     expectError(await putRule(alice, 'sometimes', 'x', MENTION_RULE), 400, 'M_INVALID_PARAM');
     expectError(await getRule(alice, 'sometimes', 'x'), 400, 'M_INVALID_PARAM');
     const scope = await s.http.get(`${C}/pushrules/device/override/x`).set(bearer(alice));
-    expectError(scope, 400, 'M_INVALID_PARAM');
+    expectError(scope, 404, 'M_UNRECOGNIZED');
   });
 
   it('refuses a rule without actions, or a content rule without pattern, with 400 M_BAD_JSON', async () => {
