@@ -83,6 +83,7 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   const notifier = new InMemoryNotifier(clock);
   const sync = new SyncService(config, storage.rooms, storage.sync, events, reader, notifier, positions, clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
+  sync.setIgnoredLookup((userId) => accountData.ignoredBy(userId));
   const push = new PushService(storage.sync, accountData);
   events.setPushEvaluator((event, room) => push.actionsFor(event, room));
   sync.setPushRules(push);

@@ -8,7 +8,7 @@ import type { AccountStore, RoomStore, SyncStore, ToDeviceRecord } from '../stor
 import type { AuthContext } from './accounts.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
-import { lookupIn, type EventWriter } from './events/writer.js';
+import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';
 import { parseUserId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import type { StreamPositions } from './stream.js';
@@ -38,9 +38,24 @@ export class AccountDataService {
   }
 
   /** Stores account data without the server-owned check (used for m.fully_read and m.push_rules). */
+  private ignoredCache = new Map<string, Set<string>>();
+
+  /** The users `userId` ignores (m.ignored_user_list), cached: read for every member on every send. */
+  async ignoredBy(userId: string): Promise<Set<string>> {
+    let set = this.ignoredCache.get(userId);
+    if (!set) {
+      const users = (await this.store.getAccountData(userId, '', 'm.ignored_user_list'))?.ignored_users;
+      set = new Set(users && typeof users === 'object' && !Array.isArray(users) ? Object.keys(users) : []);
+      if (this.ignoredCache.size > 100_000) this.ignoredCache.clear();
+      this.ignoredCache.set(userId, set);
+    }
+    return set;
+  }
+
   async put(userId: string, roomId: string, type: string, content: JsonObject): Promise<number> {
     const pos = (await this.positions()).next();
     await this.store.setAccountData(userId, roomId, type, content, pos);
+    if (roomId === '' && type === 'm.ignored_user_list') this.ignoredCache.delete(userId);
     this.notifier.notify([userId], pos);
     return pos;
   }
@@ -92,7 +107,7 @@ export class AccountDataService {
     if (!stored) return; // an older event than the current receipt: nothing changes
     const users = receiptType === 'm.read.private'
       ? [auth.userId]
-      : [...room.state.values()].filter((e) => e.type === 'm.room.member' && e.content.membership === 'join').map((e) => e.state_key!);
+      : joinedMembers(room);
     this.notifier.notify(users, pos);
   }
 

@@ -9,7 +9,7 @@ import { forbidden, invalidParam, notFound } from '../errors.js';
 import type { AccountStore, MetaStore, RoomStore } from '../storage/types.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';
-import type { EventWriter } from './events/writer.js';
+import { joinedMembers, type EventWriter } from './events/writer.js';
 import { parseUserId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionPresence, SessionService } from './sessions.js';
@@ -109,6 +109,7 @@ export class PresenceService implements SessionListener {
     if (!prev && d.presence === 'offline' && !force) return; // never seen, still offline
     const position = positions.next();
     this.states.set(userId, { presence: d.presence, statusMsg: currentStatus, lastActiveTs, currentlyActive, position });
+    this.log(position, userId);
     if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
     this.notifier.notify(await this.audience(userId), position);
   }
@@ -119,7 +120,7 @@ export class PresenceService implements SessionListener {
     for (const m of await this.rooms.getRoomsForUser(userId, ['join'])) {
       const room = await this.writer.getRoomState(m.roomId);
       if (!room) continue;
-      for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') users.add(e.state_key!);
+      for (const u of joinedMembers(room)) users.add(u);
     }
     return users;
   }
@@ -169,9 +170,58 @@ export class PresenceService implements SessionListener {
   }
 
   /** m.presence events for /sync: room-mates (and self) whose presence changed in (since, upTo]. */
+  /** Presence changes in position order, so an incremental sync reads only what changed since. */
+  private changes: { position: number; userId: string }[] = [];
+
+  /** Changes up to this position were dropped from the log (it keeps the newest 100,000 or more). */
+  private trimmedUpTo = 0;
+
+  private log(position: number, userId: string): void {
+    this.changes.push({ position, userId });
+    if (this.changes.length > 200_000) {
+      this.trimmedUpTo = this.changes[99_999]!.position;
+      this.changes = this.changes.slice(100_000);
+    }
+  }
+
+  /** Users whose presence changed in (since, upTo], or undefined when the log no longer reaches back that far. */
+  private changedSince(since: number, upTo: number): Set<string> | undefined {
+    const log = this.changes;
+    if (since < this.trimmedUpTo) return undefined;
+    let lo = 0;
+    let hi = log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (log[mid]!.position <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    const users = new Set<string>();
+    for (let i = lo; i < log.length && log[i]!.position <= upTo; i++) users.add(log[i]!.userId);
+    return users;
+  }
+
+  /** Whether two users share a joined room (cheap: one membership query for the other user). */
+  private async sharesRoom(viewerRooms: Set<string>, other: string): Promise<boolean> {
+    for (const m of await this.rooms.getRoomsForUser(other, ['join'])) if (viewerRooms.has(m.roomId)) return true;
+    return false;
+  }
+
   async syncEvents(userId: string, since: number | undefined, upTo = Number.MAX_SAFE_INTEGER): Promise<JsonObject[]> {
     if (!this.enabled) return [];
     const out: JsonObject[] = [];
+    const changed = since !== undefined ? this.changedSince(since, upTo) : undefined;
+    if (changed !== undefined) {
+      // Incremental: only the users whose presence changed, if they share a room with the viewer.
+      if (changed.size === 0) return out;
+      const viewerRooms = new Set((await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId));
+      for (const u of changed) {
+        const st = this.states.get(u);
+        if (!st || st.position <= since! || st.position > upTo) continue;
+        if (u !== userId && !(await this.sharesRoom(viewerRooms, u))) continue;
+        out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
+      }
+      return out;
+    }
     for (const u of await this.audience(userId)) {
       const st = this.states.get(u);
       if (!st) continue;

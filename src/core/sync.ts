@@ -10,7 +10,7 @@ import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncS
 import type { AuthContext } from './accounts.js';
 import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
-import { lookupIn, type EventWriter, type RoomState } from './events/writer.js';
+import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import { applyEventFields, eventMatches, parseFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomReader } from './rooms/read.js';
@@ -82,10 +82,9 @@ export class SyncService {
       onEventPersisted: (rec, room) => {
         this.roomLatest.set(rec.event.room_id, rec.streamOrdering);
         // Joined members see the event; the target of a membership change sees it too (invites, kicks).
-        const users = new Set<string>();
-        for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') users.add(e.state_key!);
-        if (rec.event.type === 'm.room.member' && rec.event.state_key !== undefined) users.add(rec.event.state_key);
-        this.notifier.notify(users, rec.streamOrdering);
+        const joined = joinedMembers(room);
+        const target = rec.event.type === 'm.room.member' ? rec.event.state_key : undefined;
+        this.notifier.notify(target !== undefined ? [...joined, target] : joined, rec.streamOrdering);
       },
     });
   }
@@ -298,7 +297,15 @@ export class SyncService {
     return { global, rooms };
   }
 
+  private ignoredLookup: ((userId: string) => Promise<Set<string>>) | undefined;
+
+  /** Where the users a user ignores come from (the account-data service caches them). */
+  setIgnoredLookup(fn: (userId: string) => Promise<Set<string>>): void {
+    this.ignoredLookup = fn;
+  }
+
   private async ignoredUsers(userId: string): Promise<Set<string>> {
+    if (this.ignoredLookup) return this.ignoredLookup(userId);
     const data = await this.store.getAccountData(userId, '', 'm.ignored_user_list');
     const users = data?.ignored_users;
     return new Set(users && typeof users === 'object' && !Array.isArray(users) ? Object.keys(users) : []);
@@ -330,18 +337,17 @@ export class SyncService {
   }
 
   private summary(room: RoomState, userId: string): JsonObject {
-    let joined = 0;
-    let invited = 0;
-    const heroes: { id: string; pos: string }[] = [];
-    for (const e of room.state.values()) {
-      if (e.type !== 'm.room.member') continue;
-      const m = e.content.membership;
-      if (m === 'join') joined++;
-      else if (m === 'invite') invited++;
-      if ((m === 'join' || m === 'invite') && e.state_key !== userId) heroes.push({ id: e.state_key!, pos: e.state_key! });
+    const { joined, invited } = membershipOfRoom(room);
+    // Heroes: the first five other joined or invited members (sorted), from the cached member lists.
+    const heroes: string[] = [];
+    for (const list of [joined, invited]) {
+      for (const u of list) {
+        if (heroes.length === 6) break;
+        if (u !== userId) heroes.push(u);
+      }
     }
-    heroes.sort((a, b) => a.id.localeCompare(b.id));
-    return { 'm.heroes': heroes.slice(0, 5).map((h) => h.id), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+    heroes.sort();
+    return { 'm.heroes': heroes.slice(0, 5), 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length };
   }
 
   private async joinedRoom(

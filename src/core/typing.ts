@@ -9,7 +9,7 @@ import type { AuthContext } from './accounts.js';
 import { membershipOf } from './auth-rules.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';
-import { lookupIn, type EventWriter } from './events/writer.js';
+import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionService } from './sessions.js';
 import type { StreamPositions } from './stream.js';
@@ -112,9 +112,7 @@ export class TypingService implements SessionListener {
     r.position = (await this.positions()).next();
     const room = await this.writer.getRoomState(roomId);
     if (!room) return;
-    const members: string[] = [];
-    for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') members.push(e.state_key!);
-    this.notifier.notify(members, r.position);
+    this.notifier.notify(joinedMembers(room), r.position);
     if (r.users.size === 0 && this.rooms.size > 10_000) this.rooms.delete(roomId);
   }
 

@@ -67,6 +67,39 @@ const stateKeyOf = (type: string, stateKey: string) => `${type}\u0000${stateKey}
 
 export const lookupIn = (state: Map<string, StoredEvent>): StateLookup => (type, key) => state.get(stateKeyOf(type, key));
 
+export interface Membership {
+  /** Joined users, sorted. */
+  joined: string[];
+  /** Invited users, sorted. */
+  invited: string[];
+}
+
+// A room's state map is replaced (never changed in place) when its state changes, so derived views
+// can be cached per map: busy rooms do not rescan their member list for every send, sync or typing.
+const membershipCache = new WeakMap<Map<string, StoredEvent>, Membership>();
+
+/** Joined and invited members of a room's current state (cached per state version). */
+export function membershipOfRoom(room: RoomState): Membership {
+  let m = membershipCache.get(room.state);
+  if (!m) {
+    const joined: string[] = [];
+    const invited: string[] = [];
+    for (const e of room.state.values()) {
+      if (e.type !== 'm.room.member' || e.state_key === undefined) continue;
+      if (e.content.membership === 'join') joined.push(e.state_key);
+      else if (e.content.membership === 'invite') invited.push(e.state_key);
+    }
+    joined.sort();
+    invited.sort();
+    m = { joined, invited };
+    membershipCache.set(room.state, m);
+  }
+  return m;
+}
+
+/** Joined members of the room (cached per state version). */
+export const joinedMembers = (room: RoomState): string[] => membershipOfRoom(room).joined;
+
 export class EventWriter {
   private readonly mutex = new KeyedMutex();
   private readonly rooms = new Map<string, RoomState>();
@@ -167,7 +200,9 @@ export class EventWriter {
     }
     const room = await this.getRoomState(roomId);
     if (!room) throw notFound('Unknown room');
-    const scratch: RoomState = { ...room, state: new Map(room.state), extremities: [...room.extremities] };
+    // Only a state event changes the state: messages share the current map instead of copying it.
+    const changesState = draft.state_key !== undefined && !opts.serverLocal;
+    const scratch: RoomState = { ...room, state: changesState ? new Map(room.state) : room.state, extremities: [...room.extremities] };
     const { event, unsigned } = await this.build(scratch, draft, { serverLocal: opts.serverLocal === true, serverAuthored: opts.serverAuthored === true });
 
     let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
@@ -200,7 +235,10 @@ export class EventWriter {
     if (redaction) {
       // A redacted state event is redacted in the cached current state too.
       for (const [k, e] of room.state) {
-        if (e.event_id === redaction.targetEventId) room.state.set(k, { ...(redaction.redactedJson as unknown as StoredEvent), event_id: e.event_id });
+        if (e.event_id !== redaction.targetEventId) continue;
+        room.state = new Map(room.state); // a new version: cached views of the old one stay valid for it
+        room.state.set(k, { ...(redaction.redactedJson as unknown as StoredEvent), event_id: e.event_id });
+        break;
       }
     }
     const txn = opts.txn ? { userId: opts.txn.userId, deviceId: opts.txn.deviceId, txnId: opts.txn.txnId } : null;

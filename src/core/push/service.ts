@@ -6,7 +6,7 @@ import type { SyncStore, PushActionRecord } from '../../storage/types.js';
 import type { AccountDataService } from '../account-data.js';
 import { userPowerLevel, type StateLookup } from '../auth-rules.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
-import { lookupIn, type RoomState } from '../events/writer.js';
+import { joinedMembers, lookupIn, type RoomState } from '../events/writer.js';
 import { KeyedMutex } from '../lock.js';
 import { defaultPushRules } from './defaults.js';
 import { evaluatePushRules } from './evaluate.js';
@@ -50,18 +50,16 @@ export class PushService {
 
   /** Whether `userId` lists `sender` in their m.ignored_user_list account data. */
   private async ignores(userId: string, sender: string): Promise<boolean> {
-    const users = (await this.store.getAccountData(userId, '', 'm.ignored_user_list'))?.ignored_users;
-    return typeof users === 'object' && users !== null && !Array.isArray(users) && Object.hasOwn(users, sender);
+    return (await this.accountData.ignoredBy(userId)).has(sender);
   }
 
   /** Which joined members (other than the sender) the event notifies, and whether it highlights. */
   async actionsFor(event: StoredEvent, room: RoomState): Promise<PushActionRecord[]> {
     const lookup: StateLookup = lookupIn(room.state);
     const members: { userId: string; displayName?: string }[] = [];
-    for (const e of room.state.values()) {
-      if (e.type !== 'm.room.member' || e.content.membership !== 'join') continue;
-      const name = e.content.displayname;
-      members.push({ userId: e.state_key!, ...(typeof name === 'string' ? { displayName: name } : {}) });
+    for (const userId of joinedMembers(room)) {
+      const name = lookup('m.room.member', userId)?.content.displayname;
+      members.push({ userId, ...(typeof name === 'string' ? { displayName: name } : {}) });
     }
     // room_member_count counts joined members only (modules/push.md "Conditions").
     const joinedCount = members.length;

@@ -5,7 +5,7 @@ import type { RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts.js';
 import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
 import type { JsonObject } from '../events/types.js';
-import { lookupIn, type EventWriter } from '../events/writer.js';
+import { joinedMembers, lookupIn, type EventWriter } from '../events/writer.js';
 
 export interface PublicRoomChunk {
   room_id: string;
@@ -171,8 +171,7 @@ export class DirectoryService {
         const v = lookup(type, '')?.content[key];
         return typeof v === 'string' ? v : undefined;
       };
-      let joined = 0;
-      for (const e of room.state.values()) if (e.type === 'm.room.member' && e.content.membership === 'join') joined++;
+      const joined = joinedMembers(room).length;
       const chunk: PublicRoomChunk = {
         room_id: r.roomId,
         num_joined_members: joined,

@@ -32,6 +32,8 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
     insertToDevice: db.prepare('INSERT INTO to_device_messages (stream_ordering, user_id, device_id, sender, type, content_json) VALUES (?, ?, ?, ?, ?, ?)'),
     getToDevice: db.prepare(`SELECT * FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_ordering > ?
       ORDER BY stream_ordering LIMIT ?`),
+    receiptsAfter: db.prepare('SELECT * FROM receipts WHERE stream_ordering > ? ORDER BY stream_ordering'),
+    anyToDeviceUpTo: db.prepare('SELECT 1 FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_ordering <= ? LIMIT 1').pluck(),
     deleteToDevice: db.prepare('DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_ordering <= ?'),
     countNotifications: db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(highlight), 0) AS h FROM event_push_actions
       WHERE user_id = ? AND room_id = ? AND stream_ordering > ?`),
@@ -64,6 +66,11 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
       return s.putReceipt.run(r.roomId, r.receiptType, r.userId, r.threadId, r.eventId, r.eventStreamOrdering, r.ts, r.streamOrdering).changes === 1;
     },
     async getReceiptsSince(roomIds, since) {
+      if (since > 0) {
+        // Incremental: the few receipts after `since` in one index range, kept for the user's rooms.
+        const rooms = new Set(roomIds);
+        return (s.receiptsAfter.all(since) as ReceiptRow[]).filter((r) => rooms.has(r.room_id)).map(toReceipt);
+      }
       const out: ReceiptRecord[] = [];
       for (const roomId of roomIds) out.push(...(s.receiptsSince.all(roomId, since) as ReceiptRow[]).map(toReceipt));
       return out;
@@ -77,7 +84,10 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
       return (s.getToDevice.all(userId, deviceId, after, limit) as { stream_ordering: number; user_id: string; device_id: string; sender: string; type: string; content_json: string }[])
         .map((r) => ({ streamOrdering: r.stream_ordering, userId: r.user_id, deviceId: r.device_id, sender: r.sender, type: r.type, content: JSON.parse(r.content_json) as JsonObject }));
     },
-    async deleteToDevice(userId, deviceId, upTo) { s.deleteToDevice.run(userId, deviceId, upTo); },
+    async deleteToDevice(userId, deviceId, upTo) {
+      // Most syncs acknowledge nothing: look before writing.
+      if (s.anyToDeviceUpTo.get(userId, deviceId, upTo) !== undefined) s.deleteToDevice.run(userId, deviceId, upTo);
+    },
     async countNotifications(userId, roomId, after) {
       const r = s.countNotifications.get(userId, roomId, after) as { n: number; h: number };
       return { notifications: r.n, highlights: r.h };
