@@ -371,13 +371,13 @@ export class SyncService {
     if (!changed && accountData.length === 0 && !req.fullState) return undefined;
 
     const lowerBound = newlyJoined ? undefined : since;
-    const timeline = await this.timeline(m.roomId, upTo, lowerBound, limit, timelineFilter, auth.userId, ignored);
+    const timeline = await this.timeline(m.roomId, upTo, lowerBound, limit, timelineFilter, auth.userId, ignored, m.membership === 'join' ? m.streamOrdering : undefined);
     const startPos = timeline.events[0]?.streamOrdering ?? upTo + 1;
     const stateFilter = roomFilter?.state;
     const lazy = stateFilter?.lazy_load_members === true || timelineFilter?.lazy_load_members === true;
     let stateEvents: StoredEvent[] = [];
     if (fresh) {
-      stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
+      stateEvents = await this.stateBefore(room, startPos, upTo);
     } else if (timeline.limited) {
       // State that changed between `since` and the timeline's start and is not in the timeline.
       stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
@@ -420,6 +420,41 @@ export class SyncService {
     };
   }
 
+  /**
+   * The room's state just before position `start`: the cached current state with the state events
+   * of [start, upTo] undone through their `replaces_state` (a few events after a timeline's start),
+   * instead of a scan over the room's whole state history. Falls back to that scan when the room
+   * moved past `upTo` meanwhile or too much happened since `start`.
+   */
+  private async stateBefore(room: RoomState, start: number, upTo: number): Promise<StoredEvent[]> {
+    const MAX_UNDO = 200;
+    if ((await this.latestInRoom(room.roomId)) > upTo) return this.rooms.getStateAt(room.roomId, start - 1);
+    const current = room.state;
+    const recent = start > upTo ? [] : await this.rooms.getRoomEvents({ roomId: room.roomId, from: start - 1, dir: 'f', to: upTo, limit: MAX_UNDO + 1 });
+    if (recent.length > MAX_UNDO || room.state !== current) return this.rooms.getStateAt(room.roomId, start - 1);
+    const state = new Map(current);
+    const undo: string[] = [];
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const r = recent[i]!;
+      if (r.event.state_key === undefined || r.serverLocal) continue;
+      const key = `${r.event.type}\u0000${r.event.state_key}`;
+      const replaced = r.unsigned?.replaces_state;
+      if (typeof replaced === 'string') undo.push(replaced);
+      state.delete(key);
+      if (typeof replaced === 'string') state.set(key, { event_id: replaced } as StoredEvent); // placeholder, filled below
+    }
+    if (undo.length > 0) {
+      const previous = new Map((await this.rooms.getEvents(undo)).map((r) => [r.event.event_id, r.event]));
+      for (const [key, e] of state) {
+        if (e.type !== undefined) continue;
+        const full = previous.get(e.event_id);
+        if (full) state.set(key, full);
+        else state.delete(key);
+      }
+    }
+    return [...state.values()];
+  }
+
   /** The user's membership of a room as it was at position `at`, or undefined when they had none. */
   private async membershipAt(roomId: string, userId: string, at: number): Promise<MembershipRecord | undefined> {
     let found: MembershipRecord | undefined;
@@ -442,7 +477,7 @@ export class SyncService {
   /** The newest `limit` visible events in (lowerBound, upTo], oldest first, and whether more came before. */
   private async timeline(
     roomId: string, upTo: number, lowerBound: number | undefined, limit: number, filter: RoomEventFilter | undefined,
-    userId: string, ignored: Set<string>,
+    userId: string, ignored: Set<string>, joinedFrom?: number,
   ): Promise<{ events: EventRecord[]; limited: boolean }> {
     const picked: EventRecord[] = [];
     let from = upTo + 1;
@@ -455,7 +490,9 @@ export class SyncService {
         ...(filter?.senders ? { senders: filter.senders } : {}), ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
       });
       if (page.length === 0) break;
-      const visible = (await this.reader.filterVisible(userId, roomId, page)).filter(
+      // Events from the user's (still current) join onwards are visible to them: no history lookup needed.
+      const allSinceJoin = joinedFrom !== undefined && page[page.length - 1]!.streamOrdering >= joinedFrom;
+      const visible = (allSinceJoin ? page : await this.reader.filterVisible(userId, roomId, page)).filter(
         (r) => (r.event.state_key !== undefined || !ignored.has(r.event.sender)) && eventMatches(filter, { type: r.event.type, sender: r.event.sender, room_id: roomId, content: r.event.content }),
       );
       for (const r of visible) {

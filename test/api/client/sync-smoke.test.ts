@@ -37,3 +37,31 @@ describe('sync smoke', () => {
     expect(e.body.next_batch).toBe(inc.body.next_batch);
   });
 });
+
+describe('initial sync state at the timeline start', () => {
+  const s = makeTestServer({ presence: { enabled: false } });
+  afterAll(() => s.close());
+
+  it('is the state before the first timeline event, even when the timeline changes state', async () => {
+    const alice = await s.register('stalice');
+    const roomId = (await s.http.post('/_matrix/client/v3/createRoom').set(bearer(alice)).send({ name: 'one' })).body.room_id as string;
+    const put = (type: string, content: object) => s.http.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}`).set(bearer(alice)).send(content);
+    const msg = (n: number) => s.http.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/m${n}`).set(bearer(alice)).send({ body: `m${n}` });
+    await put('m.room.topic', { topic: 'first' });
+    await msg(1);
+    await put('m.room.topic', { topic: 'second' });
+    await put('m.room.name', { name: 'two' });
+    await msg(2);
+    const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 3 } } }));
+    const res = await s.http.get(`/_matrix/client/v3/sync?filter=${filter}`).set(bearer(alice));
+    const room = res.body.rooms.join[roomId];
+    expect(room.timeline.events.map((e: { type: string }) => e.type)).toEqual(['m.room.topic', 'm.room.name', 'm.room.message']);
+    const state = room.state.events as { type: string; content: Record<string, unknown>; event_id: string }[];
+    expect(state.find((e) => e.type === 'm.room.topic')!.content.topic).toBe('first');
+    expect(state.find((e) => e.type === 'm.room.name')!.content.name).toBe('one');
+    // The same as the stored state at that position, event for event.
+    const start = (await s.services.storage.rooms.getEvent(room.timeline.events[0].event_id))!.streamOrdering;
+    const stored = await s.services.storage.rooms.getStateAt(roomId, start - 1);
+    expect(state.map((e) => e.event_id).sort()).toEqual(stored.map((e) => e.event_id).sort());
+  });
+});
