@@ -22,7 +22,10 @@ export { wellKnownRoutes } from './versions.js';
 
 /** Routes below /_matrix/client. */
 export function clientRoutes(services: Services): RouteDef[] {
+  // The busiest routes first: Express tries routes in order.
   return [
+    ...eventRoutes(services),
+    ...syncRoutes(services),
     ...versionRoutes(services),
     ...registerRoutes(services),
     ...loginRoutes(services),
@@ -30,10 +33,8 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...deviceRoutes(services),
     ...profileRoutes(services),
     ...roomRoutes(services),
-    ...eventRoutes(services),
     ...directoryRoutes(services),
     ...roomReadRoutes(services),
-    ...syncRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),

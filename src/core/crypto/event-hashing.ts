@@ -136,6 +136,21 @@ export function hashAndSignEvent(event: UnsignedPdu, serverName: string, key: Si
 }
 
 /**
+ * `hashAndSignEvent` and `computeEventId` in one pass for events this server creates: the bytes the
+ * signature covers (the redacted event without `signatures` and `unsigned`) are exactly the bytes of
+ * the reference hash, so they are redacted and serialised once.
+ */
+export function hashSignAndIdentify(event: UnsignedPdu, serverName: string, key: SigningKey, version: RoomVersion): { pdu: Pdu; eventId: string } {
+  const { hashes: _h, signatures: existing, ...rest } = event;
+  const hashed = { ...rest, hashes: { sha256: computeContentHash(rest) } };
+  const { signatures: _s, unsigned: _u, ...redacted } = redactEvent(hashed, version);
+  const bytes = canonicalJsonBytes(redacted);
+  const signatures = { ...(existing ?? {}), [serverName]: { ...(existing?.[serverName] ?? {}), [key.keyId]: key.sign(bytes) } };
+  const eventId = `$${encodeBase64Url(createHash('sha256').update(bytes).digest())}`;
+  return { pdu: { ...hashed, signatures } as Pdu, eventId };
+}
+
+/**
  * Whether the redacted event carries a valid signature of `serverName` with `keyId` (server-server-api
  * "Validating hashes and signatures on received events"; holds for the full and the redacted copy).
  */

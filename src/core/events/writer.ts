@@ -6,8 +6,8 @@ import type { Clock } from '../../clock.js';
 import { forbidden, MatrixError, notFound } from '../../errors.js';
 import type { EventRecord, PushActionRecord, RoomStore } from '../../storage/types.js';
 import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
-import { canonicalJsonBytes, CanonicalJsonError } from '../crypto/canonical-json.js';
-import { computeEventId, hashAndSignEvent, redactEvent } from '../crypto/event-hashing.js';
+import { CanonicalJsonError } from '../crypto/canonical-json.js';
+import { hashSignAndIdentify, redactEvent } from '../crypto/event-hashing.js';
 import type { SigningKey } from '../crypto/signing.js';
 import { KeyedMutex } from '../lock.js';
 import { roomVersion as lookupRoomVersion, type RoomVersion } from '../room-versions.js';
@@ -270,15 +270,17 @@ export class EventWriter {
       depth: serverLocal ? room.depth : room.depth + 1,
       ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
     };
-    let signed;
+    let built;
     try {
-      signed = hashAndSignEvent(pdu, this.serverName, await this.key(), version);
+      built = hashSignAndIdentify(pdu, this.serverName, await this.key(), version);
     } catch (e) {
       if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event content is not valid canonical JSON: ${e.message}`);
       throw e;
     }
-    if (canonicalJsonBytes(signed).length > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
-    const event: StoredEvent = { ...signed, event_id: computeEventId(signed, version) };
+    // Canonical JSON (already checked above) and JSON.stringify give the same bytes for a valid event,
+    // whatever the key order, so the native serialiser measures the size.
+    if (Buffer.byteLength(JSON.stringify(built.pdu), 'utf8') > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
+    const event: StoredEvent = { ...built.pdu, event_id: built.eventId };
     if (!serverLocal && !mode.serverAuthored) {
       try {
         checkEventAuth(event, lookup, version, { isSignedBy: () => true });

@@ -344,3 +344,22 @@ describe('redactEvent', () => {
     expect(redactEvent(event, V10)).toEqual(redacted('m.room.redaction', {}));
   });
 });
+
+describe('hashSignAndIdentify', () => {
+  it('gives the same PDU and event ID as hashAndSignEvent + computeEventId', async () => {
+    const { hashSignAndIdentify, hashAndSignEvent, computeEventId } = await import('../../../src/core/crypto/event-hashing.js');
+    const { SigningKey } = await import('../../../src/core/crypto/signing.js');
+    const { ROOM_VERSIONS } = await import('../../../src/core/room-versions.js');
+    const key = SigningKey.generate();
+    for (const v of [ROOM_VERSIONS['10'], ROOM_VERSIONS['11']]) {
+      const ev = {
+        room_id: '!r:example.org', sender: '@a:example.org', type: 'm.room.message', content: { body: 'hi é', n: 1 },
+        origin_server_ts: 1700000000000, prev_events: ['$p'], auth_events: ['$a'], depth: 7,
+      };
+      const { pdu, eventId } = hashSignAndIdentify(ev, 'example.org', key, v);
+      const reference = hashAndSignEvent(ev, 'example.org', key, v);
+      expect(pdu).toEqual(reference);
+      expect(eventId).toBe(computeEventId(reference, v));
+    }
+  });
+});
