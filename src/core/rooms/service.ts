@@ -111,7 +111,7 @@ export class RoomService {
   private async requireLocalUser(userId: string): Promise<void> {
     const parsed = parseUserId(userId);
     if (!parsed || Buffer.byteLength(userId, 'utf8') > MAX_ID_BYTES) throw invalidParam(`Invalid user ID: ${userId}`);
-    if (parsed.domain !== this.config.server_name) throw forbidden('Federation is not implemented: only local users can be invited');
+    if (parsed.domain !== this.config.server_name) throw forbidden('This server does not federate: only local users can be invited');
     const user = await this.accounts.getUser(userId);
     if (!user || user.deactivated) throw notFound(`Unknown user ${userId}`);
   }

@@ -273,11 +273,11 @@ describe('PUT /_synapse/admin/v1/send_server_notice/{txnId} (idempotent)', () =>
 
   it('a failed request is not remembered: the retry after fixing the cause sends', async () => {
     const root = await makeAdmin(s, 'root3');
-    const bad = await s.http.put(`${SEND}/fixme`).set(bearer(root)).send({ user_id: '@late:test.local', content: text('hello late') });
+    const bad = await s.http.put(`${SEND}/retry-after-fix`).set(bearer(root)).send({ user_id: '@late:test.local', content: text('hello late') });
     expect(bad.status).toBe(404);
     expect(bad.body.errcode).toBe('M_NOT_FOUND');
     await s.register('late');
-    const ok = await s.http.put(`${SEND}/fixme`).set(bearer(root)).send({ user_id: '@late:test.local', content: text('hello late') });
+    const ok = await s.http.put(`${SEND}/retry-after-fix`).set(bearer(root)).send({ user_id: '@late:test.local', content: text('hello late') });
     expect(ok.status).toBe(200);
     expect(ok.body.event_id).toMatch(/^\$/);
   });

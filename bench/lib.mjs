@@ -1,0 +1,285 @@
+// Helpers of the benchmark driver: child processes (Hearth, baselines, loader), a keep-alive HTTP
+// client with client-side timing, /proc readings, /metrics parsing, percentiles.
+import { spawn, execFileSync } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(BENCH_DIR, '..');
+export const HOST = '127.0.0.1';
+
+const started = Date.now();
+export const log = (msg) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- temp dirs and children ------------------------------------------------------------------
+
+const tempDirs = [];
+export function tempDir(label) {
+  const d = mkdtempSync(join(os.tmpdir(), `hearth-bench-${label}-`));
+  tempDirs.push(d);
+  return d;
+}
+export function cleanupTemp() {
+  for (const d of tempDirs.splice(0)) {
+    try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ }
+  }
+}
+
+const children = new Set();
+export function killAll() {
+  for (const c of children) {
+    try { c.kill('SIGKILL'); } catch { /* gone */ }
+  }
+  children.clear();
+}
+
+function tryListen(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.unref();
+    s.once('error', () => resolve(undefined));
+    s.listen(port, HOST, () => {
+      const got = s.address().port;
+      s.close(() => resolve(got));
+    });
+  });
+}
+
+/**
+ * A free port for a server, below the kernel's ephemeral range (32768-60999 here) so that a server
+ * never listens on a number the kernel also hands out as the source port of the bench's own client
+ * connections (thousands of them per scenario).
+ */
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = await tryListen(20000 + Math.floor(Math.random() * 12000));
+    if (port !== undefined) return port;
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free port');
+  return port;
+}
+
+function track(child, logPath) {
+  children.add(child);
+  const out = createWriteStream(logPath);
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal });
+  }));
+  return { exited, out };
+}
+
+async function stopChild(child, exited, graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
+  const r = await exited;
+  clearTimeout(t);
+  return r;
+}
+
+/** Waits until GET path answers (any status), bounded. */
+async function waitHttp(port, path, timeoutMs, child) {
+  const until = Date.now() + timeoutMs;
+  const agent = new http.Agent({ keepAlive: false });
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`process exited with code ${child.exitCode} before it answered`);
+    try {
+      await request(agent, port, 'GET', path, { timeoutMs: 1000 });
+      agent.destroy();
+      return;
+    } catch { await sleep(50); }
+  }
+  agent.destroy();
+  throw new Error(`no answer on port ${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts Hearth as its own process: node dist/main.js serve, SQLite file `dbPath`, rate limits off,
+ * logging warn, port from a free-port probe. `extra` is merged into the config file.
+ */
+export async function startHearth(dir, dbPath, extra = {}) {
+  const port = await freePort();
+  const cfgPath = join(dir, 'hearth.yaml');
+  const cfg = { server_name: 'localhost', rate_limits: { enabled: false }, logging: { level: 'warn' }, ...extra };
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2)); // JSON is YAML
+  const logPath = join(dir, 'hearth.log');
+  // BENCH_HEARTH_NODE_ARGS adds node options to the Hearth process only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.BENCH_HEARTH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'main.js'), 'serve'], {
+    cwd: dir,
+    env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), HEARTH_DATABASE: dbPath, HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const { exited, out } = track(child, logPath);
+  await waitHttp(port, '/_matrix/client/versions', 30_000, child);
+  return {
+    kind: 'hearth', name: 'Hearth', pid: child.pid, port, child, logPath, exited,
+    crashed: () => child.exitCode !== null || child.signalCode !== null,
+    async stop() { const r = await stopChild(child, exited); out.end(); return r; },
+    /** Error lines (pino level >= 50) and anything that is not JSON in the server's output. */
+    problems() {
+      let text = '';
+      try { text = readFileSync(logPath, 'utf8'); } catch { return []; }
+      return text.split('\n').filter((l) => l.trim() !== '' && (!/^\{/.test(l) || /"level":(5\d|60)/.test(l)));
+    },
+  };
+}
+
+export const BASELINES = [
+  { kind: 'express', name: 'Express', file: 'express.mjs' },
+  { kind: 'node-http', name: 'node:http', file: 'node-http.mjs' },
+];
+
+export async function startBaseline(b, dir) {
+  const port = await freePort();
+  const logPath = join(dir, `${b.kind}.log`);
+  const child = spawn(process.execPath, [join(BENCH_DIR, 'baselines', b.file), String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { exited, out } = track(child, logPath);
+  await waitHttp(port, '/_bench/waiting', 15_000, child);
+  return {
+    kind: b.kind, name: b.name, pid: child.pid, port, child, logPath, exited,
+    crashed: () => child.exitCode !== null || child.signalCode !== null,
+    async stop() { const r = await stopChild(child, exited); out.end(); return r; },
+    problems() {
+      try { return readFileSync(logPath, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('listening')); } catch { return []; }
+    },
+  };
+}
+
+/** Runs bench/load.mjs in its own process; its progress lines are echoed. */
+export async function runLoader(plan, dbPath, outPath, params, timeoutMs) {
+  const child = spawn(process.execPath, [join(BENCH_DIR, 'load.mjs'), plan, dbPath, outPath, JSON.stringify({ ...params, hardLimitMs: timeoutMs })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let err = '';
+  child.stdout.on('data', (d) => process.stdout.write(String(d).split('\n').filter(Boolean).map((l) => `          ${l.trim()}\n`).join('')));
+  child.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
+  children.delete(child);
+  if (code !== 0) throw new Error(`loader ${plan} failed (exit ${code}): ${err.slice(-2000)}`);
+  return JSON.parse(readFileSync(outPath, 'utf8'));
+}
+
+// ---- HTTP client ---------------------------------------------------------------------------------
+
+export const keepAlive = (maxSockets) => new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: 120_000 });
+
+/**
+ * One request; resolves with status, body text and client-side timing (performance.now() when the
+ * request was issued and when the whole body had arrived).
+ */
+export function request(agent, port, method, path, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = { ...(opts.headers ?? {}) };
+    let body;
+    if (opts.json !== undefined) {
+      body = typeof opts.json === 'string' ? opts.json : JSON.stringify(opts.json);
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const t0 = performance.now();
+    const req = http.request({ host: HOST, port, method, path, agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const t1 = performance.now();
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), t0, t1, ms: t1 - t0 });
+      });
+      res.on('error', reject);
+      res.on('aborted', () => reject(new Error('response aborted')));
+    });
+    req.on('error', reject);
+    if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error('client timeout')));
+    req.end(body);
+  });
+}
+
+/** Runs fn over items with at most `n` in flight. */
+export async function pool(n, items, fn) {
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) {
+      const k = i++;
+      await fn(items[k], k);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+// ---- /proc and /metrics --------------------------------------------------------------------------
+
+let clkTck = 100;
+try { clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { /* default */ }
+
+/** CPU time (user + system) of a process in seconds, from /proc/<pid>/stat. */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return (Number(fields[11]) + Number(fields[12])) / clkTck;
+}
+
+/** Resident set size in MB, from /proc/<pid>/status (VmRSS). */
+export function rssMB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Fraction of one core a process used over `ms` (nothing else is read meanwhile). */
+export async function cpuOver(pid, ms) {
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(ms);
+  const c1 = cpuSeconds(pid);
+  return (c1 - c0) / ((performance.now() - t0) / 1000);
+}
+
+const metricsAgent = keepAlive(2);
+export async function scrape(port, timeoutMs = 5000) {
+  const r = await request(metricsAgent, port, 'GET', '/metrics', { timeoutMs });
+  const values = {};
+  for (const line of r.body.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-0-9.e+NaInf]+)$/.exec(line);
+    if (m && m[2] === undefined) values[m[1]] = Number(m[3]);
+  }
+  return values;
+}
+
+// ---- statistics ----------------------------------------------------------------------------------
+
+export function percentiles(values, ps = [50, 90, 99]) {
+  const sorted = Float64Array.from(values).sort();
+  const out = { n: sorted.length };
+  for (const p of ps) out[`p${p}`] = sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  out.max = sorted.length ? sorted[sorted.length - 1] : NaN;
+  out.mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : NaN;
+  return out;
+}
+
+export function machineInfo() {
+  const cpus = os.cpus();
+  let model = cpus[0]?.model ?? 'unknown';
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) model = m[1].trim();
+  } catch { /* not linux */ }
+  return {
+    cpu: model,
+    cores: cpus.length,
+    ramGB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    hostname: os.hostname(),
+    loadAverageAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
