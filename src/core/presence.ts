@@ -213,11 +213,14 @@ export class PresenceService implements SessionListener {
     if (changed !== undefined) {
       // Incremental: only the users whose presence changed, if they share a room with the viewer.
       if (changed.size === 0) return out;
-      const viewerRooms = new Set((await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId));
+      // Few changes: one membership query per changed user. Many (a parked sync while thousands came
+      // online): the viewer's room-mates once, from the cached member lists, instead of a query each.
+      const mates = changed.size > 32 ? await this.audience(userId) : undefined;
+      const viewerRooms = mates ? undefined : new Set((await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId));
       for (const u of changed) {
         const st = this.states.get(u);
         if (!st || st.position <= since! || st.position > upTo) continue;
-        if (u !== userId && !(await this.sharesRoom(viewerRooms, u))) continue;
+        if (u !== userId && !(mates ? mates.has(u) : await this.sharesRoom(viewerRooms!, u))) continue;
         out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
       }
       return out;
