@@ -7,53 +7,11 @@
 // requests that answered an error. E2E_HTTP_LOG=1 prints the whole request log at the end.
 import * as sdk from 'matrix-js-sdk';
 import { startE2eServer, type E2eServer } from './helpers.js';
-
-interface Recorded {
-  who: string;
-  method: string;
-  path: string;
-  status: number | 'aborted' | 'network-error';
-}
+import { createHarness, muteKnownSdkNoise } from './sdk-harness.js';
 
 const PASSWORD = 'correct horse battery staple';
 const PREPARED_TIMEOUT_MS = 15_000;
 const DELIVERY_TIMEOUT_MS = 8_000;
-const quiet = process.env.E2E_DEBUG !== '1';
-type SdkLogger = NonNullable<sdk.ICreateClientOpts['logger']>;
-const logger: SdkLogger = {
-  trace: () => undefined,
-  debug: (...m: unknown[]) => { if (!quiet) console.debug(...m); },
-  info: (...m: unknown[]) => { if (!quiet) console.info(...m); },
-  warn: (...m: unknown[]) => console.warn(...m),
-  error: (...m: unknown[]) => console.error(...m),
-  getChild: () => logger,
-};
-
-/**
- * Known, harmless SDK console noise with any server: the SDK's push-rule merge reports the rules it
- * adds or misses (Hearth serves the v1.17 defaults, without the deprecated .m.rule.contains_display_name
- * and .m.rule.roomnotif), and MatrixRTCSessionManager sees state of a room the SDK has not stored yet.
- */
-const KNOWN_NOISE = [/(Missing|Adding) default global \w+ push rule /, /Got room state event for unknown room /];
-function muteKnownSdkNoise(): () => void {
-  const { warn, error } = console;
-  const noisy = (m: unknown[]) => {
-    const text = m.filter((x) => typeof x === 'string').join(' ');
-    return quiet && KNOWN_NOISE.some((re) => re.test(text));
-  };
-  console.warn = (...m: unknown[]) => { if (!noisy(m)) warn(...m); };
-  console.error = (...m: unknown[]) => { if (!noisy(m)) error(...m); };
-  return () => {
-    console.warn = warn;
-    console.error = error;
-  };
-}
-
-type Listener = (...args: unknown[]) => void;
-interface Emitter {
-  on(event: string, fn: Listener): unknown;
-  off(event: string, fn: Listener): unknown;
-}
 
 interface Bot {
   client: sdk.MatrixClient;
@@ -90,65 +48,7 @@ function runPingBot(client: sdk.MatrixClient): Bot {
 describe('a ping bot built on matrix-js-sdk', () => {
   let hs: E2eServer;
   let unmute: () => void;
-  const requests: Recorded[] = [];
-  const clients: sdk.MatrixClient[] = [];
-
-  const describeFailures = (): string => {
-    const failed = requests.filter((r) => r.status !== 'aborted' && (r.status === 'network-error' || r.status >= 400));
-    return failed.length === 0
-      ? 'no HTTP request answered an error'
-      : `HTTP requests that answered an error:\n${failed.map((r) => `  [${r.who}] ${r.method} ${r.path} -> ${r.status}`).join('\n')}`;
-  };
-
-  function waitFor<T>(client: sdk.MatrixClient, events: string[], check: () => T | undefined, ms: number, what: string): Promise<T> {
-    const emitter = client as unknown as Emitter;
-    return new Promise<T>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        for (const e of events) emitter.off(e, listener);
-      };
-      const listener: Listener = () => {
-        let v: T | undefined;
-        try {
-          v = check();
-        } catch (e) {
-          done();
-          reject(e as Error);
-          return;
-        }
-        if (v !== undefined) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${ms} ms waiting for ${what} (sync state of ${client.getUserId()}: ${client.getSyncState()})\n${describeFailures()}`));
-      }, ms);
-      for (const e of events) emitter.on(e, listener);
-      listener();
-    });
-  }
-
-  function makeClient(who: string, creds?: { userId: string; accessToken: string; deviceId: string }): sdk.MatrixClient {
-    const fetchFn: typeof fetch = async (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-      const entry: Recorded = { who, method, path: url.pathname + url.search, status: 'network-error' };
-      requests.push(entry);
-      try {
-        const res = await fetch(input, init);
-        entry.status = res.status;
-        return res;
-      } catch (e) {
-        if ((e as Error).name === 'AbortError' || init?.signal?.aborted) entry.status = 'aborted';
-        throw e;
-      }
-    };
-    const c = sdk.createClient({ baseUrl: hs.url, ...creds, fetchFn, logger });
-    clients.push(c);
-    return c;
-  }
+  const { requests, clients, describeFailures, waitFor, makeClient } = createHarness(() => hs.url);
 
   async function registerAndStart(localpart: string): Promise<sdk.MatrixClient> {
     const res = await makeClient(`${localpart}(anon)`).registerRequest({ username: localpart, password: PASSWORD, auth: { type: 'm.login.dummy' } });
