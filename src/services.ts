@@ -98,7 +98,7 @@ export function createServices(config: Config, storage: Storage, clock: Clock, o
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accounts.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, storage.rooms, events, sessions, notices, clock, opts.scrypt);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, storage.rooms, events, sessions, notices, opts.scrypt);
   rooms.setBlockedCheck((roomId) => storage.admin.isRoomBlocked(roomId));
   // The server tells users about changes to their account (sender = server name).
   accounts.addListener({

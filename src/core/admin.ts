@@ -1,8 +1,7 @@
 // The admin API's domain rules: users, rooms, sessions (GTChat's admin_show_table), room shutdown.
 // Shapes follow Synapse's admin API where Synapse has the feature, so existing admin tools work.
-import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { badJson, invalidParam, invalidUsername, notFound, userInUse, weakPassword } from '../errors.js';
+import { badJson, invalidParam, invalidUsername, notFound, weakPassword } from '../errors.js';
 import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
 import type { AccountService } from './accounts.js';
 import type { JsonObject } from './events/types.js';
@@ -34,7 +33,6 @@ export class AdminService {
     private readonly writer: EventWriter,
     private readonly sessions: SessionService,
     private readonly notices: ServerNoticeService,
-    private readonly clock: Clock,
     private readonly scrypt?: ScryptParams,
   ) {}
 
@@ -267,10 +265,5 @@ export class AdminService {
     const out: JsonObject = { sessions: page, total: all.length };
     if (from + page.length < all.length) out.next_token = String(from + page.length);
     return out;
-  }
-
-  /** Creates a user through the admin API; M_USER_IN_USE if it exists. */
-  async ensureNew(userId: string): Promise<void> {
-    if (await this.accountStore.getUser(userId)) throw userInUse();
   }
 }

@@ -6,7 +6,8 @@ import { invalidUsername } from '../errors.js';
 const NEW_LOCALPART_RE = /^[a-z0-9._=\-/+]+$/;
 /** Historical user IDs may contain any printable ASCII except ':' (appendices "Historical User IDs"). */
 const HISTORICAL_LOCALPART_RE = /^[\x21-\x39\x3b-\x7e]+$/;
-const MAX_ID_BYTES = 255;
+/** Longest user ID, room ID, alias, event type, state key or transaction ID, in bytes. */
+export const MAX_ID_BYTES = 255;
 
 export interface ParsedUserId {
   localpart: string;

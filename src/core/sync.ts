@@ -5,13 +5,13 @@
 // timeout passes; it never returns early and empty.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { badJson, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
 import type { AuthContext } from './accounts.js';
 import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
-import { applyEventFields, eventMatches, parseFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
+import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomReader } from './rooms/read.js';
 import type { StreamPositions } from './stream.js';
@@ -119,16 +119,8 @@ export class SyncService {
   /** The `filter` query parameter: inline JSON (starting with `{`) or a filter ID. */
   async resolveFilter(userId: string, param: string | undefined): Promise<Filter | undefined> {
     if (param === undefined || param === '') return undefined;
-    if (param.trimStart().startsWith('{')) {
-      let json: unknown;
-      try {
-        json = JSON.parse(param);
-      } catch {
-        throw badJson('filter is not valid JSON');
-      }
-      return parseFilter(json);
-    }
-    return this.getFilter(userId, param);
+    // The same parser as /messages' filter: text that is not JSON is M_NOT_JSON, a bad shape M_BAD_JSON.
+    return isInlineFilter(param) ? parseInlineFilter(param) : this.getFilter(userId, param);
   }
 
   // ---- sync ----------------------------------------------------------------------------------------

@@ -8,15 +8,14 @@ import type { AccountStore, RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts.js';
 import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
 import { canonicalJsonBytes } from '../crypto/canonical-json.js';
-import { toStrippedState } from '../events/client-format.js';
-import type { JsonObject, StoredEvent } from '../events/types.js';
+import type { JsonObject } from '../events/types.js';
 import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
-import { parseUserId, randomToken } from '../ids.js';
+import { MAX_ID_BYTES, parseUserId, randomToken } from '../ids.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { roomVersion } from '../room-versions.js';
 import { parseAlias } from './directory.js';
 
-export const MAX_ID_BYTES = 255;
+
 
 /** The alias of a room being created is held while the room is built (DirectoryService implements it). */
 export interface AliasReservations {
@@ -278,19 +277,6 @@ export class RoomService {
     if (!m) throw notFound('You have never been in this room');
     if (m.membership !== 'leave' && m.membership !== 'ban') throw new MatrixError(400, 'M_UNKNOWN', 'You must leave the room before forgetting it');
     await this.store.forgetRoom(roomId, auth.userId);
-  }
-
-  /** Stripped state shown with an invite (config `invite_room_state`, plus the invite itself). */
-  async inviteState(roomId: string, inviteEvent: StoredEvent): Promise<JsonObject[]> {
-    const room = await this.requireRoom(roomId);
-    const lookup = lookupIn(room.state);
-    const out: JsonObject[] = [];
-    for (const type of this.config.invite_room_state) {
-      const e = lookup(type, '');
-      if (e) out.push(toStrippedState(e));
-    }
-    out.push(toStrippedState(inviteEvent));
-    return out;
   }
 
   // ---- messages and state ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
 import type Database from 'better-sqlite3';
 import type { JsonObject, StoredEvent } from '../../core/events/types.js';
-import type { AliasRecord, EventRecord, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
+import type { EventRecord, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
 
 interface EventRow {
   stream_ordering: number;
