@@ -4,7 +4,7 @@
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from './clock.js';
@@ -12,6 +12,7 @@ import { ConfigError, generateConfigYaml, loadConfig, type Config } from './conf
 import { randomToken } from './core/ids.js';
 import { MatrixError } from './errors.js';
 import { createApp } from './http/app.js';
+import { HttpRequest, HttpResponse } from './http/types.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import { MigrationError } from './storage/migrate.js';
@@ -72,7 +73,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
   const services = createServices(config, storage, systemClock, { logger });
   const app = createApp(services, { defaultMetrics: true });
-  const server = createServer(app);
+  // Requests and responses are created as Hearth's own classes (no prototype swap per request).
+  const server: Server = createServer({ IncomingMessage: HttpRequest, ServerResponse: HttpResponse as unknown as typeof ServerResponse }, app);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -24,6 +24,7 @@ import type { ScryptParams } from './core/passwords.js';
 import { RateLimiter } from './core/ratelimit.js';
 import { UiaService } from './core/uia.js';
 import { createLogger, type Logger } from './logger.js';
+import { withCaches } from './storage/cache.js';
 import type { Storage } from './storage/types.js';
 
 export interface Services {
@@ -62,7 +63,9 @@ export interface ServiceOptions {
   scrypt?: ScryptParams;
 }
 
-export function createServices(config: Config, storage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
+export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
+  // Every service reads and writes through the caches (src/storage/cache.ts), so they stay right.
+  const storage = withCaches(rawStorage);
   const logger = opts.logger ?? createLogger(config.logging.level);
   const uia = new UiaService(clock);
   const rateLimiter = new RateLimiter(config.rate_limits, clock);

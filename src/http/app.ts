@@ -1,41 +1,80 @@
-// The HTTP application: request logs, CORS, JSON bodies, the API routers, 404/405 and one error handler.
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+// The HTTP application on node:http: request logs and metrics, CORS, JSON bodies, the route table,
+// 404/405 and one error mapper. (Hearth started on Express 5; its per-request work, routers, layers
+// and response helpers, was a large share of every cheap request, see bench/README.md, so the few
+// pieces Hearth used are here instead.)
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminRoutes } from '../api/admin/index.js';
 import { clientRoutes, wellKnownRoutes } from '../api/client/index.js';
 import { federationRoutes, keyRoutes } from '../api/federation/index.js';
 import { unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
-import { jsonBody } from './body.js';
-import { cors } from './cors.js';
+import { readJsonBody } from './body.js';
+import { setCorsHeaders } from './cors.js';
 import { errorHandler } from './errors.js';
-import { createMetrics, metricsHandler, metricsMiddleware } from './metrics.js';
-import { buildRouter, type RouteDef } from './routes.js';
+import { createMetrics, metricsHandler, observeRequest } from './metrics.js';
+import { RouteTable, runRoute, type RouteDef } from './routes.js';
+import { adopt, type HttpRequest, type HttpResponse } from './types.js';
 
 export interface AppOptions {
   /** Process-level metrics (CPU, memory, event loop) in /metrics; off in tests. */
   defaultMetrics?: boolean;
 }
 
-export function createApp(services: Services, opts: AppOptions = {}): Express {
-  const app = express();
+/** A node:http request listener (also what supertest accepts). */
+export type App = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createApp(services: Services, opts: AppOptions = {}): App {
   const metrics = createMetrics(services, { defaultMetrics: opts.defaultMetrics === true });
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
+  const serveMetrics = metricsHandler(services, metrics);
+  const onError = errorHandler(services.logger);
+  const log = services.logger;
+  const limit = services.config.max_request_body_bytes;
+  const table = new RouteTable();
+  for (const { prefix, routes } of mountedRoutes(services)) table.add(prefix, routes);
 
-  app.use(requestLog(services));
-  app.use(metricsMiddleware(metrics));
-  app.get('/metrics', metricsHandler(services, metrics));
-  app.use(cors);
-  app.use(jsonBody(services.config.max_request_body_bytes));
+  const handle = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+    setCorsHeaders(res);
+    if (req.method === 'OPTIONS') {
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    const path = req.path;
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.locals.route = '/metrics';
+      await serveMetrics(req, res);
+      return;
+    }
+    const reading = readJsonBody(req, limit);
+    if (reading) await reading;
+    const found = table.match(req.method ?? '', path);
+    if (!found) throw unrecognized('Unrecognized request');
+    res.locals.route = found.entry.pattern;
+    if (!found.def) throw unrecognized('Method not allowed on this path', 405);
+    req.params = found.params;
+    await runRoute(services, found.def, req, res);
+  };
 
-  for (const { prefix, routes } of mountedRoutes(services)) app.use(prefix, buildRouter(services, routes));
-
-  app.use(() => {
-    throw unrecognized('Unrecognized request');
-  });
-  app.use(errorHandler(services.logger));
-  return app;
+  return (rawReq, rawRes) => {
+    const { req, res } = adopt(rawReq, rawRes);
+    req.params = {};
+    observeRequest(metrics, req, res);
+    if (log.isLevelEnabled('info')) requestLog(services, req, res);
+    let done: Promise<void>;
+    try {
+      done = handle(req, res);
+    } catch (e) {
+      done = Promise.reject(e);
+    }
+    done.catch((err: unknown) => {
+      try {
+        onError(err, req, res);
+      } catch (e) {
+        log.error({ err: e }, 'error while answering an error');
+        if (!res.writableEnded) res.destroy();
+      }
+    });
+  };
 }
 
 /** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
@@ -50,18 +89,11 @@ export function mountedRoutes(services: Services): { prefix: string; routes: Rou
 }
 
 /** One structured line per request: method, path without query (it may hold secrets), status, time, user. */
-function requestLog(services: Services) {
-  const log = services.logger;
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (!log.isLevelEnabled('info')) {
-      next();
-      return;
-    }
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, user: res.locals.auth?.userId }, 'request');
-    });
-    next();
-  };
+function requestLog(services: Services, req: HttpRequest, res: HttpResponse): void {
+  const start = process.hrtime.bigint();
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const auth = res.locals.auth as { userId?: string } | undefined;
+    services.logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, user: auth?.userId }, 'request');
+  });
 }

@@ -1,11 +1,11 @@
 // Access tokens: `Authorization: Bearer <token>` or `?access_token=` (matrix-spec: client-server-api
 // "Using access tokens"). Missing: 401 M_MISSING_TOKEN; unknown or revoked: 401 M_UNKNOWN_TOKEN.
-import type { Request } from 'express';
 import type { AuthContext } from '../core/accounts.js';
 import { missingToken, unknownToken } from '../errors.js';
 import type { Services } from '../services.js';
+import type { HttpRequest } from './types.js';
 
-export function extractToken(req: Request): string | undefined {
+export function extractToken(req: HttpRequest): string | undefined {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -18,7 +18,7 @@ export function extractToken(req: Request): string | undefined {
 }
 
 /** Resolves the caller; with `required` a missing token is an error, otherwise it yields undefined. */
-export async function authenticate(services: Services, req: Request, required: boolean): Promise<AuthContext | undefined> {
+export async function authenticate(services: Services, req: HttpRequest, required: boolean): Promise<AuthContext | undefined> {
   const token = extractToken(req);
   if (token === undefined) {
     if (required) throw missingToken();

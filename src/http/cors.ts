@@ -1,6 +1,5 @@
 // CORS as the spec requires for browser clients (matrix-spec: client-server-api "Web Browser Clients"):
 // every origin, the methods, and the headers clients send; OPTIONS answered without auth.
-import type { NextFunction, Request, Response } from 'express';
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -9,11 +8,9 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Expose-Headers': 'Hearth-Session, Retry-After',
 };
 
-export function cors(req: Request, res: Response, next: NextFunction): void {
-  res.set(CORS_HEADERS);
-  if (req.method === 'OPTIONS') {
-    res.status(204).end();
-    return;
-  }
-  next();
+const CORS_ENTRIES = Object.entries(CORS_HEADERS);
+
+/** Sets the CORS headers on a response. */
+export function setCorsHeaders(res: { setHeader(name: string, value: string): unknown }): void {
+  for (const [k, v] of CORS_ENTRIES) res.setHeader(k, v);
 }

@@ -1,11 +1,11 @@
-// The one error middleware: MatrixError -> `{errcode, error, ...extra}` with its status and headers;
+// The one error mapper: MatrixError -> `{errcode, error, ...extra}` with its status and headers;
 // anything else is logged with its stack and answered 500 M_UNKNOWN without details.
-import type { NextFunction, Request, Response } from 'express';
 import { isUiaChallenge, MatrixError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { HttpRequest, HttpResponse } from './types.js';
 
 export function errorHandler(logger: Logger) {
-  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+  return (err: unknown, req: HttpRequest, res: HttpResponse): void => {
     let e: MatrixError;
     if (err instanceof MatrixError) {
       e = err;

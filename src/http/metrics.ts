@@ -2,10 +2,10 @@
 // latency per endpoint, live sessions, waiting /syncs, events persisted, typing and presence timers,
 // SQLite time for event writes. Served at GET /metrics to loopback clients or with an admin token.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { NextFunction, Request, Response } from 'express';
 import { forbidden } from '../errors.js';
 import type { Services } from '../services.js';
 import { authenticate } from './auth.js';
+import type { HttpRequest, HttpResponse } from './types.js';
 
 export interface Metrics {
   registry: Registry;
@@ -38,24 +38,21 @@ export function createMetrics(services: Services, opts: { defaultMetrics?: boole
 }
 
 /** Counts every request under its route pattern (not the raw path: IDs would explode the labels). */
-export function metricsMiddleware(metrics: Metrics) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const route = req.route?.path !== undefined ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      metrics.latency.observe({ method: req.method, route }, seconds);
-    });
-    next();
-  };
+export function observeRequest(metrics: Metrics, req: HttpRequest, res: HttpResponse): void {
+  const start = process.hrtime.bigint();
+  res.once('finish', () => {
+    const route = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    metrics.requests.inc({ method: req.method ?? '', route, status: String(res.statusCode) });
+    metrics.latency.observe({ method: req.method ?? '', route }, seconds);
+  });
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** GET /metrics: loopback clients, or anyone with a server admin's access token. */
 export function metricsHandler(services: Services, metrics: Metrics) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: HttpRequest, res: HttpResponse): Promise<void> => {
     const fromLoopback = LOOPBACK.has(req.socket.remoteAddress ?? '');
     if (!fromLoopback) {
       const auth = await authenticate(services, req, true);

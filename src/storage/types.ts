@@ -155,7 +155,7 @@ export interface RoomStore {
   maxStreamOrdering(): Promise<number>;
   /** Atomically: event row, room row (create), current state, membership, extremities, txn, redaction. */
   persistEvent(input: PersistEventInput): Promise<void>;
-  /** Several events in order, in one transaction (room creation). */
+  /** Several events in order, in one transaction (room creation, a group commit of several rooms' sends). */
   persistEvents(inputs: PersistEventInput[]): Promise<void>;
   getRoom(roomId: string): Promise<RoomRecord | undefined>;
   setRoomVisibility(roomId: string, visibility: 'public' | 'private'): Promise<void>;

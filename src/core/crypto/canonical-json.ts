@@ -8,9 +8,16 @@ export class CanonicalJsonError extends Error {
   }
 }
 
+// Any UTF-16 surrogate code unit: a cheap precheck, almost no string has one.
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 // A UTF-16 code unit that is a surrogate not part of a valid pair: it has no UTF-8 encoding and the
 // grammar has no escape for it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+// Everything JSON.stringify would escape (`"`, `\`, ASCII control characters) plus the surrogates;
+// a string without any of them is encoded by just quoting it.
+const NEEDS_CARE = /["\\\u0000-\u001F\uD800-\uDFFF]/;
 
 /**
  * Strings: JSON.stringify already emits exactly the grammar's shortest escapes (`\"`, `\\`, `\b`,
@@ -18,19 +25,38 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * other code point, including U+007F and non-ASCII, unescaped.
  */
 function encodeString(s: string): string {
-  if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError('String contains a lone surrogate');
+  if (!NEEDS_CARE.test(s)) return `"${s}"`;
+  if (SURROGATE.test(s) && LONE_SURROGATE.test(s)) throw new CanonicalJsonError('String contains a lone surrogate');
   return JSON.stringify(s);
 }
 
-/** Orders by Unicode code point (UTF-16 code unit order differs above U+FFFF). */
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
+}
+
+/**
+ * Orders by Unicode code point (UTF-16 code unit order differs above U+FFFF), treating a lone
+ * surrogate as the code point of its value. Only the sign of the result is meaningful.
+ */
 function compareCodePoints(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+  // Without surrogates every code unit is a code point and both orders coincide.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length; // one is a prefix of the other (in code units and code points)
+  // The strings agree before i. If the (equal) unit before i is a high surrogate it starts the code
+  // point that differs: a pair in one string, possibly a lone high surrogate in the other.
+  if (i > 0 && isHighSurrogate(a.charCodeAt(i - 1))) {
+    const d = a.codePointAt(i - 1)! - b.codePointAt(i - 1)!;
     if (d !== 0) return d;
+    // Both are the same lone high surrogate; the next code points start at i.
   }
-  return x.length - y.length;
+  return a.codePointAt(i)! - b.codePointAt(i)!;
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function encode(value: unknown): string {
@@ -45,14 +71,48 @@ function encode(value: unknown): string {
       return String(value === 0 ? 0 : value);
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
+      if (Array.isArray(value)) {
+        const n = value.length;
+        if (n === 0) return '[]';
+        let out = '[';
+        for (let i = 0; i < n; i++) {
+          if (i > 0) out += ',';
+          const item: unknown = value[i];
+          // A hole in a sparse array encodes as nothing (as the former map().join() did);
+          // an explicit undefined element is rejected by encode.
+          if (item === undefined && !(i in value)) continue;
+          out += encode(item);
+        }
+        return out + ']';
+      }
       // Rejects Map, Set, Date, typed arrays, ... (a prototype check would also reject plain objects
       // from another realm, e.g. structuredClone's results under jest's vm).
       if (Object.prototype.toString.call(value) !== '[object Object]') throw new CanonicalJsonError('Only plain objects can be encoded');
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined) // absent optional properties, as JSON.stringify does
-        .sort(([a], [b]) => compareCodePoints(a, b));
-      return `{${entries.map(([k, v]) => `${encodeString(k)}:${encode(v)}`).join(',')}}`;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      if (keys.length > 1) {
+        let surrogates = false;
+        for (let i = 0; i < keys.length; i++) {
+          if (SURROGATE.test(keys[i]!)) {
+            surrogates = true;
+            break;
+          }
+        }
+        keys.sort(surrogates ? compareCodePoints : compareCodeUnits);
+      }
+      let out = '{';
+      let first = true;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = obj[k];
+        if (v === undefined) continue; // absent optional properties, as JSON.stringify does
+        if (first) first = false;
+        else out += ',';
+        out += encodeString(k);
+        out += ':';
+        out += encode(v);
+      }
+      return out + '}';
     }
     default:
       throw new CanonicalJsonError(`Cannot encode a value of type ${typeof value}`);

@@ -75,13 +75,23 @@ function redactContent(type: unknown, content: Record<string, unknown>, redactio
  * (empty if the event had none). Returns a deep copy; the input is not modified.
  */
 export function redactEvent(event: Pdu | object, version: RoomVersion): JsonObject {
+  return structuredClone(redactShallow(event, version)) as JsonObject;
+}
+
+/**
+ * `redactEvent` without the deep copy, for redacted forms that are only serialised (hashed or
+ * signed) and then dropped: the result is a new top-level object (and a new `content`) but shares
+ * every other nested object and array with `event`, so the result must not be modified (that could
+ * reach into `event`). `event` itself is never modified.
+ */
+function redactShallow(event: Pdu | object, version: RoomVersion): Record<string, unknown> {
   const source = event as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of KEPT_KEYS[version.redaction]) {
     if (key !== 'content' && has(source, key) && source[key] !== undefined) out[key] = source[key];
   }
   out.content = redactContent(source.type, isObject(source.content) ? source.content : {}, version.redaction);
-  return structuredClone(out) as JsonObject;
+  return out;
 }
 
 /**
@@ -113,7 +123,7 @@ export function verifyContentHash(event: Pdu | object): boolean {
  * the PDU, so one carried beside it (a StoredEvent) must not feed into its own computation.
  */
 export function computeReferenceHash(event: Pdu | object, version: RoomVersion): Buffer {
-  const { signatures: _s, unsigned: _u, event_id: _id, ...rest } = redactEvent(event, version);
+  const { signatures: _s, unsigned: _u, event_id: _id, ...rest } = redactShallow(event, version);
   return createHash('sha256').update(canonicalJsonBytes(rest)).digest();
 }
 
@@ -143,7 +153,7 @@ export function hashAndSignEvent(event: UnsignedPdu, serverName: string, key: Si
 export function hashSignAndIdentify(event: UnsignedPdu, serverName: string, key: SigningKey, version: RoomVersion): { pdu: Pdu; eventId: string } {
   const { hashes: _h, signatures: existing, ...rest } = event;
   const hashed = { ...rest, hashes: { sha256: computeContentHash(rest) } };
-  const { signatures: _s, unsigned: _u, ...redacted } = redactEvent(hashed, version);
+  const { signatures: _s, unsigned: _u, ...redacted } = redactShallow(hashed, version);
   const bytes = canonicalJsonBytes(redacted);
   const signatures = { ...(existing ?? {}), [serverName]: { ...(existing?.[serverName] ?? {}), [key.keyId]: key.sign(bytes) } };
   const eventId = `$${encodeBase64Url(createHash('sha256').update(bytes).digest())}`;

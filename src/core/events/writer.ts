@@ -4,7 +4,7 @@
 // persist in one transaction and only then tell listeners. A rejected event leaves no trace.
 import type { Clock } from '../../clock.js';
 import { forbidden, MatrixError, notFound } from '../../errors.js';
-import type { EventRecord, PushActionRecord, RoomStore } from '../../storage/types.js';
+import type { EventRecord, PersistEventInput, PushActionRecord, RoomStore } from '../../storage/types.js';
 import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
 import { CanonicalJsonError } from '../crypto/canonical-json.js';
 import { hashSignAndIdentify, redactEvent } from '../crypto/event-hashing.js';
@@ -216,17 +216,15 @@ export class EventWriter {
     }
 
     const pushActions = this.pushEvaluator ? await this.pushEvaluator(event, scratch) : [];
-    const positions = await this.positions();
-    const streamOrdering = positions.next();
-    const started = this.persistTiming ? process.hrtime.bigint() : 0n;
-    await this.store.persistEvent({
-      event, streamOrdering, unsigned, pushActions,
+    // Group commit: stored with whatever other rooms' events are ready in the same turn of the event
+    // loop, in one transaction; acknowledged (and announced) only once that transaction committed.
+    const streamOrdering = await this.commit({
+      event, streamOrdering: 0, unsigned, pushActions,
       extremities: opts.serverLocal ? room.extremities : [event.event_id],
       ...(opts.txn ? { txn: { ...opts.txn, ts: this.clock.now() } } : {}),
       ...(redaction ? { redaction } : {}),
       ...(opts.serverLocal ? { serverLocal: true } : {}),
     });
-    if (this.persistTiming) this.persistTiming(Number(process.hrtime.bigint() - started) / 1e9);
     if (!opts.serverLocal) {
       room.state = scratch.state;
       room.extremities = scratch.extremities;
@@ -300,6 +298,57 @@ export class EventWriter {
       room.depth = event.depth;
     }
     return { event, unsigned };
+  }
+
+  // ---- group commit ----------------------------------------------------------------------------
+  // Sends of different rooms that are ready in the same turn of the event loop are written in one
+  // storage transaction (each room's lock is held until its event committed, so one room's events
+  // still commit in order). Stream positions are handed out inside the flush, right before the
+  // transaction, so no reader ever sees a position whose event is not yet stored (the SQLite store
+  // commits synchronously inside persistEvents). If the batch fails, each event is retried in its own
+  // transaction, so one bad event fails only its own request.
+  private queue: { input: PersistEventInput; resolve: (pos: number) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  private commit(input: PersistEventInput): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    this.flushScheduled = false;
+    if (batch.length === 0) return;
+    const positions = await this.positions();
+    for (const b of batch) b.input.streamOrdering = positions.next();
+    const started = this.persistTiming ? process.hrtime.bigint() : 0n;
+    try {
+      if (batch.length === 1) await this.store.persistEvent(batch[0]!.input);
+      else await this.store.persistEvents(batch.map((b) => b.input));
+    } catch (e) {
+      if (batch.length === 1) {
+        batch[0]!.reject(e);
+        return;
+      }
+      for (const b of batch) {
+        b.input.streamOrdering = positions.next();
+        try {
+          await this.store.persistEvent(b.input);
+          b.resolve(b.input.streamOrdering);
+        } catch (err) {
+          b.reject(err);
+        }
+      }
+      return;
+    }
+    if (this.persistTiming) this.persistTiming(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const b of batch) b.resolve(b.input.streamOrdering);
   }
 
   private notify(record: EventRecord, room: RoomState): void {

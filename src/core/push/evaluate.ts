@@ -67,7 +67,49 @@ export function evaluatePushRules(ruleset: PushRuleset, event: PushEvent, ctx: P
   return null;
 }
 
+// Evaluation runs once per joined member for every event, so what does not depend on the member is
+// computed once: the priority order of a rules array (rulesets are cached and replaced, never
+// changed in place), parsed dotted keys, and the case-folded string values of the event.
+const orderCache = new WeakMap<readonly PushRule[], PushRule[]>();
+const foldedValues = new WeakMap<object, Map<string, string>>();
+const DOTTED_KEY_CACHE_LIMIT = 1000;
+const dottedKeys = new Map<string, string[]>();
+
 function prioritised(rules: readonly PushRule[], kind: RuleKind): PushRule[] {
+  let ordered = orderCache.get(rules);
+  if (!ordered) {
+    ordered = prioritise(rules, kind);
+    orderCache.set(rules, ordered);
+  }
+  return ordered;
+}
+
+function parsedKey(key: string): string[] {
+  let path = dottedKeys.get(key);
+  if (!path) {
+    path = parseDottedKey(key);
+    if (dottedKeys.size >= DOTTED_KEY_CACHE_LIMIT) dottedKeys.clear();
+    dottedKeys.set(key, path);
+  }
+  return path;
+}
+
+/** `foldCase(value)` of a string found in `event` under `key`, folded once per event. */
+function foldedOf(event: object, key: string, value: string): string {
+  let values = foldedValues.get(event);
+  if (!values) {
+    values = new Map();
+    foldedValues.set(event, values);
+  }
+  let folded = values.get(key);
+  if (folded === undefined) {
+    folded = foldCase(value);
+    values.set(key, folded);
+  }
+  return folded;
+}
+
+function prioritise(rules: readonly PushRule[], kind: RuleKind): PushRule[] {
   const master: PushRule[] = [];
   const user: PushRule[] = [];
   const server: PushRule[] = [];
@@ -91,7 +133,7 @@ function ruleMatches(kind: RuleKind, rule: PushRule, event: PushEvent, ctx: Push
     case 'content': {
       // Content rules match `pattern` against words of content.body (modules/push.md "Push Rules" 2.).
       const body = event.content['body'];
-      return typeof rule.pattern === 'string' && typeof body === 'string' && globMatches(rule.pattern, body, 'words');
+      return typeof rule.pattern === 'string' && typeof body === 'string' && compiledGlob(rule.pattern, 'words', false).test(foldedOf(event, 'content.body', body));
     }
     case 'room':
       // "The rule_id of a room rule is always the ID of the room that it affects."
@@ -134,25 +176,25 @@ function conditionMatches(condition: unknown, event: PushEvent, ctx: PushContext
       // Glob on the whole string value; absent or non-string values never match, even for `*`.
       const pattern = condition['pattern'];
       if (typeof key !== 'string' || typeof pattern !== 'string') return false;
-      const path = parseDottedKey(key);
+      const path = parsedKey(key);
       const value = lookupPath(event, path);
       if (typeof value !== 'string') return false;
       // Special case: `content.body` matches any substring between word boundaries.
       const words = path.length === 2 && path[0] === 'content' && path[1] === 'body';
-      return globMatches(pattern, value, words ? 'words' : 'whole');
+      return compiledGlob(pattern, words ? 'words' : 'whole', false).test(foldedOf(event, key, value));
     }
     case 'event_property_is': {
       // Exact match of a non-compound canonical JSON value; no casting.
       if (typeof key !== 'string' || !('value' in condition)) return false;
       const expected = condition['value'];
-      const value = lookupPath(event, parseDottedKey(key));
+      const value = lookupPath(event, parsedKey(key));
       return isCanonicalScalar(expected) && isCanonicalScalar(value) && value === expected;
     }
     case 'event_property_contains': {
       // The property must be an array; elements not of the scalar types are ignored.
       if (typeof key !== 'string' || !('value' in condition)) return false;
       const expected = condition['value'];
-      const value = lookupPath(event, parseDottedKey(key));
+      const value = lookupPath(event, parsedKey(key));
       if (!Array.isArray(value) || !isCanonicalScalar(expected)) return false;
       return value.some((item) => isCanonicalScalar(item) && item === expected);
     }
@@ -162,7 +204,7 @@ function conditionMatches(condition: unknown, event: PushEvent, ctx: PushContext
       const body = event.content['body'];
       const name = ctx.displayName;
       if (typeof body !== 'string' || typeof name !== 'string' || name.trim() === '') return false;
-      return globMatches(name, body, 'words', true);
+      return compiledGlob(name, 'words', true).test(foldedOf(event, 'content.body', body));
     }
     case 'room_member_count': {
       const is = condition['is'];

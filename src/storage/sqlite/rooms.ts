@@ -94,7 +94,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     storeKey: db.prepare('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES (?, ?, ?, 1)'),
   };
 
-  const persistTx = db.transaction((p: PersistEventInput) => {
+  const persistOne = (p: PersistEventInput) => {
     const e = p.event;
     if (p.newRoom) s.insertRoom.run(e.room_id, p.newRoom.roomVersion, p.newRoom.creator, p.newRoom.createdTs);
     const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
@@ -114,10 +114,11 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
     if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts);
     if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
-  });
-
+  };
+  const persistTx = db.transaction(persistOne);
+  // Several events (a new room's; a group commit of several rooms' sends) in one transaction.
   const persistManyTx = db.transaction((inputs: PersistEventInput[]) => {
-    for (const p of inputs) persistTx(p);
+    for (const p of inputs) persistOne(p);
   });
 
   // Statements built from a query's shape are prepared once per shape.

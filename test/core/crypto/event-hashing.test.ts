@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { decodeBase64 } from '../../../src/core/crypto/base64.js';
+import { canonicalJsonBytes } from '../../../src/core/crypto/canonical-json.js';
 import {
   computeContentHash,
   computeEventId,
@@ -360,6 +362,47 @@ describe('hashSignAndIdentify', () => {
       const reference = hashAndSignEvent(ev, 'example.org', key, v);
       expect(pdu).toEqual(reference);
       expect(eventId).toBe(computeEventId(reference, v));
+    }
+  });
+
+  it('does not modify its input, and neither does computeEventId', async () => {
+    const { hashSignAndIdentify } = await import('../../../src/core/crypto/event-hashing.js');
+    const deepFreeze = <T>(value: T): T => {
+      if (typeof value === 'object' && value !== null) {
+        for (const v of Object.values(value)) deepFreeze(v);
+        Object.freeze(value);
+      }
+      return value;
+    };
+    const events: UnsignedPdu[] = [
+      pdu('m.room.message', { body: 'hi', 'm.relates_to': { rel_type: 'm.thread', event_id: '$root' } }, { prev_events: ['$b', '$a'] }) as unknown as UnsignedPdu,
+      pdu('m.room.create', { creator: '@alice:example.org', room_version: '11', 'm.federate': true }, { state_key: '' }) as unknown as UnsignedPdu,
+      pdu('m.room.member', { membership: 'invite', displayname: 'Bob', third_party_invite: { display_name: 'b', signed: { token: 't' } } }, { state_key: '@bob:example.org', origin: 'example.org' }) as unknown as UnsignedPdu,
+      pdu('m.room.power_levels', { users: { '@alice:example.org': 100 }, events: { 'm.room.name': 50 }, notifications: { room: 50 } }, { state_key: '' }) as unknown as UnsignedPdu,
+    ];
+    for (const v of [V10, V11]) {
+      for (const event of events) {
+        const snapshot = structuredClone(event);
+        const frozen = deepFreeze(structuredClone(event));
+        const { pdu: out, eventId } = hashSignAndIdentify(frozen, 'example.org', key, v);
+        expect(frozen).toEqual(snapshot);
+        expect(eventId).toBe(computeEventId(out, v));
+        expect(computeReferenceHash(frozen, v)).toEqual(computeReferenceHash(snapshot, v));
+        expect(frozen).toEqual(snapshot);
+        // Same output as from an unfrozen input.
+        expect(hashSignAndIdentify(structuredClone(event), 'example.org', key, v)).toEqual({ pdu: out, eventId });
+        expect(out).toEqual(hashAndSignEvent(structuredClone(event), 'example.org', key, v));
+        expect(out.signatures['example.org']).toHaveProperty('ed25519:1');
+      }
+    }
+  });
+
+  it('matches the reference hash of the deep-copied redaction', () => {
+    const event = pdu('m.room.member', { membership: 'join', third_party_invite: { signed: { mxid: '@b:c' }, x: 1 } }, { state_key: '@b:c' });
+    for (const v of [V10, V11]) {
+      const { signatures: _s, unsigned: _u, ...rest } = redactEvent(event, v);
+      const expected = createHash('sha256').update(canonicalJsonBytes(rest)).digest();
+      expect(computeReferenceHash(event, v)).toEqual(expected);
     }
   });
 });
