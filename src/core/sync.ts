@@ -150,8 +150,9 @@ export class SyncService {
   private async latestInRoom(roomId: string): Promise<number> {
     const cached = this.roomLatest.get(roomId);
     if (cached !== undefined) return cached;
-    const [last] = await this.rooms.getRoomEvents({ roomId, from: Number.MAX_SAFE_INTEGER, dir: 'b', limit: 1 });
-    const pos = last?.streamOrdering ?? 0;
+    const read = await this.rooms.getLatestPosition(roomId);
+    // An event persisted while the read was under way has set a newer position already: keep it.
+    const pos = Math.max(read, this.roomLatest.get(roomId) ?? 0);
     this.roomLatest.set(roomId, pos);
     return pos;
   }
@@ -369,7 +370,9 @@ export class SyncService {
     const lazy = stateFilter?.lazy_load_members === true || timelineFilter?.lazy_load_members === true;
     let stateEvents: StoredEvent[] = [];
     if (fresh) {
-      stateEvents = await this.stateBefore(room, startPos, upTo);
+      // The timeline's pages hold all of the room's events from its start unless the filter narrowed the query.
+      const unfiltered = !timelineFilter?.types && !timelineFilter?.not_types && !timelineFilter?.senders && !timelineFilter?.not_senders;
+      stateEvents = await this.stateBefore(room, startPos, upTo, unfiltered ? timeline.range : undefined);
     } else if (timeline.limited) {
       // State that changed between `since` and the timeline's start and is not in the timeline.
       stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
@@ -418,11 +421,12 @@ export class SyncService {
    * instead of a scan over the room's whole state history. Falls back to that scan when the room
    * moved past `upTo` meanwhile or too much happened since `start`.
    */
-  private async stateBefore(room: RoomState, start: number, upTo: number): Promise<StoredEvent[]> {
+  private async stateBefore(room: RoomState, start: number, upTo: number, known?: EventRecord[]): Promise<StoredEvent[]> {
     const MAX_UNDO = 200;
     if ((await this.latestInRoom(room.roomId)) > upTo) return this.rooms.getStateAt(room.roomId, start - 1);
     const current = room.state;
-    const recent = start > upTo ? [] : await this.rooms.getRoomEvents({ roomId: room.roomId, from: start - 1, dir: 'f', to: upTo, limit: MAX_UNDO + 1 });
+    // `known`: the room's events in [start, upTo], oldest first, when the caller has read them already.
+    const recent = start > upTo ? [] : known ?? await this.rooms.getRoomEvents({ roomId: room.roomId, from: start - 1, dir: 'f', to: upTo, limit: MAX_UNDO + 1 });
     if (recent.length > MAX_UNDO || room.state !== current) return this.rooms.getStateAt(room.roomId, start - 1);
     const state = new Map(current);
     const undo: string[] = [];
@@ -470,8 +474,11 @@ export class SyncService {
   private async timeline(
     roomId: string, upTo: number, lowerBound: number | undefined, limit: number, filter: RoomEventFilter | undefined,
     userId: string, ignored: Set<string>, joinedFrom?: number,
-  ): Promise<{ events: EventRecord[]; limited: boolean }> {
+  ): Promise<{ events: EventRecord[]; limited: boolean; range: EventRecord[] }> {
     const picked: EventRecord[] = [];
+    // Every event read, newest first: the pages are contiguous from upTo down, so those from the
+    // timeline's first event on are all of the room's events in [start, upTo] (stateBefore needs them).
+    const seen: EventRecord[] = [];
     let from = upTo + 1;
     let limited = false;
     // Page backwards until enough visible events are found (filters and visibility may drop some).
@@ -482,6 +489,7 @@ export class SyncService {
         ...(filter?.senders ? { senders: filter.senders } : {}), ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
       });
       if (page.length === 0) break;
+      for (const r of page) seen.push(r);
       // Events from the user's (still current) join onwards are visible to them: no history lookup needed.
       const allSinceJoin = joinedFrom !== undefined && page[page.length - 1]!.streamOrdering >= joinedFrom;
       const visible = (allSinceJoin ? page : await this.reader.filterVisible(userId, roomId, page)).filter(
@@ -503,7 +511,10 @@ export class SyncService {
       }
     }
     picked.reverse();
-    return { events: picked, limited };
+    const start = picked[0]?.streamOrdering ?? upTo + 1;
+    const range: EventRecord[] = [];
+    for (let i = seen.length - 1; i >= 0; i--) if (seen[i]!.streamOrdering >= start) range.push(seen[i]!);
+    return { events: picked, limited, range };
   }
 
   private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter, ignored: Set<string>): Promise<LeftRoomSync> {

@@ -163,6 +163,8 @@ export interface RoomStore {
   /** Current state events of the room. */
   getCurrentState(roomId: string): Promise<StoredEvent[]>;
   getExtremities(roomId: string): Promise<string[]>;
+  /** The position of the room's newest event (0 for none). */
+  getLatestPosition(roomId: string): Promise<number>;
   getEvent(eventId: string): Promise<EventRecord | undefined>;
   getEvents(eventIds: string[]): Promise<EventRecord[]>;
   /** The event an earlier request with this transaction ID on the same path (scope) produced. */

@@ -23,6 +23,12 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Reads of many rooms' recent events touch pages all over the file (a room's events are spread
+  // among everyone's): a larger page cache (up to 64 MiB, grown on demand) and memory-mapped reads
+  // (no read() call and copy per page) make a cold initial sync of hundreds of rooms several times
+  // cheaper. Writes still go through the WAL exactly as before.
+  db.pragma('cache_size = -65536');
+  db.pragma('mmap_size = 268435456');
   let applied: string[];
   try {
     applied = migrate(db, loadMigrations(), now);

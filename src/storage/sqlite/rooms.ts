@@ -73,6 +73,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     currentState: db.prepare(`SELECT e.event_id, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
       WHERE c.room_id = ? ORDER BY c.stream_ordering`),
     extremities: db.prepare('SELECT event_id FROM room_extremities WHERE room_id = ?').pluck(),
+    latestPos: db.prepare('SELECT MAX(stream_ordering) FROM events WHERE room_id = ?').pluck(),
     getEvent: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`),
     findTxn: db.prepare('SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND scope = ? AND txn_id = ?').pluck(),
     stateAt: db.prepare(`SELECT e.event_id, e.json FROM events e
@@ -154,6 +155,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     async listPublicRooms() { return (s.publicRooms.all() as RoomRow[]).map(toRoom); },
     async getCurrentState(roomId) { return (s.currentState.all(roomId) as { event_id: string; json: string }[]).map(stateEvent); },
     async getExtremities(roomId) { return s.extremities.all(roomId) as string[]; },
+    async getLatestPosition(roomId) { return (s.latestPos.get(roomId) as number | null) ?? 0; },
     async getEvent(eventId) {
       const r = s.getEvent.get(eventId) as EventRow | undefined;
       return r ? toEvent(r) : undefined;
