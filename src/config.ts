@@ -13,7 +13,7 @@ export interface Config {
   server_name: string;
   public_baseurl: string | null;
   listen: { host: string; port: number };
-  database: { path: string };
+  database: { path: string; cache_mb: number };
   enable_registration: boolean;
   allow_guest_access: boolean;
   registration_shared_secret: string | null;
@@ -72,6 +72,7 @@ export const CONFIG_SHAPE: Shape = {
   },
   database: {
     path: { kind: 'string', default: './data/hearth.db', doc: "SQLite file; ':memory:' keeps everything in memory (env HEARTH_DATABASE)" },
+    cache_mb: { kind: 'positive-int', default: 64, doc: "SQLite page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
   },
   enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
   allow_guest_access: { kind: 'boolean', default: true, doc: 'Allow temporary (guest) accounts through register?kind=guest' },

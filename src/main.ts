@@ -69,7 +69,7 @@ export interface RunningServer {
 /** Starts a homeserver from a config; used by `serve`, the e2e tests and the benchmark. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logging.level);
-  const storage = openSqliteStorage(config.database.path, systemClock.now);
+  const storage = openSqliteStorage(config.database.path, systemClock.now, { cacheMb: config.database.cache_mb });
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
   const services = createServices(config, storage, systemClock, { logger });
   const app = createApp(services, { defaultMetrics: true });
@@ -148,7 +148,7 @@ async function userCreate(config: Config, args: Args): Promise<void> {
   const given = args.flags.get('--password');
   if (given === true) throw new UsageError('--password needs a value');
   const password = given ?? randomToken(12);
-  const storage = openSqliteStorage(config.database.path, systemClock.now);
+  const storage = openSqliteStorage(config.database.path, systemClock.now, { cacheMb: config.database.cache_mb });
   const services = createServices(config, storage, systemClock, { logger: createLogger('warn') });
   try {
     const result = await services.accounts.createUser({ localpart, password, admin: args.flags.has('--admin') });

@@ -169,7 +169,7 @@ describe('hearth CLI (built)', () => {
     const parsed = YAML.parse(r.stdout) as Record<string, any>;
     expect(parsed.server_name).toBe('localhost');
     expect(parsed.listen).toEqual({ host: '127.0.0.1', port: 8008 });
-    expect(parsed.database).toEqual({ path: './data/hearth.db' });
+    expect(parsed.database).toEqual({ path: './data/hearth.db', cache_mb: 64 });
     expect(parsed.enable_registration).toBe(true);
     expect(parsed.registration_shared_secret).toBeNull();
     expect(parsed.password_min_length).toBe(8);

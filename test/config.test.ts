@@ -189,6 +189,8 @@ describe('validation', () => {
     ['listen.port', { listen: { port: -1 } }],
     ['listen.port', { listen: { port: 8008.5 } }],
     ['database.path', { database: { path: 42 } }],
+    ['database.cache_mb', { database: { cache_mb: 0 } }],
+    ['database.cache_mb', { database: { cache_mb: '64MB' } }],
     ['max_request_body_bytes', { max_request_body_bytes: '1MB' }],
     ['registration_shared_secret', { registration_shared_secret: '' }],
     ['jwt_login.audiences', { jwt_login: { audiences: 'hearth' } }],

@@ -144,6 +144,13 @@ export interface RoomEventsQuery {
   notSenders?: string[];
 }
 
+export interface LoadedRoom {
+  room: RoomRecord;
+  state: StoredEvent[];
+  extremities: string[];
+  depth: number;
+}
+
 export interface AliasRecord {
   alias: string;
   roomId: string;
@@ -163,6 +170,8 @@ export interface RoomStore {
   /** Current state events of the room. */
   getCurrentState(roomId: string): Promise<StoredEvent[]>;
   getExtremities(roomId: string): Promise<string[]>;
+  /** Rooms with their current state, forward extremities and the depth of the deepest extremity (unknown rooms are left out). */
+  loadRooms(roomIds: string[]): Promise<LoadedRoom[]>;
   /** The position of the room's newest event (0 for none). */
   getLatestPosition(roomId: string): Promise<number>;
   getEvent(eventId: string): Promise<EventRecord | undefined>;

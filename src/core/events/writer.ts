@@ -155,6 +155,21 @@ export class EventWriter {
     return loaded;
   }
 
+  /** Loads the current state of many rooms at once (those not cached yet), for a cold initial sync. */
+  async preloadRooms(roomIds: string[]): Promise<void> {
+    const missing = roomIds.filter((id) => !this.rooms.has(id));
+    if (missing.length < 2) return;
+    for (const loaded of await this.store.loadRooms(missing)) {
+      const roomId = loaded.room.roomId;
+      const version = lookupRoomVersion(loaded.room.roomVersion);
+      // Loaded by someone else meanwhile (a send holds the newest): keep that one.
+      if (!version || this.rooms.has(roomId)) continue;
+      const state = new Map<string, StoredEvent>();
+      for (const e of loaded.state) state.set(stateKeyOf(e.type, e.state_key!), e);
+      this.rooms.set(roomId, { roomId, version, state, extremities: loaded.extremities, depth: loaded.depth });
+    }
+  }
+
   /**
    * Creates a room from a list of drafts (m.room.create first), all auth-checked in order against
    * the state they build up, and persisted in one go: if any is refused, nothing is stored.

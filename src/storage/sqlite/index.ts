@@ -16,7 +16,7 @@ export interface SqliteStorage extends Storage {
   readonly appliedMigrations: string[];
 }
 
-export function openSqliteStorage(path: string, now: () => number = Date.now): SqliteStorage {
+export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -24,11 +24,10 @@ export function openSqliteStorage(path: string, now: () => number = Date.now): S
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   // Reads of many rooms' recent events touch pages all over the file (a room's events are spread
-  // among everyone's): a larger page cache (up to 64 MiB, grown on demand) and memory-mapped reads
-  // (no read() call and copy per page) make a cold initial sync of hundreds of rooms several times
-  // cheaper. Writes still go through the WAL exactly as before.
-  db.pragma('cache_size = -65536');
-  db.pragma('mmap_size = 268435456');
+  // among everyone's): a larger page cache (database.cache_mb, default 64 MiB, grown on demand) keeps
+  // them after the first read. (Memory-mapped reads were a little faster still, but every mapped page
+  // counts in the process's RSS: bench/README.md.)
+  db.pragma(`cache_size = -${Math.max(1, Math.floor((opts.cacheMb ?? 64) * 1024))}`);
   let applied: string[];
   try {
     applied = migrate(db, loadMigrations(), now);

@@ -1,7 +1,7 @@
 // SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
 import type Database from 'better-sqlite3';
 import type { JsonObject, StoredEvent } from '../../core/events/types.js';
-import type { EventRecord, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
+import type { EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
 
 interface EventRow {
   stream_ordering: number;
@@ -155,6 +155,33 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     async listPublicRooms() { return (s.publicRooms.all() as RoomRow[]).map(toRoom); },
     async getCurrentState(roomId) { return (s.currentState.all(roomId) as { event_id: string; json: string }[]).map(stateEvent); },
     async getExtremities(roomId) { return s.extremities.all(roomId) as string[]; },
+    async loadRooms(roomIds) {
+      // Several rooms' current state in a few statements per 200 rooms (a cold initial sync of many rooms).
+      const out: LoadedRoom[] = [];
+      for (let i = 0; i < roomIds.length; i += 200) {
+        const chunk = roomIds.slice(i, i + 200);
+        const marks = chunk.map(() => '?').join(',');
+        const rooms = prepared(`SELECT * FROM rooms WHERE room_id IN (${marks})`).all(...chunk) as RoomRow[];
+        const state = prepared(`SELECT c.room_id, e.event_id, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
+          WHERE c.room_id IN (${marks}) ORDER BY c.stream_ordering`).all(...chunk) as { room_id: string; event_id: string; json: string }[];
+        const extremities = prepared(`SELECT x.room_id, x.event_id, e.depth FROM room_extremities x JOIN events e ON e.event_id = x.event_id
+          WHERE x.room_id IN (${marks})`).all(...chunk) as { room_id: string; event_id: string; depth: number }[];
+        const byRoom = new Map<string, LoadedRoom>();
+        for (const r of rooms) {
+          const loaded: LoadedRoom = { room: toRoom(r), state: [], extremities: [], depth: 0 };
+          byRoom.set(r.room_id, loaded);
+          out.push(loaded);
+        }
+        for (const r of state) byRoom.get(r.room_id)?.state.push(stateEvent(r));
+        for (const x of extremities) {
+          const loaded = byRoom.get(x.room_id);
+          if (!loaded) continue;
+          loaded.extremities.push(x.event_id);
+          loaded.depth = Math.max(loaded.depth, x.depth);
+        }
+      }
+      return out;
+    },
     async getLatestPosition(roomId) { return (s.latestPos.get(roomId) as number | null) ?? 0; },
     async getEvent(eventId) {
       const r = s.getEvent.get(eventId) as EventRow | undefined;
