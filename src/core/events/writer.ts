@@ -7,7 +7,7 @@ import { forbidden, MatrixError, notFound } from '../../errors.js';
 import type { EventRecord, PersistEventInput, PushActionRecord, RoomStore } from '../../storage/types.js';
 import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
 import { CanonicalJsonError } from '../crypto/canonical-json.js';
-import { hashSignAndIdentify, redactEvent } from '../crypto/event-hashing.js';
+import { hashSignAndIdentify, hashSignAndIdentifyAsync, redactEvent } from '../crypto/event-hashing.js';
 import type { SigningKey } from '../crypto/signing.js';
 import { KeyedMutex } from '../lock.js';
 import { roomVersion as lookupRoomVersion, type RoomVersion } from '../room-versions.js';
@@ -285,7 +285,17 @@ export class EventWriter {
     };
     let built;
     try {
-      built = hashSignAndIdentify(pdu, this.serverName, await this.key(), version);
+      // With other sends under way, the signature is computed on the thread pool so the event loop
+      // serves them meanwhile; a lone send signs inline (the hop to the pool would only add latency).
+      const key = await this.key();
+      this.building++;
+      try {
+        built = this.building > 1 || this.queue.length > 0
+          ? await hashSignAndIdentifyAsync(pdu, this.serverName, key, version)
+          : hashSignAndIdentify(pdu, this.serverName, key, version);
+      } finally {
+        this.building--;
+      }
     } catch (e) {
       if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event content is not valid canonical JSON: ${e.message}`);
       throw e;
@@ -322,6 +332,8 @@ export class EventWriter {
   // transaction, so no reader ever sees a position whose event is not yet stored (the SQLite store
   // commits synchronously inside persistEvents). If the batch fails, each event is retried in its own
   // transaction, so one bad event fails only its own request.
+  /** Events being hashed and signed right now (in any room). */
+  private building = 0;
   private queue: { input: PersistEventInput; resolve: (pos: number) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 

@@ -365,6 +365,23 @@ describe('hashSignAndIdentify', () => {
     }
   });
 
+  it('the thread-pool variant gives exactly the same PDU and event ID, and refuses what the sync one refuses', async () => {
+    const { hashSignAndIdentify, hashSignAndIdentifyAsync } = await import('../../../src/core/crypto/event-hashing.js');
+    const { CanonicalJsonError } = await import('../../../src/core/crypto/canonical-json.js');
+    const { SigningKey } = await import('../../../src/core/crypto/signing.js');
+    const { ROOM_VERSIONS } = await import('../../../src/core/room-versions.js');
+    const key = SigningKey.generate();
+    for (const v of [ROOM_VERSIONS['10'], ROOM_VERSIONS['11']]) {
+      const ev = {
+        room_id: '!r:example.org', sender: '@a:example.org', type: 'm.room.member', state_key: '@a:example.org',
+        content: { membership: 'join', displayname: 'A \u{1F600}' }, origin_server_ts: 1700000000001, prev_events: ['$p'], auth_events: ['$a', '$b'], depth: 3,
+      };
+      expect(await hashSignAndIdentifyAsync(ev, 'example.org', key, v)).toEqual(hashSignAndIdentify(ev, 'example.org', key, v));
+      const bad = { ...ev, content: { n: 1.5 } };
+      await expect(hashSignAndIdentifyAsync(bad, 'example.org', key, v)).rejects.toBeInstanceOf(CanonicalJsonError);
+    }
+  });
+
   it('does not modify its input, and neither does computeEventId', async () => {
     const { hashSignAndIdentify } = await import('../../../src/core/crypto/event-hashing.js');
     const deepFreeze = <T>(value: T): T => {
