@@ -67,3 +67,14 @@ export function makeTestServer(overrides: Record<string, unknown> = {}): TestSer
 }
 
 export const bearer = (u: { accessToken: string }) => ({ Authorization: `Bearer ${u.accessToken}` });
+
+/** Creates `count` rooms as `user` through the real endpoint (`body(i)` is the createRoom body); returns their IDs. */
+export async function createRooms(s: TestServer, user: TestUser, count: number, body: (i: number) => object = () => ({})): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await s.http.post('/_matrix/client/v3/createRoom').set(bearer(user)).send(body(i));
+    if (res.status !== 200) throw new Error(`createRoom failed: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(res.body.room_id);
+  }
+  return ids;
+}

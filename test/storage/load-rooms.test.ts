@@ -1,20 +1,16 @@
 // RoomStore.loadRooms (the batch a cold initial sync uses) returns what the one-room reads return,
 // and the writer's preload gives the same room state as loading rooms one by one.
-import { bearer, makeTestServer, type TestServer, type TestUser } from '../helpers/server.js';
+import { bearer, createRooms, makeTestServer, type TestServer, type TestUser } from '../helpers/server.js';
 
 let s: TestServer;
 let alice: TestUser;
-const rooms: string[] = [];
+let rooms: string[] = [];
 
 beforeAll(async () => {
   s = makeTestServer();
   alice = await s.register('alice');
   const bob = await s.register('bob');
-  for (let i = 0; i < 3; i++) {
-    const res = await s.http.post('/_matrix/client/v3/createRoom').set(bearer(alice)).send({ name: `room ${i}`, preset: 'public_chat' });
-    expect(res.status).toBe(200);
-    rooms.push(res.body.room_id);
-  }
+  rooms = await createRooms(s, alice, 3, (i) => ({ name: `room ${i}`, preset: 'public_chat' }));
   const join = await s.http.post(`/_matrix/client/v3/join/${encodeURIComponent(rooms[1]!)}`).set(bearer(bob)).send({});
   expect(join.status).toBe(200);
   const topic = await s.http.put(`/_matrix/client/v3/rooms/${encodeURIComponent(rooms[2]!)}/state/m.room.topic`).set(bearer(alice)).send({ topic: 't' });

@@ -2,20 +2,16 @@
 // ready together are stored in one transaction, each acknowledged only after it committed; a batch
 // that fails is retried event by event, so one bad event fails only its own send.
 import type { PersistEventInput } from '../../../src/storage/types.js';
-import { bearer, makeTestServer, type TestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, createRooms, makeTestServer, type TestServer, type TestUser } from '../../helpers/server.js';
 
 let s: TestServer;
 let alice: TestUser;
-const rooms: string[] = [];
+let rooms: string[] = [];
 
 beforeAll(async () => {
   s = makeTestServer();
   alice = await s.register('alice');
-  for (let i = 0; i < 5; i++) {
-    const res = await s.http.post('/_matrix/client/v3/createRoom').set(bearer(alice)).send({});
-    expect(res.status).toBe(200);
-    rooms.push(res.body.room_id);
-  }
+  rooms = await createRooms(s, alice, 5);
 });
 afterAll(() => s.close());
 
