@@ -84,9 +84,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const directory = new DirectoryService(config, storage.rooms, events);
   const reader = new RoomReader(config, storage.rooms, events, clock);
   const notifier = new InMemoryNotifier(clock);
-  const sync = new SyncService(config, storage.rooms, storage.sync, events, reader, notifier, positions, clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
-  sync.setIgnoredLookup((userId) => accountData.ignoredBy(userId));
+  const sync = new SyncService(config, storage.rooms, storage.sync, events, reader, notifier, positions, clock, (userId) => accountData.ignoredBy(userId));
   const push = new PushService(storage.sync, accountData);
   events.setPushEvaluator((event, room) => push.actionsFor(event, room));
   sync.setPushRules(push);

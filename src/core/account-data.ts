@@ -10,6 +10,7 @@ import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';
 import { parseUserId } from './ids.js';
+import { KeyedMutex } from './lock.js';
 import type { Notifier } from './notifier.js';
 import type { StreamPositions } from './stream.js';
 
@@ -37,7 +38,6 @@ export class AccountDataService {
     if (type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw invalidParam('Invalid account data type');
   }
 
-  /** Stores account data without the server-owned check (used for m.fully_read and m.push_rules). */
   private ignoredCache = new Map<string, Set<string>>();
 
   /** The users `userId` ignores (m.ignored_user_list), cached: read for every member on every send. */
@@ -52,6 +52,7 @@ export class AccountDataService {
     return set;
   }
 
+  /** Stores account data without the server-owned check (used for m.fully_read and m.push_rules). */
   async put(userId: string, roomId: string, type: string, content: JsonObject): Promise<number> {
     const pos = (await this.positions()).next();
     await this.store.setAccountData(userId, roomId, type, content, pos);
@@ -80,6 +81,51 @@ export class AccountDataService {
     const content = await this.store.getAccountData(userId, roomId, type);
     if (content === undefined) throw notFound('Account data not found');
     return content;
+  }
+
+  // ---- room tags (matrix-spec: tags.yaml): the room's `m.tag` account data, so /sync delivers them ----
+
+  private readonly tagLock = new KeyedMutex();
+
+  private async currentTags(userId: string, roomId: string): Promise<JsonObject> {
+    const tags = (await this.store.getAccountData(userId, roomId, 'm.tag'))?.tags;
+    return tags && typeof tags === 'object' && !Array.isArray(tags) ? { ...(tags as JsonObject) } : {};
+  }
+
+  private checkTagOwner(auth: AuthContext, userId: string): void {
+    if (userId !== auth.userId) throw forbidden('You can only access your own tags');
+  }
+
+  /** GET /user/{userId}/rooms/{roomId}/tags (matrix-spec: tags.yaml#getRoomTags). */
+  async getTags(auth: AuthContext, userId: string, roomId: string): Promise<JsonObject> {
+    this.checkTagOwner(auth, userId);
+    return this.currentTags(userId, roomId);
+  }
+
+  /**
+   * PUT /user/{userId}/rooms/{roomId}/tags/{tag} (matrix-spec: tags.yaml#setRoomTag). Read-modify-write
+   * of the room's tags, one change at a time per user and room, so concurrent changes are all kept.
+   */
+  async setTag(auth: AuthContext, userId: string, roomId: string, tag: string, content: JsonObject): Promise<void> {
+    this.checkTagOwner(auth, userId);
+    if (content.order !== undefined && (typeof content.order !== 'number' || !Number.isFinite(content.order))) throw badJson("'order' must be a number");
+    if (tag.length === 0 || Buffer.byteLength(tag, 'utf8') > 255) throw badJson('Tags are 1 to 255 bytes');
+    await this.tagLock.run(`${userId}\u0000${roomId}`, async () => {
+      const tags = await this.currentTags(userId, roomId);
+      tags[tag] = content;
+      await this.put(userId, roomId, 'm.tag', { tags });
+    });
+  }
+
+  /** DELETE /user/{userId}/rooms/{roomId}/tags/{tag} (matrix-spec: tags.yaml#deleteRoomTag). */
+  async deleteTag(auth: AuthContext, userId: string, roomId: string, tag: string): Promise<void> {
+    this.checkTagOwner(auth, userId);
+    await this.tagLock.run(`${userId}\u0000${roomId}`, async () => {
+      const tags = await this.currentTags(userId, roomId);
+      if (!(tag in tags)) return;
+      delete tags[tag];
+      await this.put(userId, roomId, 'm.tag', { tags });
+    });
   }
 
   private async requireJoined(auth: AuthContext, roomId: string) {

@@ -78,6 +78,8 @@ export class SyncService {
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
     private readonly clock: Clock,
+    /** The users a user ignores (m.ignored_user_list; AccountDataService.ignoredBy caches them). */
+    private readonly ignoredUsers: (userId: string) => Promise<Set<string>>,
   ) {
     writer.addListener({
       onEventPersisted: (rec, room) => {
@@ -301,20 +303,6 @@ export class SyncService {
     return { global, rooms };
   }
 
-  private ignoredLookup: ((userId: string) => Promise<Set<string>>) | undefined;
-
-  /** Where the users a user ignores come from (the account-data service caches them). */
-  setIgnoredLookup(fn: (userId: string) => Promise<Set<string>>): void {
-    this.ignoredLookup = fn;
-  }
-
-  private async ignoredUsers(userId: string): Promise<Set<string>> {
-    if (this.ignoredLookup) return this.ignoredLookup(userId);
-    const data = await this.store.getAccountData(userId, '', 'm.ignored_user_list');
-    const users = data?.ignored_users;
-    return new Set(users && typeof users === 'object' && !Array.isArray(users) ? Object.keys(users) : []);
-  }
-
   private async inviteState(roomId: string, invite: StoredEvent): Promise<JsonObject[]> {
     const room = await this.writer.getRoomState(roomId);
     const out: JsonObject[] = [];
@@ -342,16 +330,11 @@ export class SyncService {
 
   private summary(room: RoomState, userId: string): JsonObject {
     const { joined, invited } = membershipOfRoom(room);
-    // Heroes: the first five other joined or invited members (sorted), from the cached member lists.
-    const heroes: string[] = [];
-    for (const list of [joined, invited]) {
-      for (const u of list) {
-        if (heroes.length === 6) break;
-        if (u !== userId) heroes.push(u);
-      }
-    }
-    heroes.sort();
-    return { 'm.heroes': heroes.slice(0, 5), 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length };
+    // Heroes: the first five other joined or invited members in sorted order. Both cached lists are
+    // sorted, so the five come from the first five others of each.
+    const firstOthers = (list: string[]) => list.filter((u) => u !== userId).slice(0, 5);
+    const heroes = [...firstOthers(joined), ...firstOthers(invited)].sort().slice(0, 5);
+    return { 'm.heroes': heroes, 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length };
   }
 
   private async joinedRoom(

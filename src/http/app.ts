@@ -11,7 +11,7 @@ import type { Services } from '../services.js';
 import { readJsonBody } from './body.js';
 import { setCorsHeaders } from './cors.js';
 import { errorHandler } from './errors.js';
-import { createMetrics, metricsHandler, observeRequest } from './metrics.js';
+import { createMetrics, metricsHandler, recordRequest } from './metrics.js';
 import { RouteTable, runRoute, type RouteDef } from './routes.js';
 import { adopt, type HttpRequest, type HttpResponse } from './types.js';
 
@@ -58,8 +58,16 @@ export function createApp(services: Services, opts: AppOptions = {}): App {
   return (rawReq, rawRes) => {
     const { req, res } = adopt(rawReq, rawRes);
     req.params = {};
-    observeRequest(metrics, req, res);
-    if (log.isLevelEnabled('info')) requestLog(services, req, res);
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      recordRequest(metrics, req, res, seconds);
+      // One structured line per request: method, path without query (it may hold secrets), status, time, user.
+      if (log.isLevelEnabled('info')) {
+        const auth = res.locals.auth as { userId?: string } | undefined;
+        log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, user: auth?.userId }, 'request');
+      }
+    });
     let done: Promise<void>;
     try {
       done = handle(req, res);
@@ -86,14 +94,4 @@ export function mountedRoutes(services: Services): { prefix: string; routes: Rou
     { prefix: '/_matrix/key', routes: keyRoutes(services) },
     { prefix: '/', routes: adminRoutes(services) },
   ];
-}
-
-/** One structured line per request: method, path without query (it may hold secrets), status, time, user. */
-function requestLog(services: Services, req: HttpRequest, res: HttpResponse): void {
-  const start = process.hrtime.bigint();
-  res.on('finish', () => {
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    const auth = res.locals.auth as { userId?: string } | undefined;
-    services.logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, user: auth?.userId }, 'request');
-  });
 }

@@ -9,10 +9,8 @@ export function errorHandler(logger: Logger) {
     let e: MatrixError;
     if (err instanceof MatrixError) {
       e = err;
-    } else if (err instanceof URIError || (isHttpError(err) && err.status === 400)) {
+    } else if (err instanceof URIError) {
       e = new MatrixError(400, 'M_INVALID_PARAM', 'Malformed request (bad percent-encoding or parameters)');
-    } else if (isHttpError(err) && err.status === 413) {
-      e = new MatrixError(413, 'M_TOO_LARGE', 'Request body too large');
     } else {
       logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
       e = new MatrixError(500, 'M_UNKNOWN', 'Internal server error');
@@ -26,8 +24,4 @@ export function errorHandler(logger: Logger) {
     if (isUiaChallenge(e) && !e.uiaFailed) res.json(e.extra);
     else res.json(e.toJSON());
   };
-}
-
-function isHttpError(err: unknown): err is { status: number } {
-  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number';
 }

@@ -25,7 +25,7 @@ export function createMetrics(services: Services, opts: { defaultMetrics?: boole
   });
   const eventsPersisted = new Counter({ name: 'hearth_events_persisted_total', help: 'Room events persisted', registers: [registry] });
   const persistSeconds = new Histogram({
-    name: 'hearth_sqlite_persist_event_seconds', help: 'Time spent in the SQLite transaction that persists an event',
+    name: 'hearth_sqlite_persist_event_seconds', help: 'Time spent in each SQLite transaction that persists events (one or a group commit of several)',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry],
   });
   new Gauge({ name: 'hearth_sessions_live', help: 'Live client sessions', registers: [registry], collect() { this.set(services.sessions.store.size); } });
@@ -37,15 +37,11 @@ export function createMetrics(services: Services, opts: { defaultMetrics?: boole
   return { registry, requests, latency, eventsPersisted, persistSeconds };
 }
 
-/** Counts every request under its route pattern (not the raw path: IDs would explode the labels). */
-export function observeRequest(metrics: Metrics, req: HttpRequest, res: HttpResponse): void {
-  const start = process.hrtime.bigint();
-  res.once('finish', () => {
-    const route = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    metrics.requests.inc({ method: req.method ?? '', route, status: String(res.statusCode) });
-    metrics.latency.observe({ method: req.method ?? '', route }, seconds);
-  });
+/** Counts a finished request under its route pattern (not the raw path: IDs would explode the labels). */
+export function recordRequest(metrics: Metrics, req: HttpRequest, res: HttpResponse, seconds: number): void {
+  const route = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
+  metrics.requests.inc({ method: req.method ?? '', route, status: String(res.statusCode) });
+  metrics.latency.observe({ method: req.method ?? '', route }, seconds);
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);

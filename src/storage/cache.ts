@@ -10,7 +10,6 @@
 //   what the store has, never an answer older than a write that already committed, whatever order
 //   the promises resolve in.
 // - Each cache is bounded; when one is full it is emptied (cheap, and it refills from the store).
-import type { JsonObject } from '../core/events/types.js';
 import type {
   AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
   ToDeviceRecord,
@@ -31,9 +30,8 @@ export class VersionedCache<K, V> {
     return this.pending.has(key) ? undefined : this.entries.get(key);
   }
 
-  /** A token for a read that may fill `key`: pass it to `fill` with the value read. */
-  startRead(key: K): number {
-    void key;
+  /** A token for a read that may fill the cache: pass it to `fill` with the key and the value read. */
+  startRead(): number {
     return ++this.clock;
   }
 
@@ -42,14 +40,6 @@ export class VersionedCache<K, V> {
     if (this.pending.has(key) || this.clearedAt > token || (this.versions.get(key) ?? 0) > token) return;
     if (this.entries.size >= this.maxEntries) this.clear();
     this.entries.set(key, value);
-  }
-
-  /** Changes the cached value in place (a write that knows its effect); false when nothing is cached. */
-  update(key: K, fn: (v: V) => V): boolean {
-    const v = this.entries.get(key);
-    if (v === undefined) return false;
-    this.entries.set(key, fn(v));
-    return true;
   }
 
   beginWrite(key: K): void {
@@ -118,7 +108,7 @@ async function writing<K, V, T>(cache: VersionedCache<K, V>, keys: K[], write: (
 async function reading<K, V>(cache: VersionedCache<K, V>, key: K, read: () => Promise<V>): Promise<V> {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const token = cache.startRead(key);
+  const token = cache.startRead();
   const value = await read();
   cache.fill(key, token, value);
   return value;
@@ -307,7 +297,7 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
     async getAccountDataSince(userId, since): Promise<AccountDataRecord[]> {
       const none = accountDataNoneAfter.get(userId);
       if (none !== undefined && none <= since) return [];
-      const token = accountDataNoneAfter.startRead(userId);
+      const token = accountDataNoneAfter.startRead();
       const records = await inner.getAccountDataSince(userId, since);
       let max = since;
       for (const r of records) max = Math.max(max, r.streamOrdering);
@@ -323,7 +313,7 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
         const none = receiptsNoneAfter.get(id);
         return none !== undefined && none <= since;
       })) return [];
-      const token = receiptsNoneAfter.startRead('');
+      const token = receiptsNoneAfter.startRead();
       const records = await inner.getReceiptsSince(roomIds, since);
       const max = new Map<string, number>();
       for (const r of records) max.set(r.roomId, Math.max(max.get(r.roomId) ?? 0, r.streamOrdering));
@@ -342,7 +332,7 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
       const key = device(userId, deviceId);
       const none = toDeviceNoneAfter.get(key);
       if (none !== undefined && none <= after) return [];
-      const token = toDeviceNoneAfter.startRead(key);
+      const token = toDeviceNoneAfter.startRead();
       const messages = await inner.getToDevice(userId, deviceId, after, limit);
       if (messages.length < limit) {
         let max = after;
@@ -365,7 +355,7 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
       const key = `${userId}\u0000${roomId}`;
       const hit = unread.get(key);
       if (hit !== undefined && hit.after === after) return { notifications: hit.n, highlights: hit.h };
-      const token = unread.startRead(key);
+      const token = unread.startRead();
       const c = await inner.countNotifications(userId, roomId, after);
       unread.fill(key, token, { after, n: c.notifications, h: c.highlights });
       return c;
@@ -386,4 +376,3 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
   };
 }
 
-export type { JsonObject };

@@ -5,64 +5,14 @@
 // with getSender() === server name, and the clients keep syncing (no ERROR state).
 import * as sdk from 'matrix-js-sdk';
 import { startE2eServer, type E2eServer, type E2eUser } from './helpers.js';
+import { createHarness, muteKnownSdkNoise } from './sdk-harness.js';
 
 const PREPARED_TIMEOUT_MS = 15_000;
 const DELIVERY_TIMEOUT_MS = 8_000;
 const SERVER = 'localhost';
 
-/**
- * Known, harmless SDK console noise with any server (see sync.e2e.test.ts): push-rule merge reports
- * and state for a room the SDK has not stored yet; and the SDK's report of the post into the notices
- * room that this test expects the server to refuse.
- */
-const KNOWN_NOISE = [/(Missing|Adding) default global \w+ push rule /, /Got room state event for unknown room /, /^Error sending event$/];
-function muteKnownSdkNoise(): () => void {
-  const { warn, error } = console;
-  const noisy = (m: unknown[]) => process.env.E2E_DEBUG !== '1' && KNOWN_NOISE.some((re) => re.test(m.filter((x) => typeof x === 'string').join(' ')));
-  console.warn = (...m: unknown[]) => { if (!noisy(m)) warn(...m); };
-  console.error = (...m: unknown[]) => { if (!noisy(m)) error(...m); };
-  return () => {
-    console.warn = warn;
-    console.error = error;
-  };
-}
-
-type Listener = (...args: unknown[]) => void;
-interface Emitter {
-  on(event: string, fn: Listener): unknown;
-  off(event: string, fn: Listener): unknown;
-}
-
-/** Resolves with check()'s first non-undefined value, tested now and on each of `events`; rejects after `ms`. */
-function waitFor<T>(client: sdk.MatrixClient, events: string[], check: () => T | undefined, ms: number, what: string): Promise<T> {
-  const emitter = client as unknown as Emitter;
-  return new Promise<T>((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      for (const e of events) emitter.off(e, listener);
-    };
-    const listener: Listener = () => {
-      let v: T | undefined;
-      try {
-        v = check();
-      } catch (e) {
-        done();
-        reject(e as Error);
-        return;
-      }
-      if (v !== undefined) {
-        done();
-        resolve(v);
-      }
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`timed out after ${ms} ms waiting for ${what} (sync state of ${client.getUserId()}: ${client.getSyncState()})`));
-    }, ms);
-    for (const e of events) emitter.on(e, listener);
-    listener();
-  });
-}
+// The SDK reports the post into the notices room that this test expects the server to refuse.
+const EXPECTED_NOISE = [/^Error sending event$/];
 
 interface Synced extends E2eUser {
   syncStates: string[];
@@ -78,9 +28,10 @@ describe('server notices and server events through matrix-js-sdk startClient()',
   let alice: Synced;
   let bob: Synced;
   let noticeRoomId: string | undefined;
+  const { waitFor } = createHarness(() => hs.url);
 
   beforeAll(async () => {
-    unmute = muteKnownSdkNoise();
+    unmute = muteKnownSdkNoise(EXPECTED_NOISE);
     hs = await startE2eServer();
     root = await hs.registerClient('root');
     await hs.services.accounts.setAdmin(root.userId, true);

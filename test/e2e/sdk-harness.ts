@@ -27,11 +27,13 @@ export const logger: SdkLogger = {
  * and .m.rule.roomnotif), and MatrixRTCSessionManager sees state of a room the SDK has not stored yet.
  */
 const KNOWN_NOISE = [/(Missing|Adding) default global \w+ push rule /, /Got room state event for unknown room /];
-export function muteKnownSdkNoise(): () => void {
+/** Mutes the known noise, and `extra` patterns a test expects (e.g. the SDK's report of a refused send). */
+export function muteKnownSdkNoise(extra: RegExp[] = []): () => void {
   const { warn, error } = console;
+  const patterns = [...KNOWN_NOISE, ...extra];
   const noisy = (m: unknown[]) => {
     const text = m.filter((x) => typeof x === 'string').join(' ');
-    return quiet && KNOWN_NOISE.some((re) => re.test(text));
+    return quiet && patterns.some((re) => re.test(text));
   };
   console.warn = (...m: unknown[]) => { if (!noisy(m)) warn(...m); };
   console.error = (...m: unknown[]) => { if (!noisy(m)) error(...m); };

@@ -78,3 +78,8 @@ export async function createRooms(s: TestServer, user: TestUser, count: number, 
   }
   return ids;
 }
+
+/** An error answer: the HTTP status and the Matrix errcode, checked together. */
+export function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
+  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
+}

@@ -22,7 +22,7 @@ export { wellKnownRoutes } from './versions.js';
 
 /** Routes below /_matrix/client. */
 export function clientRoutes(services: Services): RouteDef[] {
-  // The busiest routes first: Express tries routes in order.
+  // The busiest routes first (the route table tries paths of the same length in this order).
   return [
     ...eventRoutes(services),
     ...syncRoutes(services),

@@ -1,16 +1,12 @@
 // Client config / account data (matrix-spec: account-data.yaml#setAccountData, #getAccountData,
 // #setAccountDataPerRoom, #getAccountDataPerRoom; client-server-api "Client Config").
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const s = makeTestServer({ presence: { enabled: false } });
 afterAll(() => s.close());
 
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 const globalPath = (owner: string, type: string) => `${C}/user/${enc(owner)}/account_data/${enc(type)}`;
 const roomPath = (owner: string, roomId: string, type: string) => `${C}/user/${enc(owner)}/rooms/${enc(roomId)}/account_data/${enc(type)}`;

@@ -1,14 +1,10 @@
 // Room aliases and the published room directory over HTTP (matrix-spec: directory.yaml#setRoomAlias,
 // getRoomIdByAlias, deleteRoomAlias, getLocalAliases; list_public_rooms.yaml#getRoomVisibilityOnDirectory,
 // setRoomVisibilityOnDirectory, getPublicRooms, queryPublicRooms).
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 interface Chunk {
   room_id: string;

@@ -4,15 +4,11 @@
 import { computeContentHash, computeEventId, verifyEventSignature } from '../../../src/core/crypto/event-hashing.js';
 import type { StoredEvent } from '../../../src/core/events/types.js';
 import { ROOM_VERSIONS } from '../../../src/core/room-versions.js';
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
 const EVENT_ID_RE = /^\$[A-Za-z0-9_-]{43}$/;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 describe('sending events', () => {
   const s = makeTestServer();

@@ -1,15 +1,11 @@
 // Filters (matrix-spec: filter.yaml#defineFilter, #getFilter; client-server-api "Filtering").
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const s = makeTestServer();
 afterAll(() => s.close());
 
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 const create = (u: TestUser, body: unknown, owner = u.userId) => s.http.post(`${C}/user/${enc(owner)}/filter`).set(bearer(u)).send(body as object);
 const fetch = (u: TestUser, id: string, owner = u.userId) => s.http.get(`${C}/user/${enc(owner)}/filter/${enc(id)}`).set(bearer(u));

@@ -2,7 +2,7 @@
 // banning.yaml, knocking.yaml; rooms/v11 auth rules 4.x): join, invite (with reasons, limits and rate
 // limits), leave / reject, kick, ban, unban, forget, join by alias, knock.
 import type { StoredEvent } from '../../../src/core/events/types.js';
-import { bearer, makeTestServer, type TestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const C = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -37,10 +37,6 @@ function helpers(s: TestServer) {
       return (await s.services.storage.rooms.getRoomEvents({ roomId, from: 0, dir: 'f', limit: 10000 })).length;
     },
   };
-}
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
 }
 
 describe('room membership', () => {

@@ -1,7 +1,7 @@
 // Push rules (matrix-spec: pushrules.yaml#getPushRules, #getPushRulesGlobal, #getPushRule,
 // #setPushRule, #deletePushRule, #isPushRuleEnabled, #setPushRuleEnabled, #getPushRuleActions,
 // #setPushRuleActions; client-server-api "Push Notifications", modules/push.md "Predefined Rules").
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const s = makeTestServer({ presence: { enabled: false } });
 afterAll(() => s.close());
@@ -12,10 +12,6 @@ let txn = 0;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 const rulePath = (kind: string, ruleId: string, attr = '') => `${C}/pushrules/global/${kind}/${enc(ruleId)}${attr ? `/${attr}` : ''}`;
 const getRule = (u: TestUser, kind: string, ruleId: string, attr = '') => s.http.get(rulePath(kind, ruleId, attr)).set(bearer(u));

@@ -1,6 +1,6 @@
 // Receipts and read markers (matrix-spec: receipts.yaml#postReceipt, read_markers.yaml#setReadMarker;
 // client-server-api "Receipts", "Fully read markers").
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const s = makeTestServer({ presence: { enabled: false } });
 afterAll(() => s.close());
@@ -11,10 +11,6 @@ let txn = 0;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 const postReceipt = (u: TestUser, roomId: string, type: string, eventId: string, body: unknown = {}) =>
   s.http.post(`${C}/rooms/${enc(roomId)}/receipt/${enc(type)}/${enc(eventId)}`).set(bearer(u)).send(body as object);

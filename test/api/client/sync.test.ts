@@ -2,7 +2,7 @@
 // "Ignoring Users", "Send-to-Device messaging", "Push Notifications"). Real users, rooms and events
 // through the HTTP API; long-poll timeouts run on the test server's fake clock.
 import type { Response } from 'supertest';
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 // Presence has its own tests; here it would add m.presence events to responses the tests expect empty.
 const s = makeTestServer({ presence: { enabled: false } });
@@ -26,10 +26,6 @@ interface Ev {
 type Query = Record<string, string | number | boolean>;
 
 // ---- helpers ------------------------------------------------------------------------------------
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 async function createRoom(u: TestUser, body: Json = {}): Promise<string> {
   const r = await s.http.post(`${C}/createRoom`).set(bearer(u)).send({ preset: 'public_chat', ...body });

@@ -1,6 +1,6 @@
 // Send-to-device messaging (matrix-spec: to_device.yaml#sendToDevice; client-server-api
 // "Send-to-Device messaging"): GTChat's whisper, a private message to one user's devices.
-import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { bearer, makeTestServer, type TestUser, expectError } from '../../helpers/server.js';
 
 const s = makeTestServer({ presence: { enabled: false } });
 afterAll(() => s.close());
@@ -10,10 +10,6 @@ let txn = 0;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
-
-function expectError(res: { status: number; body: { errcode?: string } }, status: number, errcode: string): void {
-  expect({ status: res.status, errcode: res.body.errcode }).toEqual({ status, errcode });
-}
 
 const sendToDevice = (u: TestUser, type: string, body: unknown, txnId = `w${++txn}`) =>
   s.http.put(`${C}/sendToDevice/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`).set(bearer(u)).send(body as object);
