@@ -4,19 +4,19 @@
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from './clock.js';
 import { ConfigError, generateConfigYaml, loadConfig, type Config } from './config.js';
 import { randomToken } from './core/ids.js';
 import { MatrixError } from './errors.js';
-import { createApp } from './http/app.js';
-import { HttpRequest, HttpResponse } from './http/types.js';
+import { assembleHearth } from './index.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import { MigrationError } from './storage/migrate.js';
-import { openSqliteStorage, type SqliteStorage } from './storage/sqlite/index.js';
+import { openSqliteStorage } from './storage/sqlite/index.js';
+import type { Storage } from './storage/types.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from './version.js';
 
 const USAGE = `${SERVER_NAME_SOFTWARE} ${VERSION}: a Matrix homeserver
@@ -60,7 +60,7 @@ class UsageError extends Error {}
 
 export interface RunningServer {
   services: Services;
-  storage: SqliteStorage;
+  storage: Storage;
   server: Server;
   url: string;
   stop(): Promise<void>;
@@ -68,13 +68,9 @@ export interface RunningServer {
 
 /** Starts a homeserver from a config; used by `serve`, the e2e tests and the benchmark. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const logger = createLogger(config.logging.level);
-  const storage = openSqliteStorage(config.database.path, systemClock.now, { cacheMb: config.database.cache_mb });
-  if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
-  const services = createServices(config, storage, systemClock, { logger });
-  const app = createApp(services, { defaultMetrics: true });
-  // Requests and responses are created as Hearth's own classes (no prototype swap per request).
-  const server: Server = createServer({ IncomingMessage: HttpRequest, ServerResponse: HttpResponse as unknown as typeof ServerResponse }, app);
+  const hearth = await assembleHearth(config, { defaultMetrics: true });
+  const { services, storage } = hearth;
+  const server: Server = createServer(hearth.app);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,8 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       });
     });
   } catch (e) {
-    await services.stop();
-    await storage.close();
+    await hearth.close();
     throw e;
   }
   server.keepAliveTimeout = 65_000;
@@ -103,8 +98,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and keep-alive connections must not hold the stop forever.
           setTimeout(() => server.closeAllConnections(), 2000).unref();
         });
-        await services.stop();
-        await storage.close();
+        await hearth.close();
       })();
       return stopping;
     },

@@ -142,6 +142,17 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+describe('the package entry point (built)', () => {
+  it("`import { createHearth } from 'hearth'` resolves through package.json exports to the build", async () => {
+    const script = "import('hearth').then(async (m) => { const h = await m.createHearth({ database: { path: ':memory:' }, logging: { level: 'silent' } }); " +
+      "const { default: request } = await import('supertest'); const r = await request(h.app).get('/_matrix/client/versions'); " +
+      "await h.close(); console.log(typeof m.createHearth, r.status, typeof h.router); })";
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    expect(out.trim()).toBe('function 200 function');
+    expect(existsSync(join(ROOT, 'dist', 'index.d.ts'))).toBe(true);
+  });
+});
+
 describe('hearth CLI (built)', () => {
   it('--version prints exactly the version from package.json', async () => {
     const r = await runCli(['--version']);

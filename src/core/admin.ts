@@ -9,7 +9,7 @@ import { lookupIn, type EventWriter } from './events/writer.js';
 import { normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
 import { hashPassword, type ScryptParams } from './passwords.js';
 import type { ServerNoticeService } from './notices.js';
-import type { SessionService } from './sessions.js';
+import { byStart, type SessionService } from './sessions.js';
 
 /** The automatic notice's text (as services.ts sends it when a user changes their own password). */
 const PASSWORD_CHANGED_NOTICE = 'Your password was changed. If this was not you, contact the server administrator.';
@@ -257,7 +257,7 @@ export class AdminService {
 
   /** GET /_hearth/admin/v1/sessions: every live session (GTChat's table of active users), paged. */
   listSessions(from: number, limit: number): JsonObject {
-    const all = [...this.sessions.store.all()].sort((a, b) => a.createdTs - b.createdTs || a.id.localeCompare(b.id));
+    const all = [...this.sessions.store.all()].sort(byStart);
     const page = all.slice(from, from + limit).map((s) => ({
       session_id: s.id, user_id: s.userId, device_id: s.deviceId, presence: s.presence,
       created_ts: s.createdTs, last_seen_ts: s.lastSeenTs, ip: s.ip, user_agent: s.userAgent,

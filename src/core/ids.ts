@@ -1,5 +1,6 @@
 // Identifier grammar (matrix-spec: content/appendices.md "User Identifiers", "Room IDs", "Room Aliases").
 import { randomBytes, randomInt } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { invalidUsername } from '../errors.js';
 
 /** Characters allowed in localparts of new user IDs: a-z 0-9 . _ = - / + (appendices "User Identifiers"). */
@@ -59,4 +60,30 @@ export function generateDeviceId(): string {
 /** An opaque random string of `bytes` random bytes, URL-safe base64. */
 export function randomToken(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
+}
+
+/**
+ * A generator of time-ordered UUIDs (version 7, RFC 9562) from an injected clock: the first 48 bits
+ * are the millisecond, the rest random (74 bits) with a counter that keeps IDs made in the same
+ * millisecond in order. For identifiers that are UUIDs by nature (sessions, federation transactions,
+ * media); never for secrets.
+ */
+export function uuidV7Generator(now: () => number): () => string {
+  let lastMs = -Infinity;
+  let seq = 0;
+  return () => {
+    const ms = now();
+    if (ms > lastMs) {
+      lastMs = ms;
+      // A random start with headroom below 2^31, so the counter can step without wrapping.
+      seq = randomInt(0, 2 ** 30);
+    } else {
+      seq += 1;
+      if (seq >= 2 ** 31) {
+        lastMs += 1;
+        seq = randomInt(0, 2 ** 30);
+      }
+    }
+    return uuidv7({ msecs: lastMs, seq });
+  };
 }

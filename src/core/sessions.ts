@@ -3,12 +3,12 @@
 // (one device of one user). It starts explicitly or with the first request that names none, and ends
 // explicitly or after `sessions.idle_timeout_ms` without a request; a request in flight (a waiting
 // /sync) keeps it alive. Presence and typing belong to a session and end with it.
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { MatrixError, notFound } from '../errors.js';
 import type { AuthContext } from './accounts.js';
 import type { DeadlineQueue } from './deadlines.js';
+import { uuidV7Generator } from './ids.js';
 
 export type SessionPresence = 'online' | 'unavailable' | 'offline';
 
@@ -111,8 +111,13 @@ export function sessionExpired(newSessionId: string): MatrixError {
   );
 }
 
+/** Sessions in the order they started (their IDs are time-ordered UUIDs). */
+export const byStart = (a: Session, b: Session): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 export class SessionService {
   private listeners: SessionListener[] = [];
+  /** Session IDs: UUIDv7 from the injected clock, so IDs sort by start (spec/sessions.md rule 1). */
+  private readonly newId = uuidV7Generator(() => this.clock.now());
 
   constructor(
     private readonly config: Config,
@@ -138,8 +143,7 @@ export class SessionService {
   start(auth: AuthContext, presence: SessionPresence = 'online', meta: { ip?: string | null; userAgent?: string | null } = {}): Session {
     const now = this.clock.now();
     const s: Session = {
-      // 128 random bits (>= 122 required), URL-safe.
-      id: randomBytes(16).toString('base64url'),
+      id: this.newId(),
       userId: auth.userId,
       deviceId: auth.deviceId,
       presence,
@@ -242,7 +246,7 @@ export class SessionService {
   }
 
   list(userId: string): Session[] {
-    return this.store.forUser(userId).sort((a, b) => a.createdTs - b.createdTs || a.id.localeCompare(b.id));
+    return this.store.forUser(userId).sort(byStart);
   }
 
   /** Ends one of the caller's own sessions; someone else's or an unknown one: 404 (the same answer). */

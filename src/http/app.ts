@@ -1,97 +1,155 @@
-// The HTTP application on node:http: request logs and metrics, CORS, JSON bodies, the route table,
-// 404/405 and one error mapper. (Hearth started on Express 5; its per-request work, routers, layers
-// and response helpers, was a large share of every cheap request, see bench/README.md, so the few
-// pieces Hearth used are here instead.)
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The HTTP application on Express 5. createHearthRouter builds one express.Router carrying every
+// Hearth route with its middleware (request log and metrics, CORS, per-route policy and JSON body,
+// 404/405 and the Matrix error mapper), scoped to Hearth's path prefixes so that a host application
+// can mount it beside its own routes (`host.use(hearth.router)`). createApp wraps that router in an
+// Express app tuned for Hearth alone (no ETag, no X-Powered-By, a lean JSON writer).
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { adminRoutes } from '../api/admin/index.js';
 import { clientRoutes, wellKnownRoutes } from '../api/client/index.js';
 import { federationRoutes, keyRoutes } from '../api/federation/index.js';
 import { unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
-import { readJsonBody } from './body.js';
 import { setCorsHeaders } from './cors.js';
-import { errorHandler } from './errors.js';
-import { createMetrics, metricsHandler, recordRequest } from './metrics.js';
-import { RouteTable, runRoute, type RouteDef } from './routes.js';
-import { adopt, type HttpRequest, type HttpResponse } from './types.js';
+import { errorHandler, pathOf } from './errors.js';
+import { createMetrics, metricsHandler, recordRequest, type Metrics } from './metrics.js';
+import { buildRouter, type RouteDef } from './routes.js';
+import './locals.js';
 
 export interface AppOptions {
   /** Process-level metrics (CPU, memory, event loop) in /metrics; off in tests. */
   defaultMetrics?: boolean;
+  /** The Hearth router to serve (createHearthRouter's), when the caller also hands it out. */
+  router?: Router;
 }
 
-/** A node:http request listener (also what supertest accepts). */
-export type App = (req: IncomingMessage, res: ServerResponse) => void;
+/** The path prefixes Hearth answers under; everything else is left to a host application. */
+export const HEARTH_PREFIXES = ['/_matrix', '/.well-known/matrix', '/_synapse', '/_hearth'];
 
-export function createApp(services: Services, opts: AppOptions = {}): App {
+/** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
+export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
+  return [
+    { prefix: '/_matrix/client', routes: clientRoutes(services) },
+    { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
+    { prefix: '/_matrix/federation', routes: federationRoutes(services) },
+    { prefix: '/_matrix/key', routes: keyRoutes(services) },
+    { prefix: '/', routes: adminRoutes(services) },
+  ];
+}
+
+export interface HearthRouter {
+  router: Router;
+  metrics: Metrics;
+}
+
+/** One router with every Hearth route and its middleware, for this app or a host's. */
+export function createHearthRouter(services: Services, opts: AppOptions = {}): HearthRouter {
   const metrics = createMetrics(services, { defaultMetrics: opts.defaultMetrics === true });
-  const serveMetrics = metricsHandler(services, metrics);
-  const onError = errorHandler(services.logger);
-  const log = services.logger;
-  const limit = services.config.max_request_body_bytes;
-  const table = new RouteTable();
-  for (const { prefix, routes } of mountedRoutes(services)) table.add(prefix, routes);
+  const router = express.Router();
+  const observe = observeRequests(services, metrics);
+  router.get('/metrics', observe, (_req, res, next) => {
+    res.locals.route = '/metrics';
+    next();
+  }, metricsHandler(services, metrics));
+  router.use(HEARTH_PREFIXES, observe, cors);
+  const bodyLimit = services.config.max_request_body_bytes;
+  for (const { prefix, routes } of mountedRoutes(services)) {
+    const sub = buildRouter(services, prefix, routes, { bodyLimit });
+    if (prefix === '/') router.use(sub);
+    else router.use(prefix, sub);
+  }
+  router.use(HEARTH_PREFIXES, () => {
+    throw unrecognized('Unrecognized request');
+  });
+  router.use(errorHandler(services.logger));
+  return { router, metrics };
+}
 
-  const handle = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+export function createApp(services: Services, opts: AppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  installLeanJson(app);
+  installQueryCache(app);
+  app.use(opts.router ?? createHearthRouter(services, opts).router);
+  // Anything outside Hearth's prefixes, in Hearth's own app: still a Matrix 404.
+  app.use((_req: Request, res: Response) => {
     setCorsHeaders(res);
-    if (req.method === 'OPTIONS') {
-      res.statusCode = 204;
-      res.end();
-      return;
-    }
-    const path = req.path;
-    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.locals.route = '/metrics';
-      await serveMetrics(req, res);
-      return;
-    }
-    const reading = readJsonBody(req, limit);
-    if (reading) await reading;
-    const found = table.match(req.method ?? '', path);
-    if (!found) throw unrecognized('Unrecognized request');
-    res.locals.route = found.entry.pattern;
-    if (!found.def) throw unrecognized('Method not allowed on this path', 405);
-    req.params = found.params;
-    await runRoute(services, found.def, req, res);
-  };
+    res.locals.hearth = true;
+    const e = unrecognized('Unrecognized request');
+    res.status(e.status).json(e.toJSON());
+  });
+  return app;
+}
 
-  return (rawReq, rawRes) => {
-    const { req, res } = adopt(rawReq, rawRes);
-    req.params = {};
+/** Marks the request as Hearth's, and writes one log line and the metrics when it finishes. */
+function observeRequests(services: Services, metrics: Metrics) {
+  const log = services.logger;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (res.locals.hearth) {
+      next();
+      return;
+    }
+    res.locals.hearth = true;
     const start = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       recordRequest(metrics, req, res, seconds);
       // One structured line per request: method, path without query (it may hold secrets), status, time, user.
       if (log.isLevelEnabled('info')) {
-        const auth = res.locals.auth as { userId?: string } | undefined;
-        log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, user: auth?.userId }, 'request');
+        log.info({ method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, user: res.locals.auth?.userId }, 'request');
       }
     });
-    let done: Promise<void>;
-    try {
-      done = handle(req, res);
-    } catch (e) {
-      done = Promise.reject(e);
-    }
-    done.catch((err: unknown) => {
-      try {
-        onError(err, req, res);
-      } catch (e) {
-        log.error({ err: e }, 'error while answering an error');
-        if (!res.writableEnded) res.destroy();
-      }
-    });
+    next();
   };
 }
 
-/** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
-export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
-  return [
-    { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
-    { prefix: '/_matrix/client', routes: clientRoutes(services) },
-    { prefix: '/_matrix/federation', routes: federationRoutes(services) },
-    { prefix: '/_matrix/key', routes: keyRoutes(services) },
-    { prefix: '/', routes: adminRoutes(services) },
-  ];
+/** CORS headers on every answer; a preflight is answered here, before any auth (matrix-spec: "Web Browser Clients"). */
+function cors(req: Request, res: Response, next: NextFunction): void {
+  setCorsHeaders(res);
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
+  next();
+}
+
+/**
+ * res.json without Express's per-call settings lookups, ETag and freshness checks (Hearth's app turns
+ * ETags off anyway): serialise, set type and length, end. HEAD answers the headers only.
+ */
+function installLeanJson(app: Express): void {
+  app.response.json = function leanJson(this: Response, body: unknown): Response {
+    const text = JSON.stringify(body) ?? '';
+    if (!this.hasHeader('Content-Type')) this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    this.setHeader('Content-Length', Buffer.byteLength(text));
+    if (this.req.method === 'HEAD') this.end();
+    else this.end(text);
+    return this;
+  };
+}
+
+const QUERY = Symbol('hearth.query');
+
+/**
+ * req.query is a getter that parses the query string on every read (auth, session and the handler
+ * each read it); this one parses once per request with the app's query parser.
+ */
+function installQueryCache(app: Express): void {
+  const parse = app.get('query parser fn') as (qs: string) => Record<string, unknown>;
+  Object.defineProperty(app.request, 'query', {
+    configurable: true,
+    enumerable: true,
+    get(this: Request & { [QUERY]?: { qs: string; query: Record<string, unknown> } }) {
+      // Routers strip their mount path from req.url, never the query string: key the cache by it.
+      const url = this.url;
+      const q = url.indexOf('?');
+      const qs = q < 0 ? '' : url.slice(q + 1);
+      const cached = this[QUERY];
+      if (cached && cached.qs === qs) return cached.query;
+      const query = qs === '' ? {} : parse(qs);
+      this[QUERY] = { qs, query };
+      return query;
+    },
+  });
 }

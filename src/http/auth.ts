@@ -3,9 +3,9 @@
 import type { AuthContext } from '../core/accounts.js';
 import { missingToken, unknownToken } from '../errors.js';
 import type { Services } from '../services.js';
-import type { HttpRequest } from './types.js';
+import type { Request, Response } from 'express';
 
-export function extractToken(req: HttpRequest): string | undefined {
+export function extractToken(req: Request): string | undefined {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -18,7 +18,7 @@ export function extractToken(req: HttpRequest): string | undefined {
 }
 
 /** Resolves the caller; with `required` a missing token is an error, otherwise it yields undefined. */
-export async function authenticate(services: Services, req: HttpRequest, required: boolean): Promise<AuthContext | undefined> {
+export async function authenticate(services: Services, req: Request, required: boolean): Promise<AuthContext | undefined> {
   const token = extractToken(req);
   if (token === undefined) {
     if (required) throw missingToken();
@@ -28,8 +28,8 @@ export async function authenticate(services: Services, req: HttpRequest, require
 }
 
 /** The authenticated caller of a route whose policy requires a token. */
-export function authOf(res: { locals: Record<string, unknown> }): AuthContext {
-  const auth = res.locals.auth as AuthContext | undefined;
+export function authOf(res: Response): AuthContext {
+  const auth = res.locals.auth;
   if (!auth) throw missingToken();
   return auth;
 }

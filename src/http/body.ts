@@ -1,66 +1,27 @@
-// JSON request bodies, whatever the Content-Type (clients may omit it): read with a size limit,
-// checked for valid UTF-8, parsed. Not JSON: 400 M_NOT_JSON; too large: 413 M_TOO_LARGE.
-import { notJson, tooLarge } from '../errors.js';
-import type { HttpRequest } from './types.js';
+// JSON request bodies with Express's own parser (express.json, i.e. body-parser), whatever the
+// Content-Type (clients may omit it or send text/plain): size limit, valid UTF-8 checked on the raw
+// bytes, then parsed. The error middleware (errors.ts) maps its errors: not JSON or not UTF-8 to
+// 400 M_NOT_JSON, too large to 413 M_TOO_LARGE. A body that is JSON but not an object is left to the
+// handler (objectBody: 400 M_BAD_JSON).
+import express, { type RequestHandler } from 'express';
+
+/** The error type of a body that is not valid UTF-8 (mapped to M_NOT_JSON). */
+export const INVALID_UTF8 = 'hearth.body.invalid_utf8';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Reads and parses the body into `req.body` ({} when empty; undefined for GET, HEAD, OPTIONS). */
-export function readJsonBody(req: HttpRequest, limitBytes: number): Promise<void> | undefined {
-  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {
-    req.body = undefined;
-    return undefined;
-  }
-  return new Promise((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limitBytes) {
-      // Drain the request so the connection stays usable, then answer 413.
-      req.resume();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limitBytes) {
-        failed = true;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', (err) => {
-      if (!failed) {
-        failed = true;
-        reject(err);
-      }
-    });
-    req.on('end', () => {
-      if (failed) return;
-      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      req.rawBody = raw;
-      if (raw.length === 0) {
-        req.body = {};
-        resolve();
-        return;
-      }
-      let text: string;
+export function jsonBody(limitBytes: number): RequestHandler {
+  return express.json({
+    limit: limitBytes,
+    type: () => true,
+    strict: false,
+    verify: (_req, _res, buf, encoding) => {
+      if (encoding !== 'utf-8' && encoding !== 'utf8') return;
       try {
-        text = decoder.decode(raw);
+        decoder.decode(buf);
       } catch {
-        reject(notJson('Body is not valid UTF-8'));
-        return;
+        throw Object.assign(new Error('Body is not valid UTF-8'), { type: INVALID_UTF8 });
       }
-      try {
-        req.body = JSON.parse(text);
-      } catch {
-        reject(notJson('Body is not valid JSON'));
-        return;
-      }
-      resolve();
-    });
+    },
   });
 }

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { forbidden } from '../errors.js';
 import type { Services } from '../services.js';
 import { authenticate } from './auth.js';
-import type { HttpRequest, HttpResponse } from './types.js';
+import type { Request, Response } from 'express';
 
 export interface Metrics {
   registry: Registry;
@@ -38,7 +38,7 @@ export function createMetrics(services: Services, opts: { defaultMetrics?: boole
 }
 
 /** Counts a finished request under its route pattern (not the raw path: IDs would explode the labels). */
-export function recordRequest(metrics: Metrics, req: HttpRequest, res: HttpResponse, seconds: number): void {
+export function recordRequest(metrics: Metrics, req: Request, res: Response, seconds: number): void {
   const route = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
   metrics.requests.inc({ method: req.method ?? '', route, status: String(res.statusCode) });
   metrics.latency.observe({ method: req.method ?? '', route }, seconds);
@@ -48,7 +48,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** GET /metrics: loopback clients, or anyone with a server admin's access token. */
 export function metricsHandler(services: Services, metrics: Metrics) {
-  return async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+  return async (req: Request, res: Response): Promise<void> => {
     const fromLoopback = LOOPBACK.has(req.socket.remoteAddress ?? '');
     if (!fromLoopback) {
       const auth = await authenticate(services, req, true);

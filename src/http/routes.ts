@@ -1,21 +1,24 @@
-// Route definitions and the route table. Each API file returns a list of RouteDefs; the app compiles
-// them all into one table that finds a request's route in a single pass over the candidates with the
-// same number of path segments (it replaced Express's chain of routers and regular expressions, a
-// measurable part of every request: bench/README.md). Matching keeps what Express's router did:
-// registration order, the first path that matches decides; a known path with another method
-// answers 405 M_UNRECOGNIZED; literal segments match case-insensitively; a trailing slash is optional;
-// parameters are percent-decoded (malformed encoding: 400 M_INVALID_PARAM).
-import { forbidden, guestAccessForbidden, MatrixError } from '../errors.js';
+// Route definitions and how they become Express routers. Each API file returns a list of RouteDefs
+// (method, path, auth, guest, admin, session policy, handler); buildRouter mounts them on
+// express.Router()s nested by path prefix, so a request meets few layers (Express tries the layers
+// of a router one by one). Per route: the policy middleware built from the RouteDef (route label,
+// auth, session counting, guest/admin checks), the JSON body parser for methods with a body (after
+// the route is found: an unknown route answers 404 whatever its body), then the handler. A known
+// path with another method answers 405 M_UNRECOGNIZED. Express's own matching rules apply: the
+// first registered path that matches decides, literals match case-insensitively, a trailing slash is
+// optional, parameters are percent-decoded (malformed encoding: 400 M_INVALID_PARAM).
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { forbidden, guestAccessForbidden, unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
 import { authenticate } from './auth.js';
+import { jsonBody } from './body.js';
 import { countInSession } from './session.js';
-import type { HttpRequest, HttpResponse } from './types.js';
 
 export type Method = 'get' | 'put' | 'post' | 'delete';
 
 export interface RouteDef {
   method: Method;
-  /** Path relative to the prefix it is mounted under: literal segments and `:name` parameters (one segment each). */
+  /** Express path relative to the prefix it is mounted under: literal segments and `:name` parameters. */
   path: string;
   /** 'none': no token needed; 'optional': identity if a token is given; 'user' (default): a token is required. */
   auth?: 'none' | 'optional' | 'user';
@@ -30,118 +33,128 @@ export interface RouteDef {
   session?: 'count' | 'none';
   /** An "active" action for presence idle (sending, typing, going online). */
   active?: boolean;
-  handler: (req: HttpRequest, res: HttpResponse) => Promise<void> | void;
+  /**
+   * How the request body is read: 'json' (default for PUT/POST/DELETE) parses it into `req.body`;
+   * 'raw' leaves the stream to the handler (uploads).
+   */
+  body?: 'json' | 'raw';
+  handler: (req: Request, res: Response) => Promise<void> | void;
 }
 
-type Segment = { literal: string } | { param: string };
-
-interface PathEntry {
-  /** The full pattern (prefix + path), the `route` label of the request metrics. */
+/** A route with its full pattern (mount prefix + path): the `route` label of metrics and logs. */
+interface Entry {
+  def: RouteDef;
   pattern: string;
-  segments: Segment[];
-  byMethod: Map<string, RouteDef>;
+  /** Path segments not yet consumed by the routers above. */
+  segments: string[];
 }
 
-function parsePattern(pattern: string): Segment[] {
-  // `{/}` (an optional trailing slash in path-to-regexp syntax) is what every path allows anyway.
-  const clean = pattern.replace(/\{\/\}$/, '').replace(/\/+$/, '');
-  const parts = clean === '' ? [] : clean.slice(1).split('/');
-  return parts.map((p) => {
-    if (p.startsWith(':')) {
-      if (!/^:[A-Za-z_][A-Za-z0-9_]*$/.test(p)) throw new Error(`unsupported route segment ${p} in ${pattern}`);
-      return { param: p.slice(1) };
-    }
-    if (/[:*{}()?+]/.test(p)) throw new Error(`unsupported route segment ${p} in ${pattern}`);
-    return { literal: p.toLowerCase() };
-  });
-}
+/** Groups of at least this many routes that share their next path segment get a router of their own. */
+const NEST_MIN = 4;
 
-function decodeParam(value: string): string {
-  if (!value.includes('%')) return value;
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    throw new MatrixError(400, 'M_INVALID_PARAM', `Malformed percent-encoding in path segment: ${value}`);
+/** Builds the Express router of a list of routes mounted under `prefix` (routes keep their order). */
+export function buildRouter(services: Services, prefix: string, defs: RouteDef[], opts: { bodyLimit: number }): Router {
+  const base = prefix === '/' ? '' : prefix;
+  const entries = defs.map((def) => ({ def, pattern: `${base}${def.path}`.replace(/\{\/\}$/, ''), segments: splitPath(def.path) }));
+  const seen = new Set<string>();
+  for (const e of entries) {
+    const key = `${e.def.method.toUpperCase()} ${e.pattern.toLowerCase()}`;
+    if (seen.has(key)) throw new Error(`duplicate route ${e.def.method.toUpperCase()} ${e.pattern}`);
+    seen.add(key);
   }
+  const body = jsonBody(opts.bodyLimit);
+  return mount(entries, (def, pattern) => routeHandlers(services, def, pattern, body));
 }
 
-export interface RouteMatch {
-  entry: PathEntry;
-  def: RouteDef | undefined;
-  params: Record<string, string>;
+function splitPath(path: string): string[] {
+  const clean = path.replace(/\{\/\}$/, '').replace(/\/+$/, '');
+  return clean === '' ? [] : clean.slice(1).split('/');
 }
 
-/** All routes of the server, grouped by path in registration order. */
-export class RouteTable {
-  /** Paths by their number of segments, in registration order. */
-  private readonly bySize = new Map<number, PathEntry[]>();
-  private readonly entries = new Map<string, PathEntry>();
+/** A segment that may head a nested router: a plain literal or a plain `:param`. */
+const NESTABLE = /^(?::[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_.~-]+)$/;
 
-  add(prefix: string, defs: RouteDef[]): void {
-    for (const d of defs) {
-      const pattern = `${prefix === '/' ? '' : prefix}${d.path}`;
-      let entry = this.entries.get(pattern);
-      if (!entry) {
-        const segments = parsePattern(pattern);
-        entry = { pattern, segments, byMethod: new Map() };
-        this.entries.set(pattern, entry);
-        const list = this.bySize.get(segments.length) ?? [];
-        list.push(entry);
-        this.bySize.set(segments.length, list);
-      }
-      const method = d.method.toUpperCase();
-      if (entry.byMethod.has(method)) throw new Error(`duplicate route ${method} ${pattern}`);
-      entry.byMethod.set(method, d);
+function mount(entries: Entry[], handlersOf: (def: RouteDef, pattern: string) => RequestHandler[]): Router {
+  // mergeParams: a nested router sees the parameters its mount path matched (e.g. :roomId).
+  const router = Router({ mergeParams: true });
+  const groups = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const head = e.segments[0];
+    if (e.segments.length < 2 || head === undefined || !NESTABLE.test(head)) continue;
+    const key = head.startsWith(':') ? head : head.toLowerCase();
+    const list = groups.get(key) ?? [];
+    list.push(e);
+    groups.set(key, list);
+  }
+  const done = new Set<Entry>();
+  const byPath = new Map<string, Entry[]>();
+  const order: (string | Entry[])[] = [];
+  for (const e of entries) {
+    if (done.has(e)) continue;
+    const head = e.segments[0];
+    const key = head === undefined ? undefined : head.startsWith(':') ? head : head.toLowerCase();
+    const group = key === undefined ? undefined : groups.get(key);
+    if (group && group.length >= NEST_MIN && group.includes(e)) {
+      // The whole group goes into one router at the place of its first route.
+      for (const g of group) done.add(g);
+      order.push(group);
+      continue;
+    }
+    done.add(e);
+    const path = `/${e.segments.join('/')}${e.def.path.endsWith('{/}') ? '{/}' : ''}`;
+    const list = byPath.get(path);
+    if (list) list.push(e);
+    else {
+      byPath.set(path, [e]);
+      order.push(path);
     }
   }
-
-  /** The route for a request path (raw, without the query string), or undefined for an unknown path. */
-  match(method: string, pathname: string): RouteMatch | undefined {
-    let path = pathname;
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    const parts = path === '/' || path === '' ? [] : path.slice(1).split('/');
-    const candidates = this.bySize.get(parts.length);
-    if (!candidates) return undefined;
-    outer: for (const entry of candidates) {
-      const segs = entry.segments;
-      for (let i = 0; i < segs.length; i++) {
-        const s = segs[i]!;
-        const part = parts[i]!;
-        if ('literal' in s) {
-          if (part.length !== s.literal.length || part.toLowerCase() !== s.literal) continue outer;
-        } else if (part === '') {
-          continue outer;
-        }
-      }
-      const params: Record<string, string> = {};
-      for (let i = 0; i < segs.length; i++) {
-        const s = segs[i]!;
-        if ('param' in s) params[s.param] = decodeParam(parts[i]!);
-      }
-      // HEAD is answered like GET (as Express does).
-      const def = entry.byMethod.get(method) ?? (method === 'HEAD' ? entry.byMethod.get('GET') : undefined);
-      return { entry, def, params };
+  for (const item of order) {
+    if (typeof item === 'string') {
+      const route = router.route(item);
+      for (const e of byPath.get(item)!) route[e.def.method](...handlersOf(e.def, e.pattern));
+      route.all(methodNotAllowed);
+    } else {
+      const head = item[0]!.segments[0]!;
+      router.use(`/${head}`, mount(item.map((e) => ({ ...e, segments: e.segments.slice(1) })), handlersOf));
     }
-    return undefined;
   }
+  return router;
 }
 
-/** Runs a matched route: policy (auth, session, guest, admin), then the handler. */
-export async function runRoute(services: Services, d: RouteDef, req: HttpRequest, res: HttpResponse): Promise<void> {
-  await applyPolicy(services, d, req, res);
-  await d.handler(req, res);
+const methodNotAllowed: RequestHandler = () => {
+  throw unrecognized('Method not allowed on this path', 405);
+};
+
+/** The middleware chain of one route: policy, body (for methods with one), handler. */
+function routeHandlers(services: Services, d: RouteDef, pattern: string, body: RequestHandler): RequestHandler[] {
+  const chain: RequestHandler[] = [policy(services, d, pattern)];
+  if (d.method !== 'get' && (d.body ?? 'json') === 'json') chain.push(body);
+  chain.push(d.handler as RequestHandler);
+  return chain;
 }
 
-async function applyPolicy(services: Services, d: RouteDef, req: HttpRequest, res: HttpResponse): Promise<void> {
+/** The route's policy: its metrics label, then auth, session counting, admin and guest checks. */
+export function policy(services: Services, d: RouteDef, pattern: string): RequestHandler {
   const mode = d.auth ?? 'user';
-  if (mode === 'none') return;
-  const auth = await authenticate(services, req, mode === 'user');
-  if (!auth) return;
-  res.locals.auth = auth;
-  // Counted in its session first: even a refused request answers with its Hearth-Session, and
-  // a request naming a bad session is refused (410) before anything else about it happens.
-  if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
-  await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
-  if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
-  if (auth.isGuest && !d.guest) throw guestAccessForbidden();
+  if (mode === 'none') {
+    return (_req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = pattern;
+      next();
+    };
+  }
+  return async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = pattern;
+    const auth = await authenticate(services, req, mode === 'user');
+    if (auth) {
+      res.locals.auth = auth;
+      // Counted in its session first: even a refused request answers with its Hearth-Session, and
+      // a request naming a bad session is refused (410) before anything else about it happens.
+      if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
+      await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
+      if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
+      if (auth.isGuest && !d.guest) throw guestAccessForbidden();
+    }
+    next();
+  };
 }

@@ -5,7 +5,7 @@
 import type { AuthContext } from '../core/accounts.js';
 import { SESSION_COOKIE, SESSION_HEADER, SESSION_QUERY, type Session } from '../core/sessions.js';
 import type { Services } from '../services.js';
-import type { HttpRequest, HttpResponse } from './types.js';
+import type { Request, Response } from 'express';
 
 function cookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
@@ -25,7 +25,7 @@ function cookie(header: string | undefined, name: string): string | undefined {
 }
 
 /** The session a request names: header, then query, then cookie. */
-export function namedSession(req: HttpRequest): string | undefined {
+export function namedSession(req: Request): string | undefined {
   const h = req.headers[SESSION_HEADER.toLowerCase()];
   if (typeof h === 'string' && h !== '') return h;
   const q = (req.query as Record<string, unknown>)[SESSION_QUERY];
@@ -33,7 +33,7 @@ export function namedSession(req: HttpRequest): string | undefined {
   return cookie(req.headers.cookie, SESSION_COOKIE) || undefined;
 }
 
-export function countInSession(services: Services, req: HttpRequest, res: HttpResponse, auth: AuthContext, active: boolean): Session {
+export function countInSession(services: Services, req: Request, res: Response, auth: AuthContext, active: boolean): Session {
   const meta = { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null };
   const session = services.sessions.resolve(auth, namedSession(req), meta);
   const done = services.sessions.begin(session, meta);
@@ -44,8 +44,8 @@ export function countInSession(services: Services, req: HttpRequest, res: HttpRe
   return session;
 }
 
-export function sessionOf(res: HttpResponse): Session {
-  const s = res.locals.session as Session | undefined;
+export function sessionOf(res: Response): Session {
+  const s = res.locals.session;
   if (!s) throw new Error('route has no session');
   return s;
 }

@@ -38,20 +38,25 @@ describe('SessionService', () => {
     expect(config.typing.max_timeout_ms).toBe(120_000);
   });
 
-  it('session IDs carry 128 random bits: 16 bytes of URL-safe base64, unique over 10,000', () => {
-    const { sessions } = make();
+  it('session IDs are UUIDv7 from the injected clock: unique over 10,000 and in start order', () => {
+    const clock = new FakeClock();
+    const { sessions } = make(clock);
     const ids = new Set<string>();
+    const inOrder: string[] = [];
     for (let i = 0; i < 10_000; i++) {
+      if (i % 1000 === 0) clock.advance(1);
       const s = sessions.start(ALICE);
-      expect(s.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
-      expect(Buffer.from(s.id, 'base64url')).toHaveLength(16);
+      expect(s.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       ids.add(s.id);
+      inOrder.push(s.id);
     }
     expect(ids.size).toBe(10_000);
-    // Not derived from user, device or time: no shared prefix among consecutive IDs.
-    const list = [...ids];
-    const prefixes = new Set(list.slice(0, 100).map((id) => id.slice(0, 4)));
-    expect(prefixes.size).toBeGreaterThan(90);
+    expect([...inOrder].sort()).toEqual(inOrder);
+    // The first 48 bits are the clock's millisecond.
+    expect(parseInt(inOrder[0]!.replace(/-/g, '').slice(0, 12), 16)).toBe(clock.now() - 9);
+    // After the time part, random: the last 12 hex digits of 100 consecutive IDs all differ.
+    const tails = new Set(inOrder.slice(0, 100).map((id) => id.slice(-12)));
+    expect(tails.size).toBe(100);
   });
 
   it('a request naming no session uses the device\'s active session, and there is one per device', () => {

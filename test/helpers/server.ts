@@ -1,7 +1,7 @@
 // A fresh in-memory homeserver per test file: real storage (SQLite :memory:), real HTTP app,
 // a fake clock, cheap password hashing, and helpers that register real users with real tokens.
 import request from 'supertest';
-import type { App } from '../../src/http/app.js';
+import type { Express } from 'express';
 import { FakeClock } from '../../src/clock.js';
 import { buildConfig, type Config } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
@@ -19,7 +19,7 @@ export interface TestUser {
 }
 
 export interface TestServer {
-  app: App;
+  app: Express;
   services: Services;
   config: Config;
   clock: FakeClock;

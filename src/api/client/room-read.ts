@@ -2,7 +2,7 @@
 // list_joined_rooms.yaml). Guests may use the reading endpoints modules/guest_access.md lists
 // (state, context, event, state/{type}/{key}, messages, members); joined_members and joined_rooms are
 // not on that list.
-import type { HttpRequest as Request } from '../../http/types.js';
+import type { Request } from 'express';
 import { parseInlineRoomEventFilter, type RoomEventFilter } from '../../core/filters.js';
 import { DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT, MEMBERSHIPS, type Direction } from '../../core/rooms/read.js';
 import { invalidParam, missingParam } from '../../errors.js';

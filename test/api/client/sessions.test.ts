@@ -8,7 +8,7 @@ import {
 } from '../../helpers/ephemeral.js';
 
 const WHOAMI = '/_matrix/client/v3/account/whoami';
-const ID = /^[A-Za-z0-9_-]{22}$/;
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const messagesOf = async (s: TestServer, user: TestUser, roomId: string): Promise<{ type: string; event_id: string; content: { body?: string } }[]> => {
   const res = await s.http.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=100`).set(bearer(user));
@@ -22,18 +22,24 @@ describe('naming a session', () => {
   const s = makeTestServer();
   afterAll(() => s.close());
 
-  it('answers the first request with an opaque 128-bit session ID in Hearth-Session; IDs never repeat', async () => {
+  it('answers the first request with a UUIDv7 session ID in Hearth-Session; IDs never repeat and sort by start', async () => {
     const alice = await s.register('idalice');
     const res = await s.http.get(WHOAMI).set(bearer(alice));
     expect(res.status).toBe(200);
     const id = res.headers[HEADER] as string;
     expect(id).toMatch(ID);
-    expect(Buffer.from(id, 'base64url')).toHaveLength(16); // 128 random bits >= 122
     const ids = new Set([id]);
-    for (let i = 0; i < 300; i++) ids.add(await startSession(s, alice));
+    const inOrder = [id];
+    for (let i = 0; i < 300; i++) {
+      if (i % 100 === 0) s.clock.advance(5);
+      const next = await startSession(s, alice);
+      ids.add(next);
+      inOrder.push(next);
+    }
     expect(ids.size).toBe(301);
+    expect([...inOrder].sort()).toEqual(inOrder);
     for (const x of ids) expect(x).toMatch(ID);
-    // Nothing about the user, device or time is readable in them.
+    // Nothing about the user or device is readable in them.
     for (const x of ids) {
       expect(x).not.toContain('idalice');
       expect(x).not.toContain(alice.deviceId);

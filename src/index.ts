@@ -1,0 +1,71 @@
+// Hearth as a library: `import { createHearth } from 'hearth'`. createHearth takes the same keys as
+// the YAML config file (defaults filled in, every problem reported at once), opens the storage, builds
+// the services and returns the Express app and router:
+//
+//   const hearth = await createHearth({ server_name: 'example.org', database: { path: './hearth.db' } });
+//   host.use(hearth.router);          // every Hearth route beside the host's own
+//   ...
+//   await hearth.close();             // timers stopped, database closed
+import type { Express, Router } from 'express';
+import { systemClock, type Clock } from './clock.js';
+import { buildConfig, type Config } from './config.js';
+import { createApp, createHearthRouter } from './http/app.js';
+import { createLogger, type Logger } from './logger.js';
+import { createServices, type Services } from './services.js';
+import { openSqliteStorage } from './storage/sqlite/index.js';
+import type { Storage } from './storage/types.js';
+
+export { ConfigError, type Config } from './config.js';
+export { MatrixError } from './errors.js';
+export type { Services } from './services.js';
+export { VERSION } from './version.js';
+
+export interface HearthOptions {
+  /** Time source (tests inject a fake clock); the system clock by default. */
+  clock?: Clock;
+  /** A pino logger; by default one at `logging.level` on stdout. */
+  logger?: Logger;
+  /** Process-level metrics (CPU, memory, event loop) in /metrics (`hearth serve` turns them on). */
+  defaultMetrics?: boolean;
+}
+
+export interface Hearth {
+  /** An Express application serving Hearth alone (what `hearth serve` listens with). */
+  app: Express;
+  /** An Express router with every Hearth route and its middleware, to mount in a host application. */
+  router: Router;
+  services: Services;
+  config: Config;
+  /** Stops timers and background work and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a homeserver from config values (the YAML file's keys as an object; a ConfigError lists
+ * every problem). The app and the router share one set of services: mount either, not both.
+ */
+export async function createHearth(raw: unknown = {}, opts: HearthOptions = {}): Promise<Hearth> {
+  return assembleHearth(buildConfig(raw), opts);
+}
+
+/** createHearth for a config that is already built (the CLI's `serve`). */
+export async function assembleHearth(config: Config, opts: HearthOptions = {}): Promise<Hearth & { storage: Storage }> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  const storage = openSqliteStorage(config.database.path, () => clock.now(), { cacheMb: config.database.cache_mb });
+  if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
+  const services = createServices(config, storage, clock, { logger });
+  const { router } = createHearthRouter(services, { defaultMetrics: opts.defaultMetrics === true });
+  const app = createApp(services, { router });
+  let closing: Promise<void> | undefined;
+  return {
+    app, router, services, config, storage,
+    close() {
+      closing ??= (async () => {
+        await services.stop();
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}
