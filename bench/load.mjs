@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Loads benchmark data into a Hearth SQLite database BEFORE the server starts, in its own process,
-// through Hearth's real services (built code in ../dist): accounts.createUser for users and tokens,
+// through Hearth's real services (built code in ../dist): registration.createUser for users and tokens,
 // rooms.createRoom / rooms.join for rooms, and the event writer (events.send) for messages, so every
 // event is a real PDU with hashes, a signature, auth checks and push actions.
 //
@@ -67,8 +67,8 @@ async function users(prefix, count) {
   begin();
   for (let i = 0; i < count; i++) {
     const localpart = `${prefix}${i}`;
-    const r = await services.accounts.createUser({ localpart, password: null, admin: false, login: true });
-    const auth = await services.accounts.authenticate(r.access_token);
+    const r = await services.registration.createUser({ localpart, password: null, admin: false, login: true });
+    const auth = await services.tokens.authenticate(r.access_token);
     auths.set(localpart, auth);
     out.users[localpart] = { userId: r.user_id, token: r.access_token, deviceId: r.device_id };
     list.push(localpart);

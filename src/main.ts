@@ -145,7 +145,7 @@ async function userCreate(config: Config, args: Args): Promise<void> {
   const storage = openSqliteStorage(config.database.path, systemClock.now, { cacheMb: config.database.cache_mb });
   const services = createServices(config, storage, systemClock, { logger: createLogger('warn') });
   try {
-    const result = await services.accounts.createUser({ localpart, password, admin: args.flags.has('--admin') });
+    const result = await services.registration.createUser({ localpart, password, admin: args.flags.has('--admin') });
     process.stdout.write(`Created ${result.user_id}${args.flags.has('--admin') ? ' (admin)' : ''}\n`);
     if (given === undefined) process.stdout.write(`Password: ${password}\n`);
   } finally {

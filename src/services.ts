@@ -3,7 +3,13 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { AccountDataService } from './core/account-data.js';
-import { AccountService } from './core/accounts.js';
+import { AccountService } from './core/accounts/account.js';
+import { DeviceService } from './core/accounts/devices.js';
+import { AccountEvents } from './core/accounts/events.js';
+import { LoginService } from './core/accounts/login.js';
+import { ProfileService } from './core/accounts/profile.js';
+import { RegistrationService } from './core/accounts/registration.js';
+import { TokenService } from './core/accounts/tokens.js';
 import { InMemoryNotifier, type Notifier } from './core/notifier.js';
 import { AdminService } from './core/admin.js';
 import { DeadlineQueue } from './core/deadlines.js';
@@ -34,7 +40,15 @@ export interface Services {
   logger: Logger;
   rateLimiter: RateLimiter;
   uia: UiaService;
+  /** What account changes other services react to (token revocation, logins, password changes). */
+  accountEvents: AccountEvents;
+  tokens: TokenService;
+  registration: RegistrationService;
+  login: LoginService;
+  /** Logout, password change, deactivation, admin flags. */
   accounts: AccountService;
+  devices: DeviceService;
+  profiles: ProfileService;
   /** The server's signing key (generated and stored on first use). */
   signingKey(): Promise<SigningKey>;
   /** The global stream position counter (resumes after the highest stored position). */
@@ -69,7 +83,13 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const logger = opts.logger ?? createLogger(config.logging.level);
   const uia = new UiaService(clock);
   const rateLimiter = new RateLimiter(config.rate_limits, clock);
-  const accounts = new AccountService(config, storage.accounts, clock, uia, rateLimiter, opts.scrypt);
+  const accountEvents = new AccountEvents();
+  const tokens = new TokenService(config, storage.accounts, clock, accountEvents);
+  const registration = new RegistrationService(config, storage.accounts, clock, uia, tokens, accountEvents, opts.scrypt);
+  const login = new LoginService(config, storage.accounts, clock, rateLimiter, tokens, registration, opts.scrypt);
+  const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
+  const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
+  const profiles = new ProfileService(config, storage.accounts);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
   let positionsP: Promise<StreamPositions> | undefined;
@@ -98,12 +118,12 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
-  accounts.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
+  accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, storage.rooms, events, sessions, notices, opts.scrypt);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices);
   rooms.setBlockedCheck((roomId) => storage.admin.isRoomBlocked(roomId));
   // The server tells users about changes to their account (sender = server name).
-  accounts.addListener({
+  accountEvents.addListener({
     passwordChanged: (userId) => {
       if (config.server_notices.on_password_change) notices.notifyQuietly(userId, 'Your password was changed. If this was not you, contact the server administrator.');
     },
@@ -118,7 +138,13 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     logger,
     rateLimiter,
     uia,
+    accountEvents,
+    tokens,
+    registration,
+    login,
     accounts,
+    devices,
+    profiles,
     signingKey,
     positions,
     events,

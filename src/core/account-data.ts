@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badJson, forbidden, invalidParam, MatrixError, notFound } from '../errors.js';
 import type { AccountStore, RoomStore, SyncStore, ToDeviceRecord } from '../storage/types.js';
-import type { AuthContext } from './accounts.js';
+import type { AuthContext } from './accounts/events.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';

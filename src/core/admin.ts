@@ -1,13 +1,13 @@
 // The admin API's domain rules: users, rooms, sessions (GTChat's admin_show_table), room shutdown.
 // Shapes follow Synapse's admin API where Synapse has the feature, so existing admin tools work.
 import type { Config } from '../config.js';
-import { badJson, invalidParam, invalidUsername, notFound, weakPassword } from '../errors.js';
+import { badJson, invalidParam, invalidUsername, notFound } from '../errors.js';
 import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
-import type { AccountService } from './accounts.js';
+import type { AccountService } from './accounts/account.js';
+import type { RegistrationService } from './accounts/registration.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
 import { normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
-import { hashPassword, type ScryptParams } from './passwords.js';
 import type { ServerNoticeService } from './notices.js';
 import { byStart, type SessionService } from './sessions.js';
 
@@ -29,11 +29,11 @@ export class AdminService {
     private readonly store: AdminStore,
     private readonly accountStore: AccountStore,
     private readonly accounts: AccountService,
+    private readonly registration: RegistrationService,
     private readonly rooms: RoomStore,
     private readonly writer: EventWriter,
     private readonly sessions: SessionService,
     private readonly notices: ServerNoticeService,
-    private readonly scrypt?: ScryptParams,
   ) {}
 
   requireLocalUserId(userId: string): void {
@@ -87,15 +87,12 @@ export class AdminService {
       // localpart as it stands (capitals, say) would otherwise create another user than the one named.
       const localpart = parseUserId(userId)!.localpart;
       if (normaliseNewLocalpart(localpart, this.config.server_name) !== localpart) throw invalidUsername('User IDs may only contain a-z, 0-9, and the characters . _ = - / +');
-      await this.accounts.createUser({ localpart, password: b.password ?? null, admin: b.admin ?? false, displayName: b.displayname ?? null });
+      await this.registration.createUser({ localpart, password: b.password ?? null, admin: b.admin ?? false, displayName: b.displayname ?? null });
       created = true;
     } else {
       if (b.password !== undefined) {
-        // The same password policy as for a new account (AccountService.createUser).
-        if (b.password.length < this.config.password_min_length) throw weakPassword(`Password must be at least ${this.config.password_min_length} characters long`);
-        if (Buffer.byteLength(b.password, 'utf8') > 512) throw weakPassword('Password is too long (at most 512 bytes)');
-        await this.accountStore.setPasswordHash(userId, await hashPassword(b.password, this.scrypt));
-        if (b.logoutDevices) await this.accounts.revokeAllDevices(userId);
+        // The same password policy as for a new account.
+        await this.accounts.setPassword(userId, b.password, b.logoutDevices);
       }
       if (b.admin !== undefined) await this.accounts.setAdmin(userId, b.admin);
       if (b.deactivated === true && !existing.deactivated) await this.accounts.deactivateUser(userId);

@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { MatrixError, notFound } from '../errors.js';
-import type { AuthContext } from './accounts.js';
+import type { AuthContext } from './accounts/events.js';
 import type { DeadlineQueue } from './deadlines.js';
 import { uuidV7Generator } from './ids.js';
 

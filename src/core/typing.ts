@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forbidden } from '../errors.js';
-import type { AuthContext } from './accounts.js';
+import type { AuthContext } from './accounts/events.js';
 import { membershipOf } from './auth-rules.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';

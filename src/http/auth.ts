@@ -1,6 +1,6 @@
 // Access tokens: `Authorization: Bearer <token>` or `?access_token=` (matrix-spec: client-server-api
 // "Using access tokens"). Missing: 401 M_MISSING_TOKEN; unknown or revoked: 401 M_UNKNOWN_TOKEN.
-import type { AuthContext } from '../core/accounts.js';
+import type { AuthContext } from '../core/accounts/events.js';
 import { missingToken, unknownToken } from '../errors.js';
 import type { Services } from '../services.js';
 import type { Request, Response } from 'express';
@@ -24,7 +24,7 @@ export async function authenticate(services: Services, req: Request, required: b
     if (required) throw missingToken();
     return undefined;
   }
-  return services.accounts.authenticate(token);
+  return services.tokens.authenticate(token);
 }
 
 /** The authenticated caller of a route whose policy requires a token. */

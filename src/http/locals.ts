@@ -1,5 +1,5 @@
 // What Hearth's middleware hands to handlers in `res.locals`, typed for every Express Response.
-import type { AuthContext } from '../core/accounts.js';
+import type { AuthContext } from '../core/accounts/events.js';
 import type { Session } from '../core/sessions.js';
 
 declare global {

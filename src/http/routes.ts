@@ -151,7 +151,7 @@ export function policy(services: Services, d: RouteDef, pattern: string): Reques
       // Counted in its session first: even a refused request answers with its Hearth-Session, and
       // a request naming a bad session is refused (410) before anything else about it happens.
       if (d.session !== 'none') countInSession(services, req, res, auth, d.active === true);
-      await services.accounts.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
+      await services.tokens.touchDevice(auth, req.ip ?? null, req.headers['user-agent'] ?? null);
       if (d.admin && !auth.isAdmin) throw forbidden('You are not a server admin');
       if (auth.isGuest && !d.guest) throw guestAccessForbidden();
     }

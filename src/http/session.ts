@@ -2,7 +2,7 @@
 // `Hearth-Session` header, else the `session_id` query parameter, else the `hearth_session` cookie;
 // a request naming none is counted in its device's active session. A request naming a session that
 // is not live or not the caller's is refused here, before it has any effect (410).
-import type { AuthContext } from '../core/accounts.js';
+import type { AuthContext } from '../core/accounts/events.js';
 import { SESSION_COOKIE, SESSION_HEADER, SESSION_QUERY, type Session } from '../core/sessions.js';
 import type { Services } from '../services.js';
 import type { Request, Response } from 'express';

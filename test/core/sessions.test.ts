@@ -2,7 +2,7 @@
 // deadline queue, and what a fresh service (a restart) knows.
 import { FakeClock, type Clock } from '../../src/clock.js';
 import { buildConfig } from '../../src/config.js';
-import type { AuthContext } from '../../src/core/accounts.js';
+import type { AuthContext } from '../../src/core/accounts/events.js';
 import { DeadlineQueue } from '../../src/core/deadlines.js';
 import { SESSION_EXPIRED, SessionService, type Session } from '../../src/core/sessions.js';
 import { MatrixError } from '../../src/errors.js';

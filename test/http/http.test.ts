@@ -326,7 +326,7 @@ describe('unexpected errors', () => {
 
   it('answers an exception with 500 M_UNKNOWN and no stack or message in the body', async () => {
     const u = await s.register('boomer');
-    s.services.accounts.listDevices = async () => { throw new Error('boom: secret internals'); };
+    s.services.devices.list = async () => { throw new Error('boom: secret internals'); };
     const res = await s.http.get('/_matrix/client/v3/devices').set(bearer(u));
     expect(res.status).toBe(500);
     expect(res.body).toEqual({ errcode: 'M_UNKNOWN', error: expect.any(String) });
@@ -338,7 +338,7 @@ describe('unexpected errors', () => {
   it('logs the exception with its stack', async () => {
     const reg = await request(app).post('/_matrix/client/v3/register').send({ username: 'logboom', password: 'correct horse battery', auth: { type: 'm.login.dummy' } });
     expect(reg.status).toBe(200);
-    services.accounts.listDevices = async () => { throw new Error('kaboom in core'); };
+    services.devices.list = async () => { throw new Error('kaboom in core'); };
     captured.length = 0;
     const res = await request(app).get('/_matrix/client/v3/devices').set(bearer({ accessToken: reg.body.access_token }));
     expect(res.status).toBe(500);

@@ -7,7 +7,7 @@ import { objectBody, optBool, optString, reqString } from '../../http/validate.j
 import type { Services } from '../../services.js';
 
 export function sharedSecretRegisterRoutes(services: Services): RouteDef[] {
-  const { accounts, config, rateLimiter } = services;
+  const { registration, config, rateLimiter } = services;
   const enabled = () => {
     if (!config.registration_shared_secret) throw new MatrixError(400, 'M_UNKNOWN', 'Shared secret registration is not enabled');
   };
@@ -17,7 +17,7 @@ export function sharedSecretRegisterRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/_synapse/admin/v1/register', auth: 'none',
       handler: (_req, res) => {
         enabled();
-        res.json({ nonce: accounts.newRegistrationNonce() });
+        res.json({ nonce: registration.newRegistrationNonce() });
       },
     },
     {
@@ -27,7 +27,7 @@ export function sharedSecretRegisterRoutes(services: Services): RouteDef[] {
         enabled();
         rateLimiter.check('registration', req.ip ?? 'unknown');
         const b = objectBody(req.body);
-        const result = await accounts.sharedSecretRegister({
+        const result = await registration.sharedSecretRegister({
           nonce: reqString(b, 'nonce'),
           username: reqString(b, 'username'),
           password: reqString(b, 'password'),

@@ -16,21 +16,21 @@ function deviceJson(d: DeviceRecord): Record<string, unknown> {
 }
 
 export function deviceRoutes(services: Services): RouteDef[] {
-  const { accounts } = services;
+  const { devices } = services;
   return [
     {
       // GET /_matrix/client/v3/devices (matrix-spec: device_management.yaml#getDevices)
       method: 'get', path: '/v3/devices', guest: true,
       handler: async (_req, res) => {
-        const devices = await accounts.listDevices(authOf(res).userId);
-        res.json({ devices: devices.map(deviceJson) });
+        const list = await devices.list(authOf(res).userId);
+        res.json({ devices: list.map(deviceJson) });
       },
     },
     {
       // GET /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#getDevice)
       method: 'get', path: '/v3/devices/:deviceId', guest: true,
       handler: async (req, res) => {
-        res.json(deviceJson(await accounts.getDevice(authOf(res).userId, req.params.deviceId as string)));
+        res.json(deviceJson(await devices.get(authOf(res).userId, req.params.deviceId as string)));
       },
     },
     {
@@ -40,8 +40,8 @@ export function deviceRoutes(services: Services): RouteDef[] {
         const b = objectBody(req.body);
         const name = b.display_name;
         if (name !== undefined && name !== null && typeof name !== 'string') throw badJson("'display_name' must be a string");
-        if (name !== undefined) await accounts.renameDevice(authOf(res).userId, req.params.deviceId as string, name as string | null);
-        else await accounts.getDevice(authOf(res).userId, req.params.deviceId as string); // 404 for unknown devices
+        if (name !== undefined) await devices.rename(authOf(res).userId, req.params.deviceId as string, name as string | null);
+        else await devices.get(authOf(res).userId, req.params.deviceId as string); // 404 for unknown devices
         res.json({});
       },
     },
@@ -51,7 +51,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
       handler: async (req, res) => {
         const me = authOf(res);
         // A device that was already removed answers 200 too (spec: "or had been removed previously").
-        await accounts.deleteDevices(me, [req.params.deviceId as string], optObject(objectBody(req.body), 'auth'));
+        await devices.delete(me, [req.params.deviceId as string], optObject(objectBody(req.body), 'auth'));
         res.json({});
       },
     },
@@ -62,7 +62,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
         const b = objectBody(req.body);
         const ids = optStringArray(b, 'devices');
         if (ids === undefined) throw badJson("'devices' is required");
-        await accounts.deleteDevices(authOf(res), ids, optObject(b, 'auth'));
+        await devices.delete(authOf(res), ids, optObject(b, 'auth'));
         res.json({});
       },
     },

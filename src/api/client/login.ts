@@ -9,7 +9,7 @@ import type { Services } from '../../services.js';
 export const JWT_LOGIN_TYPE = 'org.matrix.login.jwt';
 
 export function loginRoutes(services: Services): RouteDef[] {
-  const { accounts, rateLimiter, config } = services;
+  const { accounts, login, rateLimiter, config } = services;
   return [
     {
       // GET /_matrix/client/v3/login (matrix-spec: login.yaml#getLoginFlows)
@@ -35,11 +35,11 @@ export function loginRoutes(services: Services): RouteDef[] {
         if (type === 'm.login.password') {
           const password = optString(b, 'password');
           if (password === undefined) throw missingParam("'password' is required");
-          result = await accounts.loginWithPassword(loginUser(b), password, deviceId, displayName);
+          result = await login.withPassword(loginUser(b), password, deviceId, displayName);
         } else if (type === 'org.matrix.login.jwt' && config.jwt_login.enabled) {
           const token = optString(b, 'token');
           if (token === undefined) throw missingParam("'token' is required");
-          result = await accounts.loginWithJwt(token, deviceId, displayName);
+          result = await login.withJwt(token, deviceId, displayName);
         } else {
           throw new MatrixError(400, 'M_UNKNOWN', `Unknown login type ${type}`);
         }

@@ -6,13 +6,13 @@ import { objectBody } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 export function profileRoutes(services: Services): RouteDef[] {
-  const { accounts } = services;
+  const { profiles } = services;
   return [
     {
       // GET /_matrix/client/v3/profile/{userId} (matrix-spec: profile.yaml#getUserProfile)
       method: 'get', path: '/v3/profile/:userId', auth: 'optional', guest: true,
       handler: async (req, res) => {
-        res.json(await accounts.getProfile(req.params.userId as string));
+        res.json(await profiles.get(req.params.userId as string));
       },
     },
     {
@@ -20,7 +20,7 @@ export function profileRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/v3/profile/:userId/:keyName', auth: 'optional', guest: true,
       handler: async (req, res) => {
         const key = req.params.keyName as string;
-        res.json({ [key]: await accounts.getProfileField(req.params.userId as string, key) });
+        res.json({ [key]: await profiles.getField(req.params.userId as string, key) });
       },
     },
     {
@@ -30,7 +30,7 @@ export function profileRoutes(services: Services): RouteDef[] {
         const key = req.params.keyName as string;
         const b = objectBody(req.body);
         if (!(key in b)) throw missingParam(`The body must contain the key '${key}'`);
-        await accounts.setProfileField(authOf(res), req.params.userId as string, key, b[key]);
+        await profiles.setField(authOf(res), req.params.userId as string, key, b[key]);
         res.json({});
       },
     },
@@ -38,7 +38,7 @@ export function profileRoutes(services: Services): RouteDef[] {
       // DELETE /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#deleteProfileField)
       method: 'delete', path: '/v3/profile/:userId/:keyName', guest: true,
       handler: async (req, res) => {
-        await accounts.deleteProfileField(authOf(res), req.params.userId as string, req.params.keyName as string);
+        await profiles.deleteField(authOf(res), req.params.userId as string, req.params.keyName as string);
         res.json({});
       },
     },

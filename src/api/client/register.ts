@@ -5,7 +5,7 @@ import { objectBody, optBool, optObject, optString, queryString } from '../../ht
 import type { Services } from '../../services.js';
 
 export function registerRoutes(services: Services): RouteDef[] {
-  const { accounts, rateLimiter } = services;
+  const { registration, rateLimiter } = services;
   return [
     {
       // POST /_matrix/client/v3/register (matrix-spec: registration.yaml#register)
@@ -18,7 +18,7 @@ export function registerRoutes(services: Services): RouteDef[] {
         // Count attempts per IP; the continuation of a UIA round-trip (it names a session) is part of one attempt.
         if (auth === undefined || auth.session === undefined || kind === 'guest') rateLimiter.check('registration', req.ip ?? 'unknown');
         optBool(b, 'refresh_token'); // tolerated: we issue non-expiring tokens
-        const result = await accounts.register({
+        const result = await registration.register({
           username: optString(b, 'username'),
           password: optString(b, 'password'),
           deviceId: optString(b, 'device_id'),
@@ -37,7 +37,7 @@ export function registerRoutes(services: Services): RouteDef[] {
         rateLimiter.check('registration', req.ip ?? 'unknown');
         const username = queryString(req.query, 'username');
         if (username === undefined) throw missingParam("Query parameter 'username' is required");
-        await accounts.checkAvailable(username);
+        await registration.checkAvailable(username);
         res.json({ available: true });
       },
     },

@@ -2,7 +2,7 @@
 import type { Config } from '../../config.js';
 import { forbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { RoomStore } from '../../storage/types.js';
-import type { AuthContext } from '../accounts.js';
+import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
 import type { JsonObject } from '../events/types.js';
 import { joinedMembers, lookupIn, type EventWriter } from '../events/writer.js';

@@ -16,7 +16,7 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { forbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { EventRecord, RoomStore } from '../../storage/types.js';
-import type { AuthContext } from '../accounts.js';
+import type { AuthContext } from '../accounts/events.js';
 import { toClientEvent, type ClientEvent, type Viewer } from '../events/client-format.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
 import { lookupIn, type EventWriter, type RoomState } from '../events/writer.js';

@@ -5,7 +5,7 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound, unsupportedRoomVersion } from '../../errors.js';
 import type { AccountStore, RoomStore } from '../../storage/types.js';
-import type { AuthContext } from '../accounts.js';
+import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
 import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import type { JsonObject } from '../events/types.js';

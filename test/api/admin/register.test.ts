@@ -47,7 +47,7 @@ describe('shared-secret registration', () => {
     const who = await s.http.get('/_matrix/client/v3/account/whoami').set(bearer({ accessToken: res.body.access_token }));
     expect(who.status).toBe(200);
     expect(who.body).toEqual({ user_id: '@plain:test.local', device_id: res.body.device_id, is_guest: false });
-    const auth = await s.services.accounts.authenticate(res.body.access_token);
+    const auth = await s.services.tokens.authenticate(res.body.access_token);
     expect(auth.isAdmin).toBe(false);
   });
 
@@ -55,7 +55,7 @@ describe('shared-secret registration', () => {
     const nonce = await nonceOf(s);
     const res = await s.http.post(PATH).send({ nonce, username: 'noadminfield', password: PASSWORD, mac: mac(nonce, 'noadminfield', PASSWORD, false) });
     expect(res.status).toBe(200);
-    expect((await s.services.accounts.authenticate(res.body.access_token)).isAdmin).toBe(false);
+    expect((await s.services.tokens.authenticate(res.body.access_token)).isAdmin).toBe(false);
   });
 
   it('creates a server admin with admin: true', async () => {
@@ -63,7 +63,7 @@ describe('shared-secret registration', () => {
     const res = await s.http.post(PATH).send({ nonce, username: 'boss', password: PASSWORD, admin: true, mac: mac(nonce, 'boss', PASSWORD, true) });
     expect(res.status).toBe(200);
     expect(res.body.user_id).toBe('@boss:test.local');
-    const auth = await s.services.accounts.authenticate(res.body.access_token);
+    const auth = await s.services.tokens.authenticate(res.body.access_token);
     expect(auth.isAdmin).toBe(true);
     expect((await s.services.storage.accounts.getUser('@boss:test.local'))?.isAdmin).toBe(true);
   });

@@ -338,7 +338,7 @@ describe('POST /createRoom', () => {
     it('concurrent createRoom calls racing for one alias (service level, no HTTP in between) create one room', async () => {
       // The HTTP requests above rarely interleave; calling the service directly makes both calls pass
       // the "alias free?" check before either room is stored.
-      const auth = await s.services.accounts.authenticate(carol.accessToken);
+      const auth = await s.services.tokens.authenticate(carol.accessToken);
       const before = await roomsOf(carol);
       const results = await Promise.allSettled([0, 1, 2].map(() => s.services.rooms.createRoom(auth, { room_alias_name: 'race2' }, s.services.directory)));
       const ok = results.filter((r): r is PromiseFulfilledResult<string> => r.status === 'fulfilled');

@@ -234,7 +234,7 @@ describe('sending events', () => {
 
     it('concurrent sends straight into the service (no HTTP between them) also form one chain', async () => {
       const roomId = await sharedRoom();
-      const auth = await s.services.accounts.authenticate(alice.accessToken);
+      const auth = await s.services.tokens.authenticate(alice.accessToken);
       const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => s.services.rooms.sendMessage(auth, roomId, 'm.room.message', `svc-${i}`, { body: `s${i}` })));
       expect(new Set(ids).size).toBe(20);
       const all = await events(roomId);

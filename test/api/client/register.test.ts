@@ -223,7 +223,7 @@ describe('POST /register', () => {
 
     it('creates no device with inhibit_login', async () => {
       await s.http.post(REGISTER).send({ username: 'inhibited2', password: PASSWORD, inhibit_login: true, auth: DUMMY });
-      const devices = await s.services.accounts.listDevices('@inhibited2:test.local');
+      const devices = await s.services.devices.list('@inhibited2:test.local');
       expect(devices).toEqual([]);
     });
 

@@ -1,0 +1,61 @@
+// Profiles (matrix-spec: profile.yaml): display name, avatar, m.tz and namespaced custom keys, at
+// most 64 KiB in all. Only the user changes their own profile; guests only their display name.
+import type { Config } from '../../config.js';
+import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
+import type { AccountStore } from '../../storage/types.js';
+import { parseUserId } from '../ids.js';
+import type { AuthContext } from './events.js';
+
+const MAX_DISPLAY_NAME_CHARS = 256;
+const MAX_PROFILE_BYTES = 64 * 1024;
+
+/** Profile keys: avatar_url, displayname, m.tz or a namespaced custom key, at most 255 bytes (profile.yaml#setProfileField). */
+const PROFILE_KEY_RE = /^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$/;
+function checkProfileKey(field: string): void {
+  if (Buffer.byteLength(field, 'utf8') > 255) throw new MatrixError(400, 'M_KEY_TOO_LARGE', 'Profile key too long');
+  if (!PROFILE_KEY_RE.test(field)) throw invalidParam('Profile keys must be avatar_url, displayname, m.tz or namespaced (e.g. com.example.key)');
+}
+
+export class ProfileService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: AccountStore,
+  ) {}
+
+  async get(userId: string): Promise<Record<string, unknown>> {
+    const user = parseUserId(userId);
+    if (!user) throw invalidParam('Invalid user ID');
+    const record = user.domain === this.config.server_name ? await this.store.getUser(userId) : undefined;
+    if (!record) throw notFound('Profile not found');
+    return this.store.getProfile(userId);
+  }
+
+  async getField(userId: string, field: string): Promise<unknown> {
+    const profile = await this.get(userId);
+    if (!(field in profile)) throw notFound('Profile field not set');
+    return profile[field];
+  }
+
+  /** PUT /profile/{userId}/{keyName} (matrix-spec: profile.yaml#setProfileField). */
+  async setField(auth: AuthContext, userId: string, field: string, value: unknown): Promise<void> {
+    if (userId !== auth.userId) throw forbidden('You can only change your own profile');
+    if (auth.isGuest && field !== 'displayname') throw guestAccessForbidden('Guests may only change their display name');
+    checkProfileKey(field);
+    if ((field === 'displayname' || field === 'avatar_url' || field === 'm.tz') && value !== null && typeof value !== 'string') {
+      throw badJson(`${field} must be a string`);
+    }
+    if (field === 'displayname' && typeof value === 'string' && value.length > MAX_DISPLAY_NAME_CHARS) throw invalidParam(`displayname may be at most ${MAX_DISPLAY_NAME_CHARS} characters`);
+    if (field === 'avatar_url' && typeof value === 'string' && value !== '' && !value.startsWith('mxc://')) throw invalidParam('avatar_url must be an mxc:// URI');
+    const profile = await this.store.getProfile(userId);
+    profile[field] = value;
+    if (Buffer.byteLength(JSON.stringify(profile), 'utf8') > MAX_PROFILE_BYTES) throw new MatrixError(400, 'M_PROFILE_TOO_LARGE', 'The profile would be larger than 64 KiB');
+    await this.store.setProfileField(userId, field, value);
+  }
+
+  async deleteField(auth: AuthContext, userId: string, field: string): Promise<void> {
+    if (userId !== auth.userId) throw forbidden('You can only change your own profile');
+    if (auth.isGuest && field !== 'displayname') throw guestAccessForbidden('Guests may only change their display name');
+    checkProfileKey(field);
+    await this.store.deleteProfileField(userId, field);
+  }
+}

@@ -1,0 +1,141 @@
+// Registration (matrix-spec: registration.yaml#register, #checkUsernameAvailability), guests
+// (temporary users, GTChat's "temporary" login), users created by the CLI and the admin API, and
+// Synapse's shared-secret registration (/_synapse/admin/v1/register).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import { forbidden, MatrixError, userInUse } from '../../errors.js';
+import type { AccountStore } from '../../storage/types.js';
+import { generateDeviceId, normaliseNewLocalpart, randomToken, userIdFor } from '../ids.js';
+import { DEFAULT_SCRYPT, hashPassword, type ScryptParams } from '../passwords.js';
+import type { UiaService } from '../uia.js';
+import type { AccountEvents, LoginResult } from './events.js';
+import { checkDeviceId, checkPasswordPolicy } from './policy.js';
+import { hashToken, newAccessToken, type TokenService } from './tokens.js';
+
+/** Shared-secret registration nonces live this long (Synapse uses 60 s). */
+const NONCE_LIFETIME_MS = 60_000;
+
+export interface RegisterRequest {
+  username?: string;
+  password?: string;
+  deviceId?: string;
+  initialDeviceDisplayName?: string;
+  inhibitLogin: boolean;
+  guest: boolean;
+  auth?: unknown;
+}
+
+export interface CreateUserRequest {
+  localpart: string;
+  password: string | null;
+  admin: boolean;
+  displayName?: string | null;
+  login?: boolean;
+}
+
+export class RegistrationService {
+  private readonly nonces = new Map<string, number>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: AccountStore,
+    private readonly clock: Clock,
+    private readonly uia: UiaService,
+    private readonly tokens: TokenService,
+    private readonly events: AccountEvents,
+    private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
+  ) {}
+
+  /** GET /register/available: throws M_INVALID_USERNAME or M_USER_IN_USE, else resolves. */
+  async checkAvailable(username: string): Promise<void> {
+    const localpart = normaliseNewLocalpart(username, this.config.server_name);
+    if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
+  }
+
+  /** POST /register (matrix-spec: registration.yaml#register). */
+  async register(req: RegisterRequest): Promise<Partial<LoginResult> & { user_id: string; home_server: string }> {
+    if (req.guest) {
+      if (!this.config.allow_guest_access) throw forbidden('Guest access is disabled');
+    } else if (!this.config.enable_registration) {
+      throw forbidden('Registration is disabled');
+    }
+    checkDeviceId(req.deviceId);
+    let localpart: string | undefined;
+    if (!req.guest) {
+      if (req.username !== undefined) {
+        localpart = normaliseNewLocalpart(req.username, this.config.server_name);
+        if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
+      }
+      if (req.password === undefined) {
+        // The password may come with a later UIA step; without one a full account is never created.
+        if (req.auth !== undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+      } else {
+        checkPasswordPolicy(this.config, req.password);
+      }
+      await this.uia.authenticate('register', req.auth, [{ stages: ['m.login.dummy'] }], { userId: null });
+      if (req.password === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+    }
+    const passwordHash = req.password !== undefined && !req.guest ? await hashPassword(req.password, this.scrypt) : null;
+
+    for (let attempt = 0; ; attempt++) {
+      // Guests get numeric localparts (reserved for them); others a random one when they name none.
+      const lp = localpart ?? (req.guest ? String(await this.store.nextCounter('guest_localpart')) : `u${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`);
+      const userId = userIdFor(lp, this.config.server_name);
+      const deviceId = req.deviceId ?? generateDeviceId();
+      const token = newAccessToken();
+      const now = this.clock.now();
+      const created = await this.store.createUser(
+        { userId, localpart: lp, passwordHash, isAdmin: false, isGuest: req.guest, createdTs: now, displayName: localpart ?? lp },
+        req.inhibitLogin ? undefined : { userId, deviceId, displayName: req.initialDeviceDisplayName ?? null, tokenHash: hashToken(token), ts: now },
+      );
+      if (!created) {
+        if (localpart !== undefined) throw userInUse(); // lost a race for the same name
+        if (attempt < 5) continue;
+        throw new MatrixError(500, 'M_UNKNOWN', 'Could not allocate a user ID');
+      }
+      if (req.inhibitLogin) return { user_id: userId, home_server: this.config.server_name };
+      this.events.emit('deviceLoggedIn', userId, deviceId, true, 'register');
+      return { user_id: userId, access_token: token, device_id: deviceId, home_server: this.config.server_name };
+    }
+  }
+
+  /** Creates a user directly (CLI, shared-secret registration, admin API, JWT login). Throws M_USER_IN_USE. */
+  async createUser(opts: CreateUserRequest): Promise<Partial<LoginResult> & { user_id: string }> {
+    const localpart = normaliseNewLocalpart(opts.localpart, this.config.server_name);
+    if (opts.password !== null) checkPasswordPolicy(this.config, opts.password);
+    const userId = userIdFor(localpart, this.config.server_name);
+    const hash = opts.password !== null ? await hashPassword(opts.password, this.scrypt) : null;
+    const now = this.clock.now();
+    const created = await this.store.createUser({ userId, localpart, passwordHash: hash, isAdmin: opts.admin, isGuest: false, createdTs: now, displayName: opts.displayName ?? localpart });
+    if (!created) throw userInUse();
+    if (!opts.login) return { user_id: userId };
+    return this.tokens.issueLogin(userId, undefined, undefined, 'register');
+  }
+
+  /** GET /_synapse/admin/v1/register: a single-use nonce. */
+  newRegistrationNonce(): string {
+    const now = this.clock.now();
+    for (const [n, exp] of this.nonces) if (exp <= now) this.nonces.delete(n);
+    const nonce = randomToken(24);
+    this.nonces.set(nonce, now + NONCE_LIFETIME_MS);
+    return nonce;
+  }
+
+  /** POST /_synapse/admin/v1/register: HMAC-SHA1 over nonce\0username\0password\0admin|notadmin[\0user_type]. */
+  async sharedSecretRegister(b: { nonce: string; username: string; password: string; admin: boolean; mac: string; displayname?: string; userType?: string }): Promise<LoginResult> {
+    const secret = this.config.registration_shared_secret;
+    if (!secret) throw new MatrixError(400, 'M_UNKNOWN', 'Shared secret registration is not enabled');
+    const exp = this.nonces.get(b.nonce);
+    if (exp === undefined || exp <= this.clock.now()) throw new MatrixError(400, 'M_UNKNOWN', 'unrecognised nonce');
+    this.nonces.delete(b.nonce); // single use, whatever the outcome
+    const hmac = createHmac('sha1', secret);
+    hmac.update(b.nonce).update('\x00').update(b.username).update('\x00').update(b.password).update('\x00').update(b.admin ? 'admin' : 'notadmin');
+    if (b.userType !== undefined) hmac.update('\x00').update(b.userType);
+    const want = hmac.digest();
+    const got = /^[0-9a-fA-F]+$/.test(b.mac) ? Buffer.from(b.mac, 'hex') : Buffer.alloc(0);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) throw forbidden('HMAC incorrect');
+    const result = await this.createUser({ localpart: b.username, password: b.password, admin: b.admin, displayName: b.displayname ?? null, login: true });
+    return result as LoginResult;
+  }
+}
