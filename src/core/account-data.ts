@@ -188,7 +188,8 @@ export class AccountDataService {
       }
     }
     for (const m of out) m.streamOrdering = positions.next();
-    const stored = await this.store.addToDevice(out, { userId: auth.userId, deviceId: auth.deviceId, txnId, ts: this.clock.now() });
+    // The transaction ID is scoped to the request path, which names the event type ("Transaction identifiers").
+    const stored = await this.store.addToDevice(out, { userId: auth.userId, deviceId: auth.deviceId, scope: `sendToDevice ${type}`, txnId, ts: this.clock.now() });
     if (stored && out.length > 0) this.notifier.notify(users, out[out.length - 1]!.streamOrdering);
   }
 }

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { notFound } from '../errors.js';
 import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
 import type { AuthContext } from './accounts/events.js';
-import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
+import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
@@ -394,7 +394,7 @@ export class SyncService {
     // Everything new was hidden (filters, ignored senders): nothing to tell, so a waiting sync goes on waiting.
     if (!fresh && timeline.events.length === 0 && stateEvents.length === 0 && accountData.length === 0) return undefined;
     const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
-    const format = await this.formatter(viewer, now, [...timeline.events, ...stateRecords]);
+    const format = await clientFormatter(this.rooms, viewer, now, [...timeline.events, ...stateRecords]);
     return {
       timeline: {
         events: timeline.events.map(format),
@@ -545,7 +545,7 @@ export class SyncService {
     const timelineIds = new Set(events.map((r) => r.event.event_id));
     stateEvents = stateEvents.filter((e) => !timelineIds.has(e.event_id) && eventMatches(roomFilter?.state, { type: e.type, sender: e.sender, room_id: m.roomId }));
     const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
-    const format = await this.formatter(viewer, now, [...events, ...stateRecords]);
+    const format = await clientFormatter(this.rooms, viewer, now, [...events, ...stateRecords]);
     return {
       timeline: { events: events.map(format), limited: timeline.limited, prev_batch: streamToken(startPos - 1) },
       state: { events: stateRecords.map(format) },
@@ -559,13 +559,6 @@ export class SyncService {
     return (await this.rooms.getStateAt(roomId, at)).filter((e) => before.get(`${e.type}\u0000${e.state_key}`) !== e.event_id);
   }
 
-  /** A formatter that fills unsigned.redacted_because from the redaction events the batch names. */
-  private async formatter(viewer: Viewer, now: number, records: EventRecord[]): Promise<(r: EventRecord) => ClientEvent> {
-    const ids = [...new Set(records.map((r) => r.redactedBy).filter((x): x is string => x !== null))];
-    const redactions = new Map<string, ClientEvent>();
-    if (ids.length > 0) for (const r of await this.rooms.getEvents(ids)) redactions.set(r.event.event_id, toClientEvent(r, now, viewer));
-    return (r) => toClientEvent(r, now, viewer, redactions);
-  }
 
   private applyFields(response: SyncResponse, fields: string[]): void {
     const apply = (list: { events: ClientEvent[] }) => {

@@ -230,6 +230,15 @@ export interface ToDeviceRecord {
   content: JsonObject;
 }
 
+/** The transaction of a to-device send: scoped to the sending device and the request path ('sendToDevice <type>'). */
+export interface ToDeviceTxn {
+  userId: string;
+  deviceId: string;
+  scope: string;
+  txnId: string;
+  ts: number;
+}
+
 export interface PushActionRecord {
   userId: string;
   highlight: boolean;
@@ -251,8 +260,8 @@ export interface SyncStore {
   getReceiptsSince(roomIds: string[], since: number): Promise<ReceiptRecord[]>;
   getReceipt(roomId: string, receiptType: string, userId: string, threadId: string): Promise<ReceiptRecord | undefined>;
 
-  /** Stores messages unless (sender, device, txnId) was seen; returns false for a repeat. */
-  addToDevice(messages: ToDeviceRecord[], txn: { userId: string; deviceId: string; txnId: string; ts: number } | null): Promise<boolean>;
+  /** Stores messages unless (sender, device, scope, txnId) was seen; returns false for a repeat. */
+  addToDevice(messages: ToDeviceRecord[], txn: ToDeviceTxn | null): Promise<boolean>;
   getToDevice(userId: string, deviceId: string, after: number, limit: number): Promise<ToDeviceRecord[]>;
   /** Deletes messages the device acknowledged (position <= upTo). */
   deleteToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;

@@ -804,10 +804,10 @@ describe('to-device messages through the cache', () => {
 
   it('a message added after an "up to date" answer for a later position is still delivered', async () => {
     expect(await cached.sync.getToDevice('@bob:x', 'DEV', 5, 10)).toEqual([]);
-    await cached.sync.addToDevice([msg(6)], { userId: '@alice:x', deviceId: 'A', txnId: 't1', ts: 1 });
+    await cached.sync.addToDevice([msg(6)], { userId: '@alice:x', deviceId: 'A', scope: 'sendToDevice m.x', txnId: 't1', ts: 1 });
     expect(await cached.sync.getToDevice('@bob:x', 'DEV', 5, 10)).toEqual([msg(6)]);
     // A repeated transaction stores nothing.
-    expect(await cached.sync.addToDevice([msg(7)], { userId: '@alice:x', deviceId: 'A', txnId: 't1', ts: 1 })).toBe(false);
+    expect(await cached.sync.addToDevice([msg(7)], { userId: '@alice:x', deviceId: 'A', scope: 'sendToDevice m.x', txnId: 't1', ts: 1 })).toBe(false);
     expect(await cached.sync.getToDevice('@bob:x', 'DEV', 5, 10)).toEqual([msg(6)]);
   });
 

@@ -315,7 +315,9 @@ export class EventWriter {
     let unsigned: JsonObject | null = null;
     if (event.state_key !== undefined && !serverLocal) {
       const prev = lookup(event.type, event.state_key);
-      if (prev) unsigned = { replaces_state: prev.event_id, prev_content: prev.content, prev_sender: prev.sender };
+      // Only the pointer: prev_content is read from the replaced event when formatting (client-format.ts),
+      // so redacting that event also redacts what later events show of it.
+      if (prev) unsigned = { replaces_state: prev.event_id, prev_sender: prev.sender };
       room.state.set(stateKeyOf(event.type, event.state_key), event);
     }
     if (!serverLocal) {

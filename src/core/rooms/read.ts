@@ -17,7 +17,7 @@ import type { Config } from '../../config.js';
 import { forbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { EventRecord, RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts/events.js';
-import { toClientEvent, type ClientEvent, type Viewer } from '../events/client-format.js';
+import { clientFormatter, type ClientEvent, type Viewer } from '../events/client-format.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
 import { lookupIn, type EventWriter, type RoomState } from '../events/writer.js';
 import { eventMatches, type RoomEventFilter } from '../filters.js';
@@ -256,16 +256,11 @@ export class RoomReader {
 
   // ---- formatting -----------------------------------------------------------------------------
 
-  /** Client format for `viewer`, with redacted_because filled in and unsigned.membership when known. */
+  /** Client format for `viewer` (redacted_because, prev_content) and unsigned.membership when known. */
   private async format(viewer: Viewer, records: EventRecord[], vis?: Visibility): Promise<ClientEvent[]> {
-    const now = this.clock.now();
-    const ids = [...new Set(records.map((r) => r.redactedBy).filter((x): x is string => x !== null))];
-    const redactions = new Map<string, ClientEvent>();
-    if (ids.length > 0) {
-      for (const r of await this.store.getEvents(ids)) redactions.set(r.event.event_id, toClientEvent(r, now, viewer));
-    }
+    const format = await clientFormatter(this.store, viewer, this.clock.now(), records);
     return records.map((r) => {
-      const ev = toClientEvent(r, now, viewer, redactions);
+      const ev = format(r);
       if (vis) ev.unsigned.membership = vis.membershipAt(r.streamOrdering);
       return ev;
     });

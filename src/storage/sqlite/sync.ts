@@ -1,7 +1,7 @@
 // SQLite implementation of SyncStore: filters, account data, receipts, to-device messages, counts.
 import type Database from 'better-sqlite3';
 import type { JsonObject } from '../../core/events/types.js';
-import type { AccountDataRecord, ReceiptRecord, SyncStore, ToDeviceRecord } from '../types.js';
+import type { AccountDataRecord, ReceiptRecord, SyncStore, ToDeviceRecord, ToDeviceTxn } from '../types.js';
 
 interface ReceiptRow {
   room_id: string; receipt_type: string; user_id: string; thread_id: string; event_id: string;
@@ -28,7 +28,7 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
         event_stream_ordering = excluded.event_stream_ordering, ts = excluded.ts, stream_ordering = excluded.stream_ordering
       WHERE excluded.event_stream_ordering > receipts.event_stream_ordering`),
     receiptsSince: db.prepare('SELECT * FROM receipts WHERE room_id = ? AND stream_ordering > ? ORDER BY stream_ordering'),
-    insertToDeviceTxn: db.prepare('INSERT OR IGNORE INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES (?, ?, ?, ?)'),
+    insertToDeviceTxn: db.prepare('INSERT OR IGNORE INTO to_device_txns (user_id, device_id, scope, txn_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
     insertToDevice: db.prepare('INSERT INTO to_device_messages (stream_ordering, user_id, device_id, sender, type, content_json) VALUES (?, ?, ?, ?, ?, ?)'),
     getToDevice: db.prepare(`SELECT * FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_ordering > ?
       ORDER BY stream_ordering LIMIT ?`),
@@ -44,8 +44,8 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
     s.insertFilter.run(userId, id, json);
     return id;
   });
-  const addToDeviceTx = db.transaction((messages: ToDeviceRecord[], txn: { userId: string; deviceId: string; txnId: string; ts: number } | null): boolean => {
-    if (txn && s.insertToDeviceTxn.run(txn.userId, txn.deviceId, txn.txnId, txn.ts).changes === 0) return false;
+  const addToDeviceTx = db.transaction((messages: ToDeviceRecord[], txn: ToDeviceTxn | null): boolean => {
+    if (txn && s.insertToDeviceTxn.run(txn.userId, txn.deviceId, txn.scope, txn.txnId, txn.ts).changes === 0) return false;
     for (const m of messages) s.insertToDevice.run(m.streamOrdering, m.userId, m.deviceId, m.sender, m.type, JSON.stringify(m.content));
     return true;
   });

@@ -526,6 +526,35 @@ describe('sending events', () => {
       expect(redaction).not.toHaveProperty('redacts');
     });
 
+    it('redacting a replaced state event removes its content from later events: /event, /messages, /sync (issue 13.1)', async () => {
+      const roomId = await createRoom(alice);
+      const secret = await putState(alice, roomId, 'm.room.topic', '', { topic: 'SECRET' });
+      expect(secret.status).toBe(200);
+      const initial = await s.http.get(`${C}/sync`).set(bearer(alice));
+      const pub = await putState(alice, roomId, 'm.room.topic', '', { topic: 'public' });
+      expect(pub.status).toBe(200);
+      // Before the redaction, the later event shows what it replaced.
+      const before = await s.http.get(`${C}/rooms/${enc(roomId)}/event/${enc(pub.body.event_id)}`).set(bearer(alice));
+      expect(before.body.unsigned.prev_content).toEqual({ topic: 'SECRET' });
+      expect(before.body.unsigned.replaces_state).toBe(secret.body.event_id);
+      expect((await redact(alice, roomId, secret.body.event_id)).status).toBe(200);
+
+      const viaEvent = await s.http.get(`${C}/rooms/${enc(roomId)}/event/${enc(pub.body.event_id)}`).set(bearer(alice));
+      expect(viaEvent.status).toBe(200);
+      expect(viaEvent.body.unsigned.replaces_state).toBe(secret.body.event_id);
+      expect(viaEvent.body.unsigned.prev_content).toEqual({});
+      const messages = await s.http.get(`${C}/rooms/${enc(roomId)}/messages`).query({ dir: 'b', limit: 50 }).set(bearer(alice));
+      const synced = await s.http.get(`${C}/sync`).query({ since: initial.body.next_batch }).set(bearer(alice));
+      const fresh = await s.http.get(`${C}/sync`).set(bearer(alice));
+      const context = await s.http.get(`${C}/rooms/${enc(roomId)}/context/${enc(pub.body.event_id)}`).set(bearer(alice));
+      for (const body of [messages.body, synced.body, fresh.body, context.body]) expect(JSON.stringify(body)).not.toContain('SECRET');
+      const inMessages = (messages.body.chunk as { event_id: string; unsigned: { prev_content?: unknown } }[]).find((e) => e.event_id === pub.body.event_id);
+      expect(inMessages?.unsigned.prev_content).toEqual({});
+      // Nothing stored carries the old content either.
+      const raw = await s.services.storage.rooms.getEvent(pub.body.event_id);
+      expect(JSON.stringify(raw)).not.toContain('SECRET');
+    });
+
     it('redacting a member event keeps only membership (v11)', async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });
       const join = await s.http.post(`${C}/rooms/${enc(roomId)}/join`).set(bearer(bob)).send({ reason: 'hello everyone' });

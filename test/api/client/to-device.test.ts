@@ -70,6 +70,18 @@ describe('PUT /sendToDevice/:eventType/:txnId', () => {
     expect((await sync(carol, carolSince)).to_device.events.map((e: Json) => e.content)).toEqual([{ to: 'carol' }]);
   });
 
+  it('scopes a transaction ID to the request path: the same txnId with another event type is a new message (issue 13.2)', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const first = await sync(bob);
+    await whisper(alice, { [bob.userId]: { [bob.deviceId]: { n: 1 } } }, 'm.one', 't1');
+    await whisper(alice, { [bob.userId]: { [bob.deviceId]: { n: 2 } } }, 'm.two', 't1');
+    // A true retry (same path) is still not delivered twice.
+    await whisper(alice, { [bob.userId]: { [bob.deviceId]: { n: 2 } } }, 'm.two', 't1');
+    const got = await sync(bob, first.next_batch);
+    expect(got.to_device.events.map((e: Json) => [e.type, e.content.n])).toEqual([['m.one', 1], ['m.two', 2]]);
+  });
+
   it('a retry with the same txnId does not deliver twice', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
