@@ -2,6 +2,7 @@
 // room_event_filter.yaml, event_filter.yaml; appendices "Dot-separated property paths").
 import { describe, expect, it } from '@jest/globals';
 import { MatrixError } from '../../src/errors.js';
+import { FILTER_CASES, SAMPLE_EVENTS } from '../helpers/filter-cases.js';
 import type { JsonObject } from '../../src/core/events/types.js';
 import {
   applyEventFields,
@@ -471,4 +472,13 @@ describe('applyEventFields', () => {
     expect(Object.keys(out.content!)).toEqual(['__proto__']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+});
+
+describe('eventMatches: the shared filter cases (the SQL path is held to the same table in test/storage/filters-sql.test.ts)', () => {
+  for (const c of FILTER_CASES) {
+    it(c.name, () => {
+      const passed = SAMPLE_EVENTS.filter((e) => eventMatches(c.filter, { type: e.type, sender: e.sender, room_id: '!r:test.local' })).map((e) => e.key);
+      expect(passed).toEqual(c.passes);
+    });
+  }
 });

@@ -40,6 +40,14 @@ const toMember = (r: MemberRow): MembershipRecord => ({
 });
 const stateEvent = (r: { event_id: string; json: string }): StoredEvent => ({ ...(JSON.parse(r.json) as StoredEvent), event_id: r.event_id });
 
+/**
+ * A filter pattern as an SQLite GLOB: `*` stays the wildcard; GLOB's other metacharacters (`?` and
+ * `[`) match themselves only (a one-character set). `]` outside a set is already literal.
+ */
+export function globOf(pattern: string): string {
+  return pattern.replace(/[?[]/g, (c) => `[${c}]`);
+}
+
 /** The PDU as stored: without event_id (it is a column) and without unsigned (computed per reader). */
 function pduJson(event: StoredEvent | JsonObject): string {
   const { event_id: _id, unsigned: _u, ...pdu } = event as StoredEvent;
@@ -203,19 +211,21 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       if (q.to !== undefined) {
         if (q.dir === 'b') { where.push('stream_ordering > ?'); args.push(q.to); } else { where.push('stream_ordering <= ?'); args.push(q.to); }
       }
-      const list = (col: string, values: string[] | undefined, not: boolean) => {
+      // Filters (event_filter.yaml): `types`/`not_types` may use `*` as the one wildcard; `senders`/
+      // `not_senders` are exact user IDs. The same rules as eventMatches (core/filters.ts).
+      const list = (col: string, values: string[] | undefined, not: boolean, wildcards: boolean) => {
         if (!values || values.length === 0) return;
-        const likes = values.filter((v) => v.includes('*'));
-        const exact = values.filter((v) => !v.includes('*'));
+        const patterns = wildcards ? values.filter((v) => v.includes('*')) : [];
+        const exact = values.filter((v) => !patterns.includes(v));
         const parts: string[] = [];
         if (exact.length > 0) { parts.push(`${col} IN (${exact.map(() => '?').join(',')})`); args.push(...exact); }
-        for (const l of likes) { parts.push(`${col} GLOB ?`); args.push(l); }
+        for (const p of patterns) { parts.push(`${col} GLOB ?`); args.push(globOf(p)); }
         where.push(not ? `NOT (${parts.join(' OR ')})` : `(${parts.join(' OR ')})`);
       };
-      list('type', q.types, false);
-      list('type', q.notTypes, true);
-      list('sender', q.senders, false);
-      list('sender', q.notSenders, true);
+      list('type', q.types, false, true);
+      list('type', q.notTypes, true, true);
+      list('sender', q.senders, false, false);
+      list('sender', q.notSenders, true, false);
       args.push(q.limit);
       const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY stream_ordering ${q.dir === 'b' ? 'DESC' : 'ASC'} LIMIT ?`;
       return (prepared(sql).all(...args) as EventRow[]).map(toEvent);
