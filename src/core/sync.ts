@@ -11,7 +11,7 @@ import type { AuthContext } from './accounts/events.js';
 import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
-import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
+import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, timelineLimit, type Filter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomReader } from './rooms/read.js';
 import type { StreamPositions } from './stream.js';
@@ -58,9 +58,9 @@ export interface SyncResponse {
   device_one_time_keys_count: Record<string, number>;
 }
 
-export const DEFAULT_TIMELINE_LIMIT = 10;
-const MAX_TIMELINE_LIMIT = 100;
 const TO_DEVICE_LIMIT = 100;
+/** Events one room's timeline may read looking for visible ones before it reports the rest as a gap. */
+const MAX_TIMELINE_SCAN = 5000;
 const MAX_TIMEOUT_MS = 5 * 60 * 1000;
 
 export class SyncService {
@@ -346,7 +346,7 @@ export class SyncService {
     if (!room) return undefined;
     const roomFilter = req.filter?.room;
     const timelineFilter = roomFilter?.timeline;
-    const limit = Math.min(timelineFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
+    const limit = timelineLimit(req.filter);
     // Newly joined rooms get the latest timeline and the full state at its start; so do initial syncs.
     // full_state=true gives the full state too, but "the timeline will still be limited by the since
     // parameter" (sync.yaml `full_state`).
@@ -367,9 +367,12 @@ export class SyncService {
       // The timeline's pages hold all of the room's events from its start unless the filter narrowed the query.
       const unfiltered = !timelineFilter?.types && !timelineFilter?.not_types && !timelineFilter?.senders && !timelineFilter?.not_senders;
       stateEvents = await this.stateBefore(room, startPos, upTo, unfiltered ? timeline.range : undefined);
-    } else if (timeline.limited) {
-      // State that changed between `since` and the timeline's start and is not in the timeline.
-      stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
+      // State events after the timeline's start that the timeline does not show (filtered, hidden).
+      if (timeline.hidden) stateEvents = await this.withStateAt(m.roomId, stateEvents, upTo);
+    } else if (timeline.limited || timeline.hidden) {
+      // State that changed since `since` and is not in the timeline: at the timeline's start, and,
+      // for events the timeline does not show, at its end (as Synapse computes it).
+      stateEvents = await this.stateDelta(m.roomId, since!, [startPos - 1, upTo]);
     }
     const timelineIds = new Set(timeline.events.map((r) => r.event.event_id));
     const timelineSenders = new Set(timeline.events.map((r) => r.event.sender));
@@ -464,56 +467,74 @@ export class SyncService {
     return (await this.membershipAt(roomId, userId, at))?.membership === 'join';
   }
 
-  /** The newest `limit` visible events in (lowerBound, upTo], oldest first, and whether more came before. */
+  /**
+   * The newest `limit` visible events in (lowerBound, upTo], oldest first. `limited` is true only when
+   * a visible event older than them was left out (sync.yaml `limited`: "True if the number of events
+   * returned was limited by the limit on the filter"): events the user may not see, or that the filter
+   * drops, never make a gap by themselves. `hidden` tells whether any event of the range may have been
+   * left out for either reason (their state changes then go to the state section).
+   */
   private async timeline(
     roomId: string, upTo: number, lowerBound: number | undefined, limit: number, filter: RoomEventFilter | undefined,
     userId: string, ignored: Set<string>, joinedFrom?: number,
-  ): Promise<{ events: EventRecord[]; limited: boolean; range: EventRecord[] }> {
+  ): Promise<{ events: EventRecord[]; limited: boolean; hidden: boolean; range: EventRecord[] }> {
     const picked: EventRecord[] = [];
     // Every event read, newest first: the pages are contiguous from upTo down, so those from the
     // timeline's first event on are all of the room's events in [start, upTo] (stateBefore needs them).
     const seen: EventRecord[] = [];
+    // Types and senders are narrowed in the query: events it drops are never read, so they may hide state.
+    let hidden = filter?.types !== undefined || filter?.not_types !== undefined || filter?.senders !== undefined || filter?.not_senders !== undefined;
     let from = upTo + 1;
     let limited = false;
-    // Page backwards until enough visible events are found (filters and visibility may drop some).
-    for (let round = 0; round < 10; round++) {
+    let pageSize = limit + 1;
+    let scanned = 0;
+    // Page backwards until one visible event more than `limit` is found (then there is a gap) or the
+    // range ends (then there is none). Pages grow, and a scan budget bounds one room's work: past it,
+    // the rest is unknown and reported as a gap (the client can paginate).
+    for (;;) {
       const page = await this.rooms.getRoomEvents({
-        roomId, from, dir: 'b', limit: limit + 1, ...(lowerBound !== undefined ? { to: lowerBound } : {}),
+        roomId, from, dir: 'b', limit: pageSize, ...(lowerBound !== undefined ? { to: lowerBound } : {}),
         ...(filter?.types ? { types: filter.types } : {}), ...(filter?.not_types ? { notTypes: filter.not_types } : {}),
         ...(filter?.senders ? { senders: filter.senders } : {}), ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
       });
       if (page.length === 0) break;
-      for (const r of page) seen.push(r);
+      scanned += page.length;
       // Events from the user's (still current) join onwards are visible to them: no history lookup needed.
       const allSinceJoin = joinedFrom !== undefined && page[page.length - 1]!.streamOrdering >= joinedFrom;
-      const visible = (allSinceJoin ? page : await this.reader.filterVisible(userId, roomId, page)).filter(
-        (r) => (r.event.state_key !== undefined || !ignored.has(r.event.sender)) && eventMatches(filter, { type: r.event.type, sender: r.event.sender, room_id: roomId, content: r.event.content }),
-      );
-      for (const r of visible) {
+      const visible = new Set(allSinceJoin ? page : await this.reader.filterVisible(userId, roomId, page));
+      for (const r of page) {
+        const shown = visible.has(r) && (r.event.state_key !== undefined || !ignored.has(r.event.sender))
+          && eventMatches(filter, { type: r.event.type, sender: r.event.sender, room_id: roomId, content: r.event.content });
+        if (!shown) {
+          hidden = true;
+          seen.push(r);
+          continue;
+        }
         if (picked.length === limit) {
           limited = true;
           break;
         }
+        seen.push(r);
         picked.push(r);
       }
-      if (limited) break;
-      if (page.length <= limit) break; // nothing older in range
-      from = page[page.length - 1]!.streamOrdering;
-      if (picked.length === limit) {
+      if (limited || page.length < pageSize) break; // a gap found, or nothing older in range
+      if (scanned >= MAX_TIMELINE_SCAN) {
         limited = true;
         break;
       }
+      from = page[page.length - 1]!.streamOrdering;
+      pageSize = Math.min(pageSize * 2, 1000);
     }
     picked.reverse();
     const start = picked[0]?.streamOrdering ?? upTo + 1;
     const range: EventRecord[] = [];
     for (let i = seen.length - 1; i >= 0; i--) if (seen[i]!.streamOrdering >= start) range.push(seen[i]!);
-    return { events: picked, limited, range };
+    return { events: picked, limited, hidden, range };
   }
 
   private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter, ignored: Set<string>): Promise<LeftRoomSync> {
     const roomFilter = filter.room;
-    const limit = Math.min(roomFilter?.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT);
+    const limit = timelineLimit(filter);
     // The timeline ends with the user's departure: nothing after it reaches them.
     const timeline = await this.timeline(m.roomId, m.streamOrdering, since, limit, roomFilter?.timeline, viewer.userId, ignored);
     const events = timeline.events;
@@ -538,7 +559,7 @@ export class SyncService {
     const everJoined = history.some((h) => h.streamOrdering <= m.streamOrdering && h.event.content.membership === 'join');
     let stateEvents: StoredEvent[] = [];
     if (since !== undefined && membershipAt(since) === 'join') {
-      if (timeline.limited) stateEvents = await this.stateDelta(m.roomId, since, startPos - 1);
+      if (timeline.limited || timeline.hidden) stateEvents = await this.stateDelta(m.roomId, since, [startPos - 1, m.streamOrdering]);
     } else if (everJoined) {
       stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
     }
@@ -553,10 +574,21 @@ export class SyncService {
     };
   }
 
-  /** State that changed between position `since` and position `at` (the state at `at` that differs). */
-  private async stateDelta(roomId: string, since: number, at: number): Promise<StoredEvent[]> {
-    const before = new Map((await this.rooms.getStateAt(roomId, since)).map((e) => [`${e.type}\u0000${e.state_key}`, e.event_id]));
-    return (await this.rooms.getStateAt(roomId, at)).filter((e) => before.get(`${e.type}\u0000${e.state_key}`) !== e.event_id);
+  /** State that changed between position `since` and each position of `ats` (state events at them that differ), without repeats. */
+  private async stateDelta(roomId: string, since: number, ats: number[]): Promise<StoredEvent[]> {
+    const before = new Set((await this.rooms.getStateAt(roomId, since)).map((e) => e.event_id));
+    const out = new Map<string, StoredEvent>();
+    for (const at of new Set(ats)) {
+      if (at <= since) continue;
+      for (const e of await this.rooms.getStateAt(roomId, at)) if (!before.has(e.event_id)) out.set(e.event_id, e);
+    }
+    return [...out.values()];
+  }
+
+  /** `state` plus the state events at position `at` that it lacks. */
+  private async withStateAt(roomId: string, state: StoredEvent[], at: number): Promise<StoredEvent[]> {
+    const have = new Set(state.map((e) => e.event_id));
+    return [...state, ...(await this.rooms.getStateAt(roomId, at)).filter((e) => !have.has(e.event_id))];
   }
 
 

@@ -381,6 +381,54 @@ describe('GET /sync: incremental sync', () => {
     expect(ids(room.timeline.events)).toEqual(sent);
   });
 
+  it('is not limited when the only events left out are ones the user may not see (issue 13.4: no false gaps)', async () => {
+    const [alice, bob, carol] = await users('alice', 'bob', 'carol');
+    const roomId = await createRoom(alice!);
+    await join(bob!, roomId);
+    await join(carol!, roomId);
+    await putAccountData(alice!, 'm.ignored_user_list', { ignored_users: { [carol!.userId]: {} } });
+    const since = await position(alice!);
+    await sendMany(carol!, roomId, 'ignored', 3);
+    const sent = await sendMany(bob!, roomId, 'seen', 3);
+    const room = (await syncOk(alice!, { since, filter: JSON.stringify({ room: { timeline: { limit: 3 } } }) })).rooms.join[roomId];
+    expect(ids(room.timeline.events)).toEqual(sent);
+    expect(room.timeline.limited).toBe(false);
+    // One more visible event than the limit is a gap again.
+    const since2 = await position(alice!);
+    await sendMany(carol!, roomId, 'ignored-again', 2);
+    const more = await sendMany(bob!, roomId, 'more', 4);
+    const room2 = (await syncOk(alice!, { since: since2, filter: JSON.stringify({ room: { timeline: { limit: 3 } } }) })).rooms.join[roomId];
+    expect(ids(room2.timeline.events)).toEqual(more.slice(1));
+    expect(room2.timeline.limited).toBe(true);
+  });
+
+  it('an initial sync is not limited when the older events are ones the filter drops (contains_url)', async () => {
+    const [alice] = await users('alice');
+    const roomId = await createRoom(alice!);
+    await sendMany(alice!, roomId, 'no-url', 5);
+    const withUrl = [await send(alice!, roomId, 'pic1', { url: 'mxc://x/1' }), await send(alice!, roomId, 'pic2', { url: 'mxc://x/2' })];
+    const room = (await syncOk(alice!, { filter: JSON.stringify({ room: { timeline: { limit: 2, contains_url: true } } }) })).rooms.join[roomId];
+    expect(ids(room.timeline.events)).toEqual(withUrl);
+    expect(room.timeline.limited).toBe(false);
+    // With one visible event more than the limit, the gap is real.
+    const room2 = (await syncOk(alice!, { filter: JSON.stringify({ room: { timeline: { limit: 1, contains_url: true } } }) })).rooms.join[roomId];
+    expect(ids(room2.timeline.events)).toEqual([withUrl[1]]);
+    expect(room2.timeline.limited).toBe(true);
+  });
+
+  it('a timeline filter that hides a state change still delivers it in the state section', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const roomId = await createRoom(alice!, { name: 'before' });
+    await join(bob!, roomId);
+    const since = await position(bob!);
+    const nameId = await setState(alice!, roomId, 'm.room.name', '', { name: 'after' });
+    const sent = await sendMany(alice!, roomId, 'msg', 2);
+    const room = (await syncOk(bob!, { since, filter: JSON.stringify({ room: { timeline: { limit: 5, types: ['m.room.message'] } } }) })).rooms.join[roomId];
+    expect(ids(room.timeline.events)).toEqual(sent);
+    expect(room.timeline.limited).toBe(false);
+    expect(ids(room.state.events)).toEqual([nameId]);
+  });
+
   it('with full_state=true returns the full state of every joined room, and at once', async () => {
     const [alice] = await users('alice');
     const roomId = await createRoom(alice!, { name: 'Full' });
