@@ -23,6 +23,7 @@
 
 import type { JsonObject, JsonValue, Pdu, StoredEvent } from './events/types.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
+import { isValidUserId } from './ids.js';
 
 /** The room state before the event: returns the state event for `(type, stateKey)`, if any. */
 export type StateLookup = (type: string, stateKey: string) => StoredEvent | undefined;
@@ -100,23 +101,6 @@ function ownObject(obj: JsonObject, key: string): JsonObject {
 function domainOf(id: string): string {
   const i = id.indexOf(':');
   return i < 0 ? '' : id.slice(i + 1);
-}
-
-// appendices "Server Name": server_name = hostname [ ":" port ];
-// hostname = IPv4address / "[" IPv6address "]" / dns-name.
-const SERVER_NAME_RE =
-  /^(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Za-z.-]{1,255})(?::\d{1,5})?$/;
-
-/**
- * A user ID as accepted in events (appendices "User Identifiers" and "Historical User IDs": the
- * localpart may be any code points except ':' and NUL, even empty; total length at most 255 bytes).
- */
-export function isValidUserId(id: string): boolean {
-  if (!id.startsWith('@') || new TextEncoder().encode(id).length > 255) return false;
-  const colon = id.indexOf(':');
-  if (colon < 0) return false;
-  if (id.slice(1, colon).includes('\u0000')) return false;
-  return SERVER_NAME_RE.test(id.slice(colon + 1));
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -5,24 +5,38 @@ import { invalidUsername } from '../errors.js';
 
 /** Characters allowed in localparts of new user IDs: a-z 0-9 . _ = - / + (appendices "User Identifiers"). */
 const NEW_LOCALPART_RE = /^[a-z0-9._=\-/+]+$/;
-/** Historical user IDs may contain any printable ASCII except ':' (appendices "Historical User IDs"). */
-const HISTORICAL_LOCALPART_RE = /^[\x21-\x39\x3b-\x7e]+$/;
 /** Longest user ID, room ID, alias, event type, state key or transaction ID, in bytes. */
 export const MAX_ID_BYTES = 255;
+
+// appendices "Server Name": server_name = hostname [ ":" port ];
+// hostname = IPv4address / "[" IPv6address "]" / dns-name.
+const SERVER_NAME_RE =
+  /^(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Za-z.-]{1,255})(?::\d{1,5})?$/;
+
+/** A server name by the appendix's grammar (hostname or IP literal, optional port). */
+export function isValidServerName(name: string): boolean {
+  return SERVER_NAME_RE.test(name);
+}
 
 export interface ParsedUserId {
   localpart: string;
   domain: string;
 }
 
-/** Splits `@localpart:domain`; undefined if it is not a user ID at all. */
+/**
+ * Splits `@localpart:domain`, or undefined if it is not a user ID. The one user-ID check of the server
+ * (client requests and the auth rules alike), lenient as the appendix asks of servers ("User
+ * Identifiers", "Historical User IDs"): the localpart is everything before the first ':' and may hold
+ * any code points but NUL; the domain must be a server name; the whole ID at most 255 bytes. New
+ * accounts get the strict grammar (normaliseNewLocalpart).
+ */
 export function parseUserId(userId: string): ParsedUserId | undefined {
   if (typeof userId !== 'string' || !userId.startsWith('@')) return undefined;
   const colon = userId.indexOf(':');
-  if (colon < 2 || colon === userId.length - 1) return undefined;
+  if (colon < 0) return undefined;
   const localpart = userId.slice(1, colon);
   const domain = userId.slice(colon + 1);
-  if (!HISTORICAL_LOCALPART_RE.test(localpart)) return undefined;
+  if (localpart.includes('\u0000') || !isValidServerName(domain)) return undefined;
   if (Buffer.byteLength(userId, 'utf8') > MAX_ID_BYTES) return undefined;
   return { localpart, domain };
 }

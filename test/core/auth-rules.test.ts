@@ -8,7 +8,7 @@ import {
   checkAuthEventsList,
   checkEventAuth,
   createEventCreator,
-  isValidUserId,
+
   joinRuleOf,
   membershipOf,
   powerLevelFor,
@@ -1073,18 +1073,6 @@ describe('helpers', () => {
     expect(canApplyRedaction({ sender: BOB }, { sender: CAROL }, room.lookup, V11)).toBe(false);
   });
 
-  it('isValidUserId', () => {
-    expect(isValidUserId('@bob:hs1')).toBe(true);
-    expect(isValidUserId('@bob:hs1.example.org:8448')).toBe(true);
-    expect(isValidUserId('@bob:[::1]:8448')).toBe(true);
-    expect(isValidUserId('@Historical User:hs1')).toBe(true); // historical localparts
-    expect(isValidUserId('bob:hs1')).toBe(false);
-    expect(isValidUserId('@bob')).toBe(false);
-    expect(isValidUserId('@bob:')).toBe(false);
-    expect(isValidUserId('@bob:bad host')).toBe(false);
-    expect(isValidUserId(`@${'a'.repeat(250)}:hs1`)).toBe(true); // exactly 255 bytes
-    expect(isValidUserId(`@${'a'.repeat(251)}:hs1`)).toBe(false);
-  });
 });
 
 describe('selectAuthEvents', () => {
