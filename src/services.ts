@@ -31,7 +31,7 @@ import { RateLimiter } from './core/ratelimit.js';
 import { UiaService } from './core/uia.js';
 import { createLogger, type Logger } from './logger.js';
 import { withCaches } from './storage/cache.js';
-import type { Storage } from './storage/types.js';
+import type { PushActionRecord, Storage } from './storage/types.js';
 
 export interface Services {
   config: Config;
@@ -99,29 +99,32 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     // The SQLite store writes synchronously, so a ceiling is stored before any position under it is used.
     return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('stream_position_ceiling', String(c)));
   })());
-  const events = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions);
-  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter);
+  // The writer evaluates push rules (PushService, built below from account data, which itself reads
+  // rooms through the writer): the closure reaches it once both exist, before any event is sent.
+  const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
+  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
   const directory = new DirectoryService(config, storage.rooms, events);
   const reader = new RoomReader(config, storage.rooms, events, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
-  const sync = new SyncService(config, storage.rooms, storage.sync, events, reader, notifier, positions, clock, (userId) => accountData.ignoredBy(userId));
-  const push = new PushService(storage.sync, accountData);
-  events.setPushEvaluator((event, room) => push.actionsFor(event, room));
-  sync.setPushRules(push);
+  const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
   const sessions = new SessionService(config, clock, deadlines);
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, notifier, positions, deadlines, clock);
   const typing = new TypingService(config, events, sessions, notifier, positions, deadlines, clock);
-  sync.addSource({
-    roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
-    presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
+  const sync = new SyncService({
+    config, rooms: storage.rooms, store: storage.sync, writer: events, reader, notifier, positions, clock,
+    ignoredUsers: (userId) => accountData.ignoredBy(userId),
+    pushRules: push,
+    sources: [{
+      roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
+      presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
+    }],
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
   const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices);
-  rooms.setBlockedCheck((roomId) => storage.admin.isRoomBlocked(roomId));
   // The server tells users about changes to their account (sender = server name).
   accountEvents.addListener({
     passwordChanged: (userId) => {

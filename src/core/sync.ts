@@ -63,25 +63,44 @@ const TO_DEVICE_LIMIT = 100;
 const MAX_TIMELINE_SCAN = 5000;
 const MAX_TIMEOUT_MS = 5 * 60 * 1000;
 
+/** What the sync service reads from (passed once, at construction). */
+export interface SyncDeps {
+  config: Config;
+  rooms: RoomStore;
+  store: SyncStore;
+  writer: EventWriter;
+  reader: RoomReader;
+  notifier: Notifier;
+  positions: () => Promise<StreamPositions>;
+  clock: Clock;
+  /** The users a user ignores (m.ignored_user_list; AccountDataService.ignoredBy caches them). */
+  ignoredUsers: (userId: string) => Promise<Set<string>>;
+  /** Initial syncs carry the user's push rules as m.push_rules account data even before they change one. */
+  pushRules: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> };
+  /** Typing, presence and other ephemeral sources. */
+  sources: SyncEphemeralSource[];
+}
+
 export class SyncService {
   /** Newest event position per room, kept current by the event writer's notifications. */
   private roomLatest = new Map<string, number>();
-  private sources: SyncEphemeralSource[] = [];
   private readonly inlineFilters = new Map<string, Filter>();
+  private readonly config: Config;
+  private readonly rooms: RoomStore;
+  private readonly store: SyncStore;
+  private readonly writer: EventWriter;
+  private readonly reader: RoomReader;
+  private readonly notifier: Notifier;
+  private readonly positions: () => Promise<StreamPositions>;
+  private readonly clock: Clock;
+  private readonly ignoredUsers: SyncDeps['ignoredUsers'];
+  private readonly push: SyncDeps['pushRules'];
+  private readonly sources: SyncEphemeralSource[];
 
-  constructor(
-    private readonly config: Config,
-    private readonly rooms: RoomStore,
-    private readonly store: SyncStore,
-    private readonly writer: EventWriter,
-    private readonly reader: RoomReader,
-    private readonly notifier: Notifier,
-    private readonly positions: () => Promise<StreamPositions>,
-    private readonly clock: Clock,
-    /** The users a user ignores (m.ignored_user_list; AccountDataService.ignoredBy caches them). */
-    private readonly ignoredUsers: (userId: string) => Promise<Set<string>>,
-  ) {
-    writer.addListener({
+  constructor(deps: SyncDeps) {
+    ({ config: this.config, rooms: this.rooms, store: this.store, writer: this.writer, reader: this.reader, notifier: this.notifier,
+      positions: this.positions, clock: this.clock, ignoredUsers: this.ignoredUsers, pushRules: this.push, sources: this.sources } = deps);
+    this.writer.addListener({
       onEventPersisted: (rec, room) => {
         this.roomLatest.set(rec.event.room_id, rec.streamOrdering);
         // Joined members see the event; the target of a membership change sees it too (invites, kicks).
@@ -90,17 +109,6 @@ export class SyncService {
         this.notifier.notify(target !== undefined ? [...joined, target] : joined, rec.streamOrdering);
       },
     });
-  }
-
-  private push: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> } | undefined;
-
-  /** Initial syncs carry the user's push rules as m.push_rules account data even before they change one. */
-  setPushRules(push: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> }): void {
-    this.push = push;
-  }
-
-  addSource(source: SyncEphemeralSource): void {
-    this.sources.push(source);
   }
 
   // ---- filters ---------------------------------------------------------------------------------
@@ -200,7 +208,7 @@ export class SyncService {
       return (await all).get(roomId) ?? [];
     };
 
-    if (everything && this.push && !(await this.push.hasStoredRules(userId))
+    if (everything && !(await this.push.hasStoredRules(userId))
       && eventMatches(filter.account_data, { type: 'm.push_rules', sender: userId })) {
       response.account_data.events.push({ type: 'm.push_rules', content: (await this.push.getRules(userId)) as JsonObject });
     }

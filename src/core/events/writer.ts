@@ -104,14 +104,14 @@ export class EventWriter {
   private readonly mutex = new KeyedMutex();
   private readonly rooms = new Map<string, RoomState>();
   private readonly listeners: EventListener[] = [];
-  private pushEvaluator: ((event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>) | undefined;
-
   constructor(
     private readonly serverName: string,
     private readonly store: RoomStore,
     private readonly clock: Clock,
     private readonly key: () => Promise<SigningKey>,
     private readonly positions: () => Promise<StreamPositions>,
+    /** Push rules are evaluated inside the room lock, before the event is stored with its actions. */
+    private readonly pushEvaluator?: (event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>,
   ) {}
 
   addListener(l: EventListener): void {
@@ -123,11 +123,6 @@ export class EventWriter {
   /** Reports how long each event's storage transaction took (metrics). */
   onPersistTiming(fn: (seconds: number) => void): void {
     this.persistTiming = fn;
-  }
-
-  /** Push rules are evaluated inside the room lock, before the event is stored with its actions. */
-  setPushEvaluator(fn: (event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>): void {
-    this.pushEvaluator = fn;
   }
 
   /** Runs `fn` holding the room's lock (for read-check-write sequences around sends). */

@@ -75,14 +75,9 @@ export class RoomService {
     private readonly writer: EventWriter,
     private readonly clock: Clock,
     private readonly rateLimiter: RateLimiter,
+    /** Rooms shut down by an admin refuse new joins and invites. */
+    private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
   ) {}
-
-  private isBlocked: (roomId: string) => Promise<boolean> = async () => false;
-
-  /** Rooms shut down by an admin refuse new joins and invites. */
-  setBlockedCheck(fn: (roomId: string) => Promise<boolean>): void {
-    this.isBlocked = fn;
-  }
 
   private async refuseIfBlocked(roomId: string): Promise<void> {
     if (await this.isBlocked(roomId)) throw forbidden('This room has been shut down by the server administrators');
