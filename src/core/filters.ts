@@ -326,15 +326,6 @@ export function timelineLimit(filter: Filter | undefined, defaultLimit = DEFAULT
   return eventLimit(filter?.room?.timeline, defaultLimit, max);
 }
 
-/**
- * Lazy-loading options of a RoomEventFilter (client-server-api "Lazy-loading room members").
- * `include_redundant_members` "Does not apply unless `lazy_load_members` is `true`". For /sync, pass
- * `filter.room.state` (where clients set it); for /messages and /context, the request's filter.
- */
-export function lazyLoadOptions(filter: RoomEventFilter | undefined): { lazy: boolean; includeRedundant: boolean } {
-  const lazy = filter?.lazy_load_members === true;
-  return { lazy, includeRedundant: lazy && filter?.include_redundant_members === true };
-}
 
 // ---------------------------------------------------------------------------------------------
 // event_fields

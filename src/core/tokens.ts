@@ -1,7 +1,21 @@
-// Stream tokens. One global position orders everything a client syncs (design-notes.md), so a token
-// is that position: `s<N>` means "everything up to and including position N". Events "after" the
-// token have positions > N; paging backwards from it returns events with positions <= N.
-// A sync token may carry a second part `~<T>` when to-device delivery was cut short at position T.
+// Every token Hearth hands to clients, in one place. They are opaque to clients; these are the rules.
+//
+// One global position orders everything a client syncs (design-notes.md "One position for everything
+// a client syncs"): events, membership changes, receipts, typing, presence, to-device messages and
+// account data each get the next position of one counter.
+//
+//   s<N>        A sync token (`next_batch` of /sync, `since`): "everything up to and including
+//               position N". A sync from it returns the changes with positions > N. Also accepted as
+//               a /messages `from`/`to` (the `prev_batch` of a sync timeline is an `s` token).
+//   s<N>~<T>    A sync token whose to-device delivery was cut short at position T <= N (more than one
+//               page of to-device messages was waiting): the next sync resumes to-device messages
+//               after T and everything else after N. T > N is refused.
+//   t<N>        A /messages and /context pagination token (`start`, `end`): position N in the
+//               room's timeline. Paging backwards from it returns events with positions <= N, forwards
+//               those with positions > N.
+//
+// N and T are decimal, at most 15 digits. Any other form, from any client, is 400 M_INVALID_PARAM
+// naming the parameter.
 import { invalidParam } from '../errors.js';
 
 export interface SyncToken {
@@ -24,4 +38,14 @@ export function parseSyncToken(token: string, name = 'since'): SyncToken {
   const toDevice = m[2] !== undefined ? Number(m[2]) : position;
   if (toDevice > position) throw invalidParam(`Invalid ${name} token`);
   return { position, toDevice };
+}
+
+/** A /messages pagination token for position N. */
+export const pagingToken = (position: number): string => `t${Math.max(0, position)}`;
+
+/** Parses a /messages token (`t<N>`, or a sync token `s<N>` / `s<N>~<T>`) into its position. */
+export function parsePagingToken(token: string, name: string): number {
+  const m = /^(?:t(\d{1,15})|s(\d{1,15})(?:~\d{1,15})?)$/.exec(token);
+  if (!m) throw invalidParam(`Invalid ${name} token`);
+  return Number(m[1] ?? m[2]);
 }

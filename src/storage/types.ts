@@ -1,6 +1,6 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
-import type { JsonObject, StoredEvent } from '../core/events/types.js';
+import type { JsonObject, StoredEvent } from '../wire.js';
 
 export interface UserRecord {
   userId: string;

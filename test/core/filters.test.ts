@@ -9,7 +9,6 @@ import {
   eventLimit,
   eventMatches,
   isInlineFilter,
-  lazyLoadOptions,
   parseFilter,
   parseInlineFilter,
   parseInlineRoomEventFilter,
@@ -355,19 +354,6 @@ describe('limits', () => {
     expect(timelineLimit({ room: { timeline: { limit: 500 } } })).toBe(100);
     expect(timelineLimit({ room: { timeline: { limit: 500 } } }, 10, 50)).toBe(50);
     expect(timelineLimit({}, 20)).toBe(20);
-  });
-});
-
-describe('lazyLoadOptions', () => {
-  it('is off by default', () => {
-    expect(lazyLoadOptions(undefined)).toEqual({ lazy: false, includeRedundant: false });
-    expect(lazyLoadOptions({})).toEqual({ lazy: false, includeRedundant: false });
-  });
-
-  it('turns on lazy loading and redundant members only together', () => {
-    expect(lazyLoadOptions({ lazy_load_members: true })).toEqual({ lazy: true, includeRedundant: false });
-    expect(lazyLoadOptions({ lazy_load_members: true, include_redundant_members: true })).toEqual({ lazy: true, includeRedundant: true });
-    expect(lazyLoadOptions({ include_redundant_members: true })).toEqual({ lazy: false, includeRedundant: false });
   });
 });
 

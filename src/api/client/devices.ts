@@ -1,13 +1,13 @@
 // Device management (matrix-spec: device_management.yaml).
 import { badJson } from '../../errors.js';
-import type { DeviceRecord } from '../../storage/types.js';
+import type { Device } from '../../core/accounts/devices.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
 import { objectBody, optObject, optStringArray } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 /** Client format of a device: fields without a value are left out. */
-function deviceJson(d: DeviceRecord): Record<string, unknown> {
+function deviceJson(d: Device): Record<string, unknown> {
   const out: Record<string, unknown> = { device_id: d.deviceId };
   if (d.displayName !== null) out.display_name = d.displayName;
   if (d.lastSeenIp !== null) out.last_seen_ip = d.lastSeenIp;

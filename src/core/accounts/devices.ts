@@ -10,6 +10,9 @@ import type { TokenService } from './tokens.js';
 
 const MAX_DISPLAY_NAME_CHARS = 256;
 
+/** A device as the account services hand it out (the handlers never see storage). */
+export type Device = DeviceRecord;
+
 export class DeviceService {
   private readonly passwordCheck: ReturnType<typeof passwordStageCheck>;
 
@@ -23,11 +26,11 @@ export class DeviceService {
     this.passwordCheck = passwordStageCheck(config, store);
   }
 
-  async list(userId: string): Promise<DeviceRecord[]> {
+  async list(userId: string): Promise<Device[]> {
     return this.store.listDevices(userId);
   }
 
-  async get(userId: string, deviceId: string): Promise<DeviceRecord> {
+  async get(userId: string, deviceId: string): Promise<Device> {
     const d = await this.store.getDevice(userId, deviceId);
     if (!d) throw notFound('Unknown device');
     return d;

@@ -3,8 +3,7 @@
 // rooms/fragments/v9-redactions.md; rooms/v11 "Redactions" = rooms/fragments/v11-redactions.md;
 // rooms v4+ "Event IDs" = rooms/fragments/v4-event-ids.md).
 import { createHash } from 'node:crypto';
-import type { JsonObject, Pdu } from '../events/types.js';
-import type { RoomVersion } from '../room-versions.js';
+import type { JsonObject, Pdu } from '../../wire.js';
 import { encodeBase64, encodeBase64Url } from './base64.js';
 import { canonicalJsonBytes } from './canonical-json.js';
 import { signJson, verifyJsonSignature, type SigningKey } from './signing.js';
@@ -12,7 +11,12 @@ import { signJson, verifyJsonSignature, type SigningKey } from './signing.js';
 /** A PDU before hashing and signing; any `hashes` it carries are replaced, `signatures` are kept. */
 export type UnsignedPdu = Omit<Pdu, 'hashes' | 'signatures'> & { hashes?: unknown; signatures?: Pdu['signatures'] };
 
-type Redaction = RoomVersion['redaction'];
+/** The redaction algorithm of a room version (rooms/v10, rooms/v11 "Redactions"). */
+type Redaction = 'v10' | 'v11';
+/** What hashing and redaction need to know of a room version (core's RoomVersion has it). */
+export interface RedactionRules {
+  redaction: Redaction;
+}
 
 // Top-level keys that survive redaction.
 const KEPT_KEYS_V11 = [
@@ -74,7 +78,7 @@ function redactContent(type: unknown, content: Record<string, unknown>, redactio
  * top-level keys and, per event type, the essential content keys remain. `content` is always present
  * (empty if the event had none). Returns a deep copy; the input is not modified.
  */
-export function redactEvent(event: Pdu | object, version: RoomVersion): JsonObject {
+export function redactEvent(event: Pdu | object, version: RedactionRules): JsonObject {
   return structuredClone(redactShallow(event, version)) as JsonObject;
 }
 
@@ -84,7 +88,7 @@ export function redactEvent(event: Pdu | object, version: RoomVersion): JsonObje
  * every other nested object and array with `event`, so the result must not be modified (that could
  * reach into `event`). `event` itself is never modified.
  */
-function redactShallow(event: Pdu | object, version: RoomVersion): Record<string, unknown> {
+function redactShallow(event: Pdu | object, version: RedactionRules): Record<string, unknown> {
   const source = event as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of KEPT_KEYS[version.redaction]) {
@@ -122,13 +126,13 @@ export function verifyContentHash(event: Pdu | object): boolean {
  * An `event_id` key is dropped as well: in rooms v4+ the event ID *is* this hash and is not part of
  * the PDU, so one carried beside it (a StoredEvent) must not feed into its own computation.
  */
-export function computeReferenceHash(event: Pdu | object, version: RoomVersion): Buffer {
+export function computeReferenceHash(event: Pdu | object, version: RedactionRules): Buffer {
   const { signatures: _s, unsigned: _u, event_id: _id, ...rest } = redactShallow(event, version);
   return createHash('sha256').update(canonicalJsonBytes(rest)).digest();
 }
 
 /** Event ID of rooms v4+: `$` + URL-safe unpadded base64 of the reference hash (rooms/fragments/v4-event-ids.md). */
-export function computeEventId(event: Pdu | object, version: RoomVersion): string {
+export function computeEventId(event: Pdu | object, version: RedactionRules): string {
   return `$${encodeBase64Url(computeReferenceHash(event, version))}`;
 }
 
@@ -138,7 +142,7 @@ export function computeEventId(event: Pdu | object, version: RoomVersion): strin
  * redacted event as `serverName` and copies the signatures back onto the full event. Existing
  * signatures are kept; `unsigned` is kept and covered by neither hash nor signature.
  */
-export function hashAndSignEvent(event: UnsignedPdu, serverName: string, key: SigningKey, version: RoomVersion): Pdu {
+export function hashAndSignEvent(event: UnsignedPdu, serverName: string, key: SigningKey, version: RedactionRules): Pdu {
   const { hashes: _h, ...rest } = event;
   const hashed = { ...rest, hashes: { sha256: computeContentHash(rest) }, signatures: event.signatures ?? {} };
   const signed = signJson(redactEvent(hashed, version), serverName, key);
@@ -150,7 +154,7 @@ export function hashAndSignEvent(event: UnsignedPdu, serverName: string, key: Si
  * signature covers (the redacted event without `signatures` and `unsigned`) are exactly the bytes of
  * the reference hash, so they are redacted and serialised once.
  */
-export function hashSignAndIdentify(event: UnsignedPdu, serverName: string, key: SigningKey, version: RoomVersion): { pdu: Pdu; eventId: string } {
+export function hashSignAndIdentify(event: UnsignedPdu, serverName: string, key: SigningKey, version: RedactionRules): { pdu: Pdu; eventId: string } {
   const p = prepareSigning(event, version);
   return finishSigning(p, serverName, key.keyId, key.sign(p.bytes));
 }
@@ -159,7 +163,7 @@ export function hashSignAndIdentify(event: UnsignedPdu, serverName: string, key:
  * `hashSignAndIdentify` with the ed25519 signature computed on libuv's thread pool, so the event loop
  * serves other requests meanwhile (signing is the largest single cost of a send). Same output.
  */
-export async function hashSignAndIdentifyAsync(event: UnsignedPdu, serverName: string, key: SigningKey, version: RoomVersion): Promise<{ pdu: Pdu; eventId: string }> {
+export async function hashSignAndIdentifyAsync(event: UnsignedPdu, serverName: string, key: SigningKey, version: RedactionRules): Promise<{ pdu: Pdu; eventId: string }> {
   const p = prepareSigning(event, version);
   return finishSigning(p, serverName, key.keyId, await key.signAsync(p.bytes));
 }
@@ -171,7 +175,7 @@ interface PreparedSigning {
   bytes: Buffer;
 }
 
-function prepareSigning(event: UnsignedPdu, version: RoomVersion): PreparedSigning {
+function prepareSigning(event: UnsignedPdu, version: RedactionRules): PreparedSigning {
   const { hashes: _h, signatures: existing, ...rest } = event;
   const hashed = { ...rest, hashes: { sha256: computeContentHash(rest) } };
   const { signatures: _s, unsigned: _u, ...redacted } = redactShallow(hashed, version);
@@ -193,7 +197,7 @@ export function verifyEventSignature(
   serverName: string,
   keyId: string,
   publicKeyBase64: string,
-  version: RoomVersion,
+  version: RedactionRules,
 ): boolean {
   let redacted: JsonObject;
   try {

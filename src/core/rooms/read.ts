@@ -21,6 +21,7 @@ import { clientFormatter, type ClientEvent, type Viewer } from '../events/client
 import type { JsonObject, StoredEvent } from '../events/types.js';
 import { lookupIn, type EventWriter, type RoomState } from '../events/writer.js';
 import { eventMatches, type RoomEventFilter } from '../filters.js';
+import { pagingToken, parsePagingToken } from '../tokens.js';
 
 export type Direction = 'b' | 'f';
 
@@ -62,14 +63,6 @@ export const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
 /** Highest position; stands for "no upper bound". */
 const END = Number.MAX_SAFE_INTEGER - 1;
 
-export const pagingToken = (position: number): string => `t${Math.max(0, position)}`;
-
-/** Parses a /messages token (`t<N>`, or a sync token `s<N>` / `s<N>~<T>`) into its position. */
-export function parsePagingToken(token: string, name: string): number {
-  const m = /^(?:t(\d{1,15})|s(\d{1,15})(?:~\d{1,15})?)$/.exec(token);
-  if (!m) throw invalidParam(`Invalid ${name} token`);
-  return Number(m[1] ?? m[2]);
-}
 
 type HistoryVisibility = 'world_readable' | 'shared' | 'invited' | 'joined';
 

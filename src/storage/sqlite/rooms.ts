@@ -1,6 +1,6 @@
 // SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
 import type Database from 'better-sqlite3';
-import type { JsonObject, StoredEvent } from '../../core/events/types.js';
+import type { JsonObject, StoredEvent } from '../../wire.js';
 import type { EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
 
 interface EventRow {

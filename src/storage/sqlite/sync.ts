@@ -1,6 +1,6 @@
 // SQLite implementation of SyncStore: filters, account data, receipts, to-device messages, counts.
 import type Database from 'better-sqlite3';
-import type { JsonObject } from '../../core/events/types.js';
+import type { JsonObject } from '../../wire.js';
 import type { AccountDataRecord, ReceiptRecord, SyncStore, ToDeviceRecord, ToDeviceTxn } from '../types.js';
 
 interface ReceiptRow {

@@ -1,6 +1,7 @@
 // History visibility as position ranges (modules/history_visibility.md "Server behaviour"), and the
 // token format /messages uses.
-import { computeVisibility, parsePagingToken, pagingToken } from '../../../src/core/rooms/read.js';
+import { computeVisibility } from '../../../src/core/rooms/read.js';
+import { parsePagingToken, pagingToken } from '../../../src/core/tokens.js';
 import type { StoredEvent } from '../../../src/core/events/types.js';
 
 const ev = (type: string, stateKey: string, content: Record<string, string>): StoredEvent => ({
