@@ -1,7 +1,7 @@
 // Helpers of the benchmark driver: child processes (Hearth, baselines, loader), a keep-alive HTTP
 // client with client-side timing, /proc readings, /metrics parsing, percentiles.
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -104,9 +104,10 @@ async function waitHttp(port, path, timeoutMs, child) {
 
 /**
  * Starts Hearth as its own process: node dist/main.js serve, SQLite file `dbPath`, rate limits off,
- * logging warn, port from a free-port probe. `extra` is merged into the config file.
+ * logging warn, port from a free-port probe. `extra` is merged into the config file. `root` is the
+ * checkout whose dist/main.js runs (--against: the other build, as server kind `against`).
  */
-export async function startHearth(dir, dbPath, extra = {}) {
+export async function startHearth(dir, dbPath, extra = {}, { root = ROOT, kind = 'hearth', name = 'Hearth' } = {}) {
   const port = await freePort();
   const cfgPath = join(dir, 'hearth.yaml');
   const cfg = { server_name: 'localhost', rate_limits: { enabled: false }, logging: { level: 'warn' }, ...extra };
@@ -114,7 +115,7 @@ export async function startHearth(dir, dbPath, extra = {}) {
   const logPath = join(dir, 'hearth.log');
   // BENCH_HEARTH_NODE_ARGS adds node options to the Hearth process only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.BENCH_HEARTH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'main.js'), 'serve'], {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist', 'main.js'), 'serve'], {
     cwd: dir,
     env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), HEARTH_DATABASE: dbPath, HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,7 +123,7 @@ export async function startHearth(dir, dbPath, extra = {}) {
   const { exited, out } = track(child, logPath);
   await waitHttp(port, '/_matrix/client/versions', 30_000, child);
   return {
-    kind: 'hearth', name: 'Hearth', pid: child.pid, port, child, logPath, exited,
+    kind, name, pid: child.pid, port, child, logPath, exited,
     crashed: () => child.exitCode !== null || child.signalCode !== null,
     async stop() { const r = await stopChild(child, exited); out.end(); return r; },
     /** Error lines (pino level >= 50) and anything that is not JSON in the server's output. */
@@ -155,14 +156,20 @@ export async function startBaseline(b, dir) {
   };
 }
 
-/** Runs bench/load.mjs in its own process; its progress lines are echoed. */
-export async function runLoader(plan, dbPath, outPath, params, timeoutMs) {
-  const child = spawn(process.execPath, [join(BENCH_DIR, 'load.mjs'), plan, dbPath, outPath, JSON.stringify({ ...params, hardLimitMs: timeoutMs })], {
+/**
+ * Runs bench/load.mjs in its own process; its progress lines are echoed. `root` is the checkout whose
+ * loader (and so whose dist/) writes the data: each build loads its own database (--against).
+ */
+export async function runLoader(plan, dbPath, outPath, params, timeoutMs, { root = ROOT, tag = '' } = {}) {
+  const loader = join(root, 'bench', 'load.mjs');
+  if (!existsSync(loader)) throw new Error(`${loader} does not exist`);
+  const child = spawn(process.execPath, [loader, plan, dbPath, outPath, JSON.stringify({ ...params, hardLimitMs: timeoutMs })], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   let err = '';
-  child.stdout.on('data', (d) => process.stdout.write(String(d).split('\n').filter(Boolean).map((l) => `          ${l.trim()}\n`).join('')));
+  const prefix = `          ${tag ? `${tag} ` : ''}`;
+  child.stdout.on('data', (d) => process.stdout.write(String(d).split('\n').filter(Boolean).map((l) => `${prefix}${l.trim()}\n`).join('')));
   child.stderr.on('data', (d) => { err += d; });
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
   children.delete(child);

@@ -4,10 +4,13 @@
 //   --only a,b,...     scenarios to run: send, send-seq, fanout (= fanout-a,fanout-b), initial-sync,
 //                      ephemeral, memory (default: all, in that order)
 //   --quick            a short smoke run (small sizes, short durations); writes *-quick files
-//   --out FILE         where to write the JSON (default bench/results/<YYYY-MM-DD>[-quick].json)
+//   --out FILE         where to write the JSON (default bench/results/<YYYY-MM-DD>[-quick].json); the
+//                      chart then goes next to it (FILE without .json, plus -latency.svg)
 //   --no-build         skip `npm run build` (warns when dist/ is older than src/)
 //   --big-events N     events in scenario 4's big room (default 1,000,000)
 //   --big-budget S     seconds the loader may spend writing the big room (default 150)
+//   --against REF      also run every scenario against a build of git commit REF (bench/.against/<sha>),
+//                      each build on its own loaded data; the report adds its values and current/REF
 //
 // Hearth always runs as its own process (node dist/main.js serve) on a fresh SQLite file in a temp
 // dir; the baselines (bench/baselines) too; load comes from this process, on 127.0.0.1 only.
@@ -15,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { prepareAgainst } from './against.mjs';
 import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo } from './lib.mjs';
 import * as S from './scenarios.mjs';
 import { latencySvg } from './svg.mjs';
@@ -27,7 +31,7 @@ const TITLES = {
 };
 
 function parseArgs(argv) {
-  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined };
+  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,8 +48,9 @@ function parseArgs(argv) {
     } else if (a.startsWith('--out')) o.out = val();
     else if (a.startsWith('--big-events')) o.bigEvents = Number(val());
     else if (a.startsWith('--big-budget')) o.bigBudget = Number(val());
+    else if (a.startsWith('--against')) o.against = val();
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S]\n`);
+      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -113,14 +118,20 @@ function targetText(r) {
   return `${r.target.op} ${fmt(r.target.value, r.unit)}`;
 }
 const ratio = (v, b) => (Number.isFinite(v) && Number.isFinite(b) && b !== 0 ? `${(v / b).toFixed(2)}x` : '—');
+// current / --against build. Counts (errors, missing) and ratios are compared by value: dividing them says nothing.
+const againstRatio = (r) => (r.unit === 'count' || r.unit === 'ratio' ? '—' : ratio(r.value, r.against));
+
+/** With --against: the other build's value and current / other, right after the current value. */
+const againstCells = (report, r) => (report.against ? (r ? [fmt(r.against, r.unit), againstRatio(r)] : ['', '']) : []);
 
 export function table(report) {
-  const header = ['scenario', 'metric', 'value', 'target', 'met', 'vs Express', 'vs node:http'];
+  const a = report.against;
+  const header = ['scenario', 'metric', 'value', ...(a ? [a.name, `vs ${a.short}`] : []), 'target', 'met', 'vs Express', 'vs node:http'];
   const lines = [];
   for (const s of report.scenarios) {
-    if (s.error) lines.push([TITLES[s.name], 'FAILED', s.error.split('\n')[0].slice(0, 80), '', 'missed', '', '']);
+    if (s.error) lines.push([TITLES[s.name], 'FAILED', s.error.split('\n')[0].slice(0, 80), ...againstCells(report), '', 'missed', '', '']);
     for (const r of s.rows) {
-      lines.push([TITLES[s.name], r.metric, fmt(r.value, r.unit), targetText(r), r.met === null ? '' : r.met ? 'met' : 'MISSED', ratio(r.value, r.express), ratio(r.value, r.nodeHttp)]);
+      lines.push([TITLES[s.name], r.metric, fmt(r.value, r.unit), ...againstCells(report, r), targetText(r), r.met === null ? '' : r.met ? 'met' : 'MISSED', ratio(r.value, r.express), ratio(r.value, r.nodeHttp)]);
     }
   }
   const w = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -130,10 +141,11 @@ export function table(report) {
 
 function baselineTable(report) {
   // Absolute baseline values next to Hearth's, for the rows that have them.
-  const lines = ['| scenario | metric | Hearth | Express | node:http |', '|---|---|---|---|---|'];
+  const a = report.against;
+  const lines = [`| scenario | metric | Hearth |${a ? ` ${a.name} |` : ''} Express | node:http |`, `|---|---|---|${a ? '---|' : ''}---|---|`];
   for (const s of report.scenarios) for (const r of s.rows) {
     if (r.express === null && r.nodeHttp === null) continue;
-    lines.push(`| ${TITLES[s.name]} | ${r.metric} | ${fmt(r.value, r.unit)} | ${fmt(r.express, r.unit)} | ${fmt(r.nodeHttp, r.unit)} |`);
+    lines.push(`| ${TITLES[s.name]} | ${r.metric} | ${fmt(r.value, r.unit)} |${a ? ` ${fmt(r.against, r.unit)} |` : ''} ${fmt(r.express, r.unit)} | ${fmt(r.nodeHttp, r.unit)} |`);
   }
   return lines.join('\n');
 }
@@ -145,8 +157,11 @@ async function main() {
   const sizes = structuredClone(opts.quick ? QUICK : FULL);
   if (opts.bigEvents) sizes.initialSync.bigEvents = opts.bigEvents;
   if (opts.bigBudget) sizes.initialSync.bigBudgetS = opts.bigBudget;
-  // The whole run stops by itself, whatever happens.
-  const hardLimitMs = (opts.quick ? 15 : 45) * 60_000 + (sizes.initialSync.bigBudgetS * 1000);
+  // The whole run stops by itself, whatever happens. --against runs every scenario's loader and Hearth
+  // twice, and may first install and build the other tree.
+  const hardLimitMs = opts.against
+    ? (opts.quick ? 40 : 100) * 60_000 + (2 * sizes.initialSync.bigBudgetS * 1000)
+    : (opts.quick ? 15 : 45) * 60_000 + (sizes.initialSync.bigBudgetS * 1000);
   const hard = setTimeout(() => {
     log(`hard time limit (${hardLimitMs / 60000} min) reached: stopping`);
     killAll();
@@ -159,12 +174,24 @@ async function main() {
   process.once('SIGTERM', () => stopAll('SIGTERM'));
 
   const buildInfo = build(opts);
+  // Before anything runs: a REF that cannot be built stops the run here, with the step that failed.
+  let against;
+  try {
+    against = opts.against ? prepareAgainst(opts.against) : undefined;
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
   const machine = machineInfo();
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGB} GB RAM, node ${machine.node}`);
-  log(`${opts.quick ? 'QUICK' : 'FULL'} run of: ${opts.only.join(', ')}`);
+  log(`${opts.quick ? 'QUICK' : 'FULL'} run of: ${opts.only.join(', ')}${against ? ` against ${against.name} (${against.ref})` : ''}`);
   const started = new Date();
-  const ctx = { sizes, quick: opts.quick };
-  const report = { date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', machine, build: buildInfo, sizes, scenarios: [] };
+  const ctx = { sizes, quick: opts.quick, against };
+  const report = {
+    date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', machine, build: buildInfo,
+    ...(against ? { against: { ref: against.ref, sha: against.sha, short: against.short, name: against.name, dir: against.dir } } : {}),
+    sizes, scenarios: [],
+  };
   for (const name of opts.only) {
     const t0 = Date.now();
     log(`=== ${TITLES[name]} ===`);
@@ -201,13 +228,15 @@ async function main() {
   const out = opts.out ?? join(resultsDir, `${day}${suffix}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2));
-  const svgPath = join(resultsDir, `latency${suffix}.svg`);
+  // With --out the chart goes next to that JSON, so a run elsewhere never overwrites the chart of results/.
+  const svgPath = opts.out ? `${out.replace(/\.json$/, '')}-latency.svg` : join(resultsDir, `latency${suffix}.svg`);
   const svg = latencySvg(report);
   if (svg) writeFileSync(svgPath, svg);
 
   const text = table(report);
   process.stdout.write(`\n${text}\n\nAbsolute baseline values:\n${baselineTable(report)}\n\n`);
   process.stdout.write(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGB} GB RAM, node ${machine.node}, ${machine.os}; load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${report.loadAverageAtEnd.join(' ')}\n`);
+  if (against) process.stdout.write(`Against: ${against.name} = ${against.ref} (${against.sha}), built in ${relative(process.cwd(), against.dir)}; "vs ${against.short}" is this checkout / ${against.name}\n`);
   process.stdout.write(`Run: ${report.mode}, ${report.totalSeconds.toFixed(0)} s. JSON: ${relative(process.cwd(), out)}${svg ? `, chart: ${relative(process.cwd(), svgPath)}` : ''}\n`);
   const problems = report.scenarios.flatMap((s) => (s.problems ?? []).map((p) => `${s.name}: ${p}`));
   if (problems.length) process.stdout.write(`\nProblems seen:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);

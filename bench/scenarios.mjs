@@ -1,7 +1,9 @@
 // The scenarios of issue 7. Each loads its data (bench/load.mjs, before the server starts), runs the
 // same load shape against Hearth and both baselines (each its own process, started and stopped here)
-// and returns rows for the report: {metric, unit, value, target, met, baselines}.
+// and returns rows for the report: {metric, unit, value, target, met, baselines}. With --against
+// (ctx.against) a second Hearth build runs right after the current one, on its own data.
 import autocannon from 'autocannon';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import {
@@ -21,23 +23,89 @@ function row(metric, unit, value, target, base = {}, note) {
     const v = target.value;
     met = target.op === '<=' ? value <= v : target.op === '>=' ? value >= v : target.op === '<' ? value < v : target.op === '=' ? value === v : null;
   } else if (target) met = false;
-  return { metric, unit, value, target: target ?? null, met, express: base.express ?? null, nodeHttp: base['node-http'] ?? null, ...(note ? { note } : {}) };
+  return {
+    metric, unit, value, target: target ?? null, met, express: base.express ?? null, nodeHttp: base['node-http'] ?? null,
+    // Only with --against, so that a run without it writes the rows it always wrote.
+    ...('against' in base ? { against: base.against ?? null } : {}),
+    ...(note ? { note } : {}),
+  };
 }
 
-const byKind = (results, f) => Object.fromEntries(Object.entries(results).filter(([k]) => k !== 'hearth').map(([k, r]) => [k, r ? f(r) : null]));
+/** f of a run's result, or null when that run failed before it measured what f reads. */
+const valueOf = (r, f) => {
+  if (!r) return null;
+  try { return f(r); } catch { return null; }
+};
+/** The same metric on every other server of the scenario (baselines and the --against build). */
+const byKind = (results, f) => Object.fromEntries(Object.entries(results).filter(([k]) => k !== 'hearth').map(([k, r]) => [k, valueOf(r, f)]));
+/** For rows only Hearth can fill (the baselines do not do it): the --against build's value, if it ran. */
+const againstOnly = (results, f) => ('against' in results ? { against: valueOf(results.against, f) } : {});
 
-/** Starts each server in turn (Hearth, then the baselines) and runs `fn` against it. */
-async function eachServer(label, dir, dbPath, hearthConfig, fn, opts = {}) {
+/** The Hearth builds of this run, [kind, name]: the current one and, with --against, the other. */
+const builds = (ctx) => [['hearth', 'Hearth'], ...(ctx.against ? [['against', ctx.against.name]] : [])];
+/** Both Hearth kinds drive the real Matrix API; the baselines only mimic its load shape. */
+const isHearth = (server) => server.kind === 'hearth' || server.kind === 'against';
+
+/**
+ * Loads a scenario's data for each Hearth build, each with its own loader into its own SQLite file:
+ * a database written by one commit may carry migrations the other refuses. `plan` null: no loader
+ * (an empty database the server creates). `againstParams(data)` may adjust the other build's
+ * parameters to what the current build's loader actually wrote. A failed load of the other build is
+ * kept as `error` (that server is then reported failed); a failed load of the current one throws.
+ */
+async function loadData(ctx, label, plan, params, timeoutMs, againstParams) {
+  const dir = tempDir(label);
+  const hearth = { dir, dbPath: join(dir, 'hearth.db'), data: null };
+  if (plan) hearth.data = await runLoader(plan, hearth.dbPath, join(dir, 'load.json'), params, timeoutMs);
+  if (!ctx.against) return { hearth };
+  const adir = join(dir, 'against');
+  mkdirSync(adir);
+  const against = { dir: adir, dbPath: join(adir, 'hearth.db'), data: null };
+  if (plan) {
+    log(`[${label}] loading the same data for ${ctx.against.name} with its own bench/load.mjs`);
+    try {
+      against.data = await runLoader(plan, against.dbPath, join(adir, 'load.json'), againstParams ? againstParams(hearth.data) : params, timeoutMs, { root: ctx.against.dir, tag: `[${ctx.against.name}]` });
+    } catch (e) {
+      against.error = String(e.message ?? e);
+      log(`[${label}] ${ctx.against.name}: loading failed: ${against.error.split('\n')[0]}`);
+    }
+  }
+  return { hearth, against };
+}
+
+/**
+ * Starts each server in turn (Hearth, the --against build, then the baselines) and runs
+ * `fn(server, partial, data)` against it, `data` being what was loaded for that server: each Hearth
+ * build its own, the baselines the current build's.
+ */
+async function eachServer(ctx, label, sets, hearthConfig, fn, opts = {}) {
   const results = {};
   const problems = [];
-  const servers = [{ kind: 'hearth' }, ...(opts.baselines === false ? [] : BASELINES)];
+  const servers = [{ kind: 'hearth' }, ...(sets.against ? [{ kind: 'against' }] : []), ...(opts.baselines === false ? [] : BASELINES)];
   for (const s of servers) {
-    const server = s.kind === 'hearth' ? await startHearth(dir, dbPath, hearthConfig) : await startBaseline(s, dir);
+    const set = s.kind === 'against' ? sets.against : sets.hearth;
+    if (set.error) {
+      problems.push(`${ctx.against.name} run failed: its data could not be loaded: ${set.error.split('\n').slice(0, 3).join(' ').slice(0, 600)}`);
+      results[s.kind] = null;
+      continue;
+    }
+    let server;
+    if (s.kind === 'against') {
+      // The other build may not start at all (e.g. it refuses this config): that is its failure, not the scenario's.
+      try {
+        server = await startHearth(set.dir, set.dbPath, hearthConfig, { root: ctx.against.dir, kind: 'against', name: ctx.against.name });
+      } catch (e) {
+        problems.push(`${ctx.against.name} run failed: it did not start: ${String(e.message ?? e).slice(0, 600)}`);
+        log(`[${label}] ${ctx.against.name} did not start: ${e.message}`);
+        results.against = null;
+        continue;
+      }
+    } else server = s.kind === 'hearth' ? await startHearth(set.dir, set.dbPath, hearthConfig) : await startBaseline(s, set.dir);
     log(`[${label}] ${server.name} started (pid ${server.pid}, port ${server.port})`);
     // What a run measured before it failed is kept (`partial`), with the error.
     const partial = {};
     try {
-      results[server.kind] = await fn(server, partial);
+      results[server.kind] = await fn(server, partial, set.data);
     } catch (e) {
       problems.push(`${server.name} run failed: ${String(e.stack ?? e).split('\n').slice(0, 3).join(' ')}`);
       log(`[${label}] ${server.name} FAILED: ${e.message}`);
@@ -51,6 +119,9 @@ async function eachServer(label, dir, dbPath, hearthConfig, fn, opts = {}) {
   }
   return { results, problems };
 }
+
+/** The loaders' rates for the JSON (`load`), and the other build's (`loadAgainst`) with --against. */
+const loadDetails = (sets) => ({ load: sets.hearth.data?.timings, ...(sets.against ? { loadAgainst: sets.against.data?.timings ?? null } : {}) });
 
 const auth = (u) => ({ authorization: `Bearer ${u.token}` });
 const enc = encodeURIComponent;
@@ -81,14 +152,12 @@ function cannon(port, { connections, durationS, make }) {
 
 export async function send(ctx) {
   const S = ctx.sizes.send;
-  const dir = tempDir('send');
-  const dbPath = join(dir, 'hearth.db');
   log(`[send] loading ${S.users} users in ${S.rooms} rooms`);
-  const data = await runLoader('send', dbPath, join(dir, 'load.json'), { users: S.users, rooms: S.rooms }, 5 * 60_000);
-  const senders = [];
-  for (const r of Object.values(data.rooms)) for (const lp of r.members) senders.push({ ...data.users[lp], roomPath: `/_matrix/client/v3/rooms/${enc(r.roomId)}/send/m.room.message/` });
+  const sets = await loadData(ctx, 'send', 'send', { users: S.users, rooms: S.rooms }, 5 * 60_000);
   let run = 0;
-  const { results, problems } = await eachServer('send', dir, dbPath, {}, async (server) => {
+  const { results, problems } = await eachServer(ctx, 'send', sets, {}, async (server, _partial, data) => {
+    const senders = [];
+    for (const r of Object.values(data.rooms)) for (const lp of r.members) senders.push({ ...data.users[lp], roomPath: `/_matrix/client/v3/rooms/${enc(r.roomId)}/send/m.room.message/` });
     const shape = (tag) => {
       let k = 0;
       return () => {
@@ -102,14 +171,14 @@ export async function send(ctx) {
         };
       };
     };
-    const before = server.kind === 'hearth' ? await scrape(server.port) : null;
+    const before = isHearth(server) ? await scrape(server.port) : null;
     await cannon(server.port, { connections: S.connections, durationS: S.warmS, make: shape(`${++run}w`) });
     // Requests still in flight when autocannon stops are answered later (and not counted): let them land.
     await sleep(1000);
-    const mid = server.kind === 'hearth' ? await scrape(server.port) : null;
+    const mid = isHearth(server) ? await scrape(server.port) : null;
     const { res, lat, statuses, errorBodies } = await cannon(server.port, { connections: S.connections, durationS: S.durationS, make: shape(`${++run}`) });
     await sleep(1000);
-    const after = server.kind === 'hearth' ? await scrape(server.port) : null;
+    const after = isHearth(server) ? await scrape(server.port) : null;
     const ok = Object.entries(statuses).filter(([s]) => Number(s) < 300).reduce((n, [, c]) => n + c, 0);
     const failed = Object.entries(statuses).filter(([s]) => Number(s) >= 300).reduce((n, [, c]) => n + c, 0);
     const out = {
@@ -129,25 +198,27 @@ export async function send(ctx) {
       rows.push(row(`latency ${p}`, 'ms', h.latency[p], p === 'p99' ? { op: '<=', value: 50 } : undefined, byKind(results, (r) => r.latency[p])));
     }
     rows.push(row('errors (non-2xx + socket errors + timeouts)', 'count', h.failed + h.errors + h.timeouts, { op: '=', value: 0 }, byKind(results, (r) => r.failed + r.errors + r.timeouts)));
-    // Up to `connections` requests are cut off uncounted when the run ends; anything else is a discrepancy.
-    if (h.persisted < h.ok || h.persisted > h.ok + S.connections) problems.push(`Hearth answered ${h.ok} sends with 2xx but hearth_events_persisted_total grew by ${h.persisted}`);
-    if (h.errorBodies.length) problems.push(`Hearth non-2xx answers under load, e.g. ${h.errorBodies.join(' | ')}`);
   }
-  return { rows, details: { load: data.timings, results }, problems };
+  for (const [kind, name] of builds(ctx)) {
+    const r = results[kind];
+    if (!r) continue;
+    // Up to `connections` requests are cut off uncounted when the run ends; anything else is a discrepancy.
+    if (r.persisted < r.ok || r.persisted > r.ok + S.connections) problems.push(`${name} answered ${r.ok} sends with 2xx but hearth_events_persisted_total grew by ${r.persisted}`);
+    if (r.errorBodies.length) problems.push(`${name} non-2xx answers under load, e.g. ${r.errorBodies.join(' | ')}`);
+  }
+  return { rows, details: { ...loadDetails(sets), results }, problems };
 }
 
 // ---- 2. send-sequential ---------------------------------------------------------------------------
 
 export async function sendSeq(ctx) {
   const S = ctx.sizes.sendSeq;
-  const dir = tempDir('seq');
-  const dbPath = join(dir, 'hearth.db');
-  const data = await runLoader('send-seq', dbPath, join(dir, 'load.json'), {}, 60_000);
-  const room = Object.values(data.rooms)[0];
-  const u = data.users[room.members[0]];
-  const path = `/_matrix/client/v3/rooms/${enc(room.roomId)}/send/m.room.message/`;
+  const sets = await loadData(ctx, 'send-seq', 'send-seq', {}, 60_000);
   let run = 0;
-  const { results, problems } = await eachServer('send-seq', dir, dbPath, {}, async (server) => {
+  const { results, problems } = await eachServer(ctx, 'send-seq', sets, {}, async (server, _partial, data) => {
+    const room = Object.values(data.rooms)[0];
+    const u = data.users[room.members[0]];
+    const path = `/_matrix/client/v3/rooms/${enc(room.roomId)}/send/m.room.message/`;
     const agent = keepAlive(1);
     const tag = ++run;
     const lat = [];
@@ -171,9 +242,9 @@ export async function sendSeq(ctx) {
     for (const p of ['p50', 'p90', 'p99']) rows.push(row(`latency ${p}`, 'ms', h.latency[p], p === 'p50' ? { op: '<=', value: 1 } : undefined, byKind(results, (r) => r.latency[p])));
     rows.push(row('throughput (1 connection)', 'req/s', 1000 / h.latency.mean, undefined, byKind(results, (r) => 1000 / r.latency.mean)));
     rows.push(row('errors', 'count', h.failed, { op: '=', value: 0 }, byKind(results, (r) => r.failed)));
-    if (h.errs.length) problems.push(`Hearth send-sequential errors: ${h.errs.join(' | ')}`);
   }
-  return { rows, details: { load: data.timings, results }, problems };
+  for (const [kind, name] of builds(ctx)) if (results[kind]?.errs.length) problems.push(`${name} send-sequential errors: ${results[kind].errs.join(' | ')}`);
+  return { rows, details: { ...loadDetails(sets), results }, problems };
 }
 
 // ---- 3. fan-out ------------------------------------------------------------------------------------
@@ -186,7 +257,7 @@ const FILTER_LIVE = enc(JSON.stringify({ room: { timeline: { limit: 100 }, state
  * for `durationS`; every arrival of every message in every waiting sync is recorded with its time.
  */
 async function fanoutRun(server, data, P, label) {
-  const isHearth = server.kind === 'hearth';
+  const hearth = isHearth(server);
   const members = new Map();
   const userRooms = new Map();
   for (const r of Object.values(data.rooms)) {
@@ -203,7 +274,7 @@ async function fanoutRun(server, data, P, label) {
   const stats = { syncErrors: 0, syncResponses: 0, limited: 0, errorSamples: [] };
   let stopped = false;
   const sample = (m) => { if (stats.errorSamples.length < 5) stats.errorSamples.push(m); };
-  const syncPath = (lp, since) => isHearth
+  const syncPath = (lp, since) => hearth
     ? (since === undefined ? `/_matrix/client/v3/sync?timeout=0&filter=${FILTER_INITIAL}` : `/_matrix/client/v3/sync?timeout=30000&since=${enc(since)}&filter=${FILTER_LIVE}`)
     : `/_matrix/client/v3/sync?rooms=${enc(userRooms.get(lp).join(','))}&since=${since ?? 0}&timeout=${since === undefined ? 0 : 30000}`;
 
@@ -272,7 +343,7 @@ async function fanoutRun(server, data, P, label) {
   let stable = 0;
   while (performance.now() - readyStart < P.readyTimeoutMs) {
     await sleep(300);
-    waiting = isHearth ? (await scrape(server.port)).hearth_sync_waiting
+    waiting = hearth ? (await scrape(server.port)).hearth_sync_waiting
       : JSON.parse((await request(sendAgent, server.port, 'GET', '/_bench/waiting')).body).waiting;
     stable = waiting >= lps.length ? stable + 1 : 0;
     if (stable >= 3) break;
@@ -379,11 +450,9 @@ async function fanoutRun(server, data, P, label) {
 async function fanout(ctx, which) {
   const P = which === 'a' ? ctx.sizes.fanoutA : ctx.sizes.fanoutB;
   const label = `fanout-${which}`;
-  const dir = tempDir(label);
-  const dbPath = join(dir, 'hearth.db');
   log(`[${label}] loading ${P.users} users`);
-  const data = await runLoader(label, dbPath, join(dir, 'load.json'), which === 'a' ? { users: P.users, roomSize: P.roomSize } : { users: P.users }, 5 * 60_000);
-  const { results, problems } = await eachServer(label, dir, dbPath, {}, (server) => fanoutRun(server, data, P, label));
+  const sets = await loadData(ctx, label, label, which === 'a' ? { users: P.users, roomSize: P.roomSize } : { users: P.users }, 5 * 60_000);
+  const { results, problems } = await eachServer(ctx, label, sets, {}, (server, _partial, data) => fanoutRun(server, data, P, label));
   const h = results.hearth;
   const rows = [];
   if (h) {
@@ -406,15 +475,20 @@ async function fanout(ctx, which) {
     rows.push(row(`${h.users} sessions started (POST /sessions, 32 in flight)`, 'ms', h.sessionsMs, undefined, byKind(results, (r) => r.sessionsMs)));
     rows.push(row('one initial /sync (lazy-loading members)', 'ms', h.initialSyncMs, undefined, byKind(results, (r) => r.initialSyncMs)));
     rows.push(row(`time until all ${h.users} syncs parked`, 'ms', h.readyMs, undefined, byKind(results, (r) => r.readyMs)));
-    if (h.parkedBeforeSending < h.users) problems.push(`Hearth: only ${h.parkedBeforeSending}/${h.users} syncs were parked (hearth_sync_waiting) when sending started`);
-    if (h.sendErrs.length || h.errorSamples.length) problems.push(`Hearth fan-out errors: ${[...h.sendErrs, ...h.errorSamples].join(' | ')}`);
+  }
+  const ran = builds(ctx).filter(([kind]) => results[kind]).map(([kind, name]) => [results[kind], name]);
+  for (const [r, name] of ran) {
+    if (r.parkedBeforeSending < r.users) problems.push(`${name}: only ${r.parkedBeforeSending}/${r.users} syncs were parked (hearth_sync_waiting) when sending started`);
+    if (r.sendErrs.length || r.errorSamples.length) problems.push(`${name} fan-out errors: ${[...r.sendErrs, ...r.errorSamples].join(' | ')}`);
+  }
+  if (h) {
     for (const b of BASELINES) {
       const r = results[b.kind];
       if (r && (r.sendErrs.length || r.errorSamples.length || r.missing)) problems.push(`${b.name} (baseline): ${r.missing} missing, errors ${[...r.sendErrs, ...r.errorSamples].join(' | ')}`);
     }
-    if (h.limited) problems.push(`Hearth: ${h.limited} sync responses had a limited timeline (events skipped)`);
   }
-  return { rows, details: { load: data.timings, results }, problems };
+  for (const [r, name] of ran) if (r.limited) problems.push(`${name}: ${r.limited} sync responses had a limited timeline (events skipped)`);
+  return { rows, details: { ...loadDetails(sets), results }, problems };
 }
 export const fanoutA = (ctx) => fanout(ctx, 'a');
 export const fanoutB = (ctx) => fanout(ctx, 'b');
@@ -423,21 +497,28 @@ export const fanoutB = (ctx) => fanout(ctx, 'b');
 
 export async function initialSync(ctx) {
   const P = ctx.sizes.initialSync;
-  const dir = tempDir('initial-sync');
-  const dbPath = join(dir, 'hearth.db');
   log(`[initial-sync] loading: 1 user in ${P.rooms} rooms with ${P.events} events, rooms of ${P.bigEvents} (at most ${P.bigBudgetS} s of writing) and ${P.smallEvents} events`);
-  const data = await runLoader('initial-sync', dbPath, join(dir, 'load.json'), {
-    rooms: P.rooms, events: P.events, bigEvents: P.bigEvents, smallEvents: P.smallEvents, bigBudgetMs: P.bigBudgetS * 1000,
-  }, 30 * 60_000);
+  const params = { rooms: P.rooms, events: P.events, bigEvents: P.bigEvents, smallEvents: P.smallEvents, bigBudgetMs: P.bigBudgetS * 1000 };
+  // The other build writes a big room as large as the one the current build's loader reached within
+  // its budget (not more), so that both answer /messages in rooms of the same size.
+  const sets = await loadData(ctx, 'initial-sync', 'initial-sync', params, 30 * 60_000, (d) => ({ ...params, bigEvents: Math.min(P.bigEvents, d.counts.bigRoomEvents) }));
+  const data = sets.hearth.data;
   const t = data.timings;
-  log(`[initial-sync] loaded: ${data.counts.syncRoomsEvents} events in ${data.counts.syncRooms} rooms (${Math.round(t.events_sync_rooms.perSecond)} events/s), big room ${data.counts.bigRoomEvents} events (${Math.round(t.events_big_room.perSecond)} events/s${t.events_big_room.stoppedEarly ? `, stopped at the ${P.bigBudgetS} s budget` : ''}), small room ${data.counts.smallRoomEvents}`);
-  const heavy = data.users.heavy0;
-  const hist = data.users.hist0;
+  const loaded = (name, d) => {
+    const lt = d.timings;
+    log(`[initial-sync] loaded${name ? ` for ${name}` : ''}: ${d.counts.syncRoomsEvents} events in ${d.counts.syncRooms} rooms (${Math.round(lt.events_sync_rooms.perSecond)} events/s), big room ${d.counts.bigRoomEvents} events (${Math.round(lt.events_big_room.perSecond)} events/s${lt.events_big_room.stoppedEarly ? `, stopped at the ${P.bigBudgetS} s budget` : ''}), small room ${d.counts.smallRoomEvents}`);
+  };
+  loaded('', data);
+  if (sets.against?.data) loaded(ctx.against.name, sets.against.data);
   const sizes = {};
   const syncPath = `/_matrix/client/v3/sync?timeout=0&filter=${enc(JSON.stringify({ room: { timeline: { limit: 10 } } }))}`;
   const msgPath = (roomId, from) => `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=50${from ? `&from=${enc(from)}` : ''}`;
-  const { results, problems } = await eachServer('initial-sync', dir, dbPath, {}, async (server) => {
-    const isHearth = server.kind === 'hearth';
+  const { results, problems } = await eachServer(ctx, 'initial-sync', sets, {}, async (server, _partial, data) => {
+    const hearth = isHearth(server);
+    // The baselines answer bodies of the sizes the current build answered (not the other build's).
+    const current = server.kind === 'hearth';
+    const heavy = data.users.heavy0;
+    const hist = data.users.hist0;
     const agent = keepAlive(1);
     await sleep(1000);
     const rssStart = rssMB(server.pid);
@@ -451,13 +532,13 @@ export async function initialSync(ctx) {
     const syncTimes = [];
     let syncInfo;
     for (let i = 0; i <= P.syncRepeats; i++) {
-      const r = await get(isHearth ? syncPath : `/sync-initial?pad=${sizes.sync}`, heavy, isHearth ? (b, resp) => {
+      const r = await get(hearth ? syncPath : `/sync-initial?pad=${sizes.sync}`, heavy, hearth ? (b, resp) => {
         const joined = Object.values(b.rooms.join);
         syncInfo = { bytes: Buffer.byteLength(resp.body), rooms: joined.length, timelineEvents: joined.reduce((n, j) => n + j.timeline.events.length, 0) };
       } : undefined);
       syncTimes.push(r.ms);
     }
-    if (isHearth) sizes.sync = syncInfo.bytes;
+    if (current) sizes.sync = syncInfo.bytes;
     // /messages: 50 latest events, repeated, in the big and the small room; then a walk back through history.
     const msg = {};
     for (const which of ['small', 'big']) {
@@ -465,12 +546,12 @@ export async function initialSync(ctx) {
       const times = [];
       let info;
       for (let i = 0; i <= P.msgRepeats; i++) {
-        const r = await get(isHearth ? msgPath(roomId) : `/messages?pad=${sizes[which]}`, hist, isHearth ? (b, resp) => { info = { bytes: Buffer.byteLength(resp.body), chunk: b.chunk.length, end: b.end }; } : undefined);
+        const r = await get(hearth ? msgPath(roomId) : `/messages?pad=${sizes[which]}`, hist, hearth ? (b, resp) => { info = { bytes: Buffer.byteLength(resp.body), chunk: b.chunk.length, end: b.end }; } : undefined);
         times.push(r.ms);
       }
-      if (isHearth) sizes[which] = info.bytes;
+      if (current) sizes[which] = info.bytes;
       const walk = [];
-      if (isHearth) {
+      if (hearth) {
         let from = info.end;
         for (let i = 0; i < P.pages && from; i++) {
           const r = await get(msgPath(roomId, from), hist, (b) => { from = b.end; });
@@ -495,34 +576,50 @@ export async function initialSync(ctx) {
     rows.push(row(`/messages 50, room of ${data.counts.bigRoomEvents} events: p99`, 'ms', h.msg.big.warm.p99, undefined, byKind(results, (r) => r.msg.big.warm.p99)));
     rows.push(row(`/messages 50, room of ${data.counts.smallRoomEvents} events: p50`, 'ms', h.msg.small.warm.p50, { op: '<=', value: 5 }, byKind(results, (r) => r.msg.small.warm.p50)));
     rows.push(row(`/messages 50, room of ${data.counts.smallRoomEvents} events: p99`, 'ms', h.msg.small.warm.p99, undefined, byKind(results, (r) => r.msg.small.warm.p99)));
-    if (h.msg.big.walk) rows.push(row(`/messages walking ${h.msg.big.walk.n} pages back, big room: p50`, 'ms', h.msg.big.walk.p50, { op: '<=', value: 5 }));
-    if (h.msg.small.walk) rows.push(row(`/messages walking ${h.msg.small.walk.n} pages back, small room: p50`, 'ms', h.msg.small.walk.p50, { op: '<=', value: 5 }));
-    rows.push(row('/messages growth: big p50 / small p50', 'ratio', h.msg.big.warm.p50 / h.msg.small.warm.p50, { op: '<=', value: 1.5, text: '~1 (<= 1.5)' }));
-    if (h.syncInfo.rooms !== data.counts.syncRooms) problems.push(`Hearth initial sync returned ${h.syncInfo.rooms} joined rooms, expected ${data.counts.syncRooms}`);
-    if (h.msg.big.chunk !== 50 || h.msg.small.chunk !== 50) problems.push(`Hearth /messages returned ${h.msg.big.chunk}/${h.msg.small.chunk} events, expected 50`);
+    if (h.msg.big.walk) rows.push(row(`/messages walking ${h.msg.big.walk.n} pages back, big room: p50`, 'ms', h.msg.big.walk.p50, { op: '<=', value: 5 }, againstOnly(results, (r) => r.msg.big.walk.p50)));
+    if (h.msg.small.walk) rows.push(row(`/messages walking ${h.msg.small.walk.n} pages back, small room: p50`, 'ms', h.msg.small.walk.p50, { op: '<=', value: 5 }, againstOnly(results, (r) => r.msg.small.walk.p50)));
+    rows.push(row('/messages growth: big p50 / small p50', 'ratio', h.msg.big.warm.p50 / h.msg.small.warm.p50, { op: '<=', value: 1.5, text: '~1 (<= 1.5)' }, againstOnly(results, (r) => r.msg.big.warm.p50 / r.msg.small.warm.p50)));
+  }
+  for (const [kind, name] of builds(ctx)) {
+    const r = results[kind];
+    const counts = sets[kind].data?.counts;
+    if (!r || !counts) continue;
+    if (r.syncInfo.rooms !== counts.syncRooms) problems.push(`${name} initial sync returned ${r.syncInfo.rooms} joined rooms, expected ${counts.syncRooms}`);
+    if (r.msg.big.chunk !== 50 || r.msg.small.chunk !== 50) problems.push(`${name} /messages returned ${r.msg.big.chunk}/${r.msg.small.chunk} events, expected 50`);
   }
   if (data.counts.bigRoomEvents < data.counts.bigRoomRequested) {
     problems.push(`The big room has ${data.counts.bigRoomEvents} events, not ${data.counts.bigRoomRequested}: writing through the event writer ran at ${Math.round(t.events_big_room.perSecond)} events/s, so the loader stopped at its ${P.bigBudgetS} s budget (--big-budget raises it).`);
   }
+  const ac = sets.against?.data?.counts;
+  if (ac && (ac.bigRoomEvents !== data.counts.bigRoomEvents || ac.syncRoomsEvents !== data.counts.syncRoomsEvents || ac.smallRoomEvents !== data.counts.smallRoomEvents)) {
+    problems.push(`${ctx.against.name} loaded other sizes than the current build: ${ac.syncRoomsEvents} events in the ${ac.syncRooms} rooms, a big room of ${ac.bigRoomEvents} and a small one of ${ac.smallRoomEvents} events (its rows compare rooms of those sizes)`);
+  }
   ctx.loadedRss = h ? { startup: h.rssStart, afterRequests: h.rssAfter, events: data.counts.totalEvents } : null;
-  return { rows, details: { load: data.timings, counts: data.counts, results, responseBytes: sizes }, problems };
+  if (ctx.against) {
+    const a = results.against;
+    ctx.loadedRssAgainst = a && ac ? { startup: a.rssStart, afterRequests: a.rssAfter, events: ac.totalEvents } : null;
+  }
+  return {
+    rows,
+    details: { ...loadDetails(sets), counts: data.counts, ...(ctx.against ? { countsAgainst: ac ?? null } : {}), results, responseBytes: sizes },
+    problems,
+  };
 }
 
 // ---- 5. ephemeral ----------------------------------------------------------------------------------
 
 export async function ephemeral(ctx) {
   const P = ctx.sizes.ephemeral;
-  const dir = tempDir('ephemeral');
-  const dbPath = join(dir, 'hearth.db');
   log(`[ephemeral] loading ${P.sessions} users (${P.typing} typists in rooms of ${P.typingRoomSize} with one observer each)`);
-  const data = await runLoader('ephemeral', dbPath, join(dir, 'load.json'), { sessions: P.sessions, typing: P.typing, typingRoomSize: P.typingRoomSize, otherRoomSize: 100 }, 10 * 60_000);
-  const typingRooms = Object.entries(data.rooms).filter(([name]) => name.startsWith('ty')).map(([, r]) => r);
-  const sessionUsers = Object.keys(data.users).filter((lp) => /^e\d+$/.test(lp));
-  const userIdToLp = new Map(Object.entries(data.users).map(([lp, u]) => [u.userId, lp]));
+  const sets = await loadData(ctx, 'ephemeral', 'ephemeral', { sessions: P.sessions, typing: P.typing, typingRoomSize: P.typingRoomSize, otherRoomSize: 100 }, 10 * 60_000);
+  const typingRoomsOf = (data) => Object.entries(data.rooms).filter(([name]) => name.startsWith('ty')).map(([, r]) => r);
+  const typingRooms = typingRoomsOf(sets.hearth.data);
   const hearthConfig = { sessions: { idle_timeout_ms: P.idleTimeoutMs } };
 
-  const { results, problems } = await eachServer('ephemeral', dir, dbPath, hearthConfig, async (server, partial) => {
-    const isHearth = server.kind === 'hearth';
+  const { results, problems } = await eachServer(ctx, 'ephemeral', sets, hearthConfig, async (server, partial, data) => {
+    const hearth = isHearth(server);
+    const typingRooms = typingRoomsOf(data);
+    const sessionUsers = Object.keys(data.users).filter((lp) => /^e\d+$/.test(lp));
     const agent = keepAlive(32);
     const syncAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 120_000 });
     let stopped = false;
@@ -567,7 +664,7 @@ export async function ephemeral(ctx) {
       }
     };
     let loops = [];
-    if (isHearth) {
+    if (hearth) {
       loops = typingRooms.map(observe);
       const until = performance.now() + 60_000;
       while (performance.now() < until) {
@@ -621,7 +718,7 @@ export async function ephemeral(ctx) {
     log(`[ephemeral] ${server.name}: ${typists.size} typing notifications set in ${typingSeconds.toFixed(1)} s (${typingFailed} failed)`);
     const firstDeadline = Math.min(...[...typists.values()].map((t) => t.deadline));
     await sleep(1500);
-    const live = isHearth ? await scrape(server.port, 30_000).catch(() => ({})) : {};
+    const live = hearth ? await scrape(server.port, 30_000).catch(() => ({})) : {};
     // Idle: nothing is sent; only the observers' syncs are parked. CPU and RSS of the server process.
     // The window ends before the first typing deadline and before the first session could expire.
     const windowMs = Math.max(1000, Math.min(P.cpuWindowS * 1000, firstDeadline - performance.now() - 500, ts0 + P.idleTimeoutMs - performance.now() - 1000));
@@ -634,7 +731,7 @@ export async function ephemeral(ctx) {
       sessionsLive: live.hearth_sessions_live, typingLive: live.hearth_typing_live, deadlinesPending: live.hearth_deadlines_pending,
       typingSeconds, idleCpuPercent: idleCpu * 100, idleWindowS: windowMs / 1000, idleWindowWantedS: P.cpuWindowS, rss0, rss1, rssGrowth: rss1 - rss0,
     });
-    if (isHearth) {
+    if (hearth) {
       // Typing expiry as the observers see it, against the deadline counted from when each PUT was
       // sent (the server's deadline is no earlier, so this lateness is an upper bound).
       const lastDeadline = Math.max(...[...typists.values()].map((t) => t.deadline));
@@ -650,7 +747,7 @@ export async function ephemeral(ctx) {
       out.typingLateness = percentiles(late);
       out.typingNotSeen = notSeen;
       out.typingNotRemoved = notRemoved;
-      log(`[ephemeral] Hearth: typing expiry seen ${late.length}/${typists.size}, lateness p50 ${out.typingLateness.p50?.toFixed(0)} ms, max ${out.typingLateness.max?.toFixed(0)} ms`);
+      log(`[ephemeral] ${server.name}: typing expiry seen ${late.length}/${typists.size}, lateness p50 ${out.typingLateness.p50?.toFixed(0)} ms, max ${out.typingLateness.max?.toFixed(0)} ms`);
       // Session expiry: every session of the 20,000 ends idle_timeout_ms after its last request.
       const expectAll = lastTouch + P.idleTimeoutMs;
       let liveNow = Infinity;
@@ -665,7 +762,7 @@ export async function ephemeral(ctx) {
       out.rss2 = rssMB(server.pid);
       out.observerErrors = obsStats.errors;
       out.observerSamples = obsStats.samples;
-      log(`[ephemeral] Hearth: ${liveNow} sessions live after expiry (observers: ${typingRooms.length}); RSS ${out.rss2.toFixed(1)} MB`);
+      log(`[ephemeral] ${server.name}: ${liveNow} sessions live after expiry (observers: ${typingRooms.length}); RSS ${out.rss2.toFixed(1)} MB`);
     }
     stopped = true;
     syncAgent.destroy();
@@ -685,26 +782,34 @@ export async function ephemeral(ctx) {
     }
     rows.push(idle);
     rows.push(row(`RSS growth for ${h.sessions} sessions + ${h.typing} typing`, 'MB', h.rssGrowth, { op: '<', value: 100 }, byKind(results, (r) => r.rssGrowth)));
-    rows.push(row('typing expiry lateness p50 (observer)', 'ms', h.typingLateness?.p50 ?? NaN, undefined));
-    rows.push(row('typing expiry lateness max (observer)', 'ms', h.typingLateness?.max ?? NaN, { op: '<=', value: 1000 }));
-    rows.push(row('typing expiries not delivered', 'count', (h.typingNotSeen ?? NaN) + (h.typingNotRemoved ?? NaN), { op: '=', value: 0 }));
-    rows.push(row('sessions still live after idle timeout + grace', 'count', (h.sessionsLiveAfterExpiry ?? NaN) - typingRooms.length, { op: '=', value: 0 }));
-    rows.push(row('session/typing/observer errors', 'count', h.sessionFailed + h.typingFailed + (h.observerErrors ?? 0), { op: '=', value: 0 }));
-    if (h.errs.length || h.observerSamples?.length) problems.push(`Hearth ephemeral errors: ${[...h.errs, ...(h.observerSamples ?? [])].join(' | ')}`);
+    const lateness = (r, p) => r.typingLateness?.[p] ?? NaN;
+    const notDelivered = (r) => (r.typingNotSeen ?? NaN) + (r.typingNotRemoved ?? NaN);
+    const stillLive = (r) => (r.sessionsLiveAfterExpiry ?? NaN) - typingRooms.length;
+    const errors = (r) => r.sessionFailed + r.typingFailed + (r.observerErrors ?? 0);
+    rows.push(row('typing expiry lateness p50 (observer)', 'ms', lateness(h, 'p50'), undefined, againstOnly(results, (r) => lateness(r, 'p50'))));
+    rows.push(row('typing expiry lateness max (observer)', 'ms', lateness(h, 'max'), { op: '<=', value: 1000 }, againstOnly(results, (r) => lateness(r, 'max'))));
+    rows.push(row('typing expiries not delivered', 'count', notDelivered(h), { op: '=', value: 0 }, againstOnly(results, notDelivered)));
+    rows.push(row('sessions still live after idle timeout + grace', 'count', stillLive(h), { op: '=', value: 0 }, againstOnly(results, stillLive)));
+    rows.push(row('session/typing/observer errors', 'count', errors(h), { op: '=', value: 0 }, againstOnly(results, errors)));
   }
-  if (h && h.idleWindowS < h.idleWindowWantedS) {
-    problems.push(`Hearth: the idle CPU window shrank to ${h.idleWindowS.toFixed(1)} s (wanted ${h.idleWindowWantedS} s) because setting ${P.typing} typing notifications took ${h.typingSeconds.toFixed(1)} s (${h.typingFailed} failed): typing deadlines or session expiries were already due, so the idle figure is not an idle measurement`);
+  for (const [kind, name] of builds(ctx)) {
+    const r = results[kind];
+    if (!r) continue;
+    if (r.errs?.length || r.observerSamples?.length) problems.push(`${name} ephemeral errors: ${[...(r.errs ?? []), ...(r.observerSamples ?? [])].join(' | ')}`);
+    if (r.idleWindowS < r.idleWindowWantedS) {
+      problems.push(`${name}: the idle CPU window shrank to ${r.idleWindowS.toFixed(1)} s (wanted ${r.idleWindowWantedS} s) because setting ${P.typing} typing notifications took ${r.typingSeconds.toFixed(1)} s (${r.typingFailed} failed): typing deadlines or session expiries were already due, so the idle figure is not an idle measurement`);
+    }
   }
   for (const b of BASELINES) if (results[b.kind]?.errs.length) problems.push(`${b.name} (baseline) errors: ${results[b.kind].errs.join(' | ')}`);
-  return { rows, details: { load: data.timings, results }, problems };
+  return { rows, details: { ...loadDetails(sets), results }, problems };
 }
 
 // ---- 6. memory -------------------------------------------------------------------------------------
 
 export async function memory(ctx) {
-  const dir = tempDir('memory');
-  const dbPath = join(dir, 'hearth.db');
-  const { results, problems } = await eachServer('memory', dir, dbPath, {}, async (server) => {
+  // No loader: each Hearth build starts on its own empty database.
+  const sets = await loadData(ctx, 'memory', null);
+  const { results, problems } = await eachServer(ctx, 'memory', sets, {}, async (server) => {
     await sleep(2000);
     const rss = rssMB(server.pid);
     log(`[memory] ${server.name}: RSS after startup ${rss.toFixed(1)} MB`);
@@ -712,11 +817,13 @@ export async function memory(ctx) {
   });
   const rows = [];
   if (results.hearth) rows.push(row('RSS after startup, empty database', 'MB', results.hearth.rss, { op: '<', value: 80 }, byKind(results, (r) => r.rss)));
+  // Scenario 4's readings of the other build, when it ran in this run.
+  const loadedAgainst = (f) => (ctx.against ? { against: ctx.loadedRssAgainst ? f(ctx.loadedRssAgainst) : null } : {});
   if (ctx.loadedRss) {
-    rows.push(row(`RSS after startup on scenario 4's data (${ctx.loadedRss.events} events)`, 'MB', ctx.loadedRss.startup, { op: '<', value: 300 }));
-    rows.push(row("RSS after scenario 4's requests", 'MB', ctx.loadedRss.afterRequests, { op: '<', value: 300 }));
+    rows.push(row(`RSS after startup on scenario 4's data (${ctx.loadedRss.events} events)`, 'MB', ctx.loadedRss.startup, { op: '<', value: 300 }, loadedAgainst((l) => l.startup)));
+    rows.push(row("RSS after scenario 4's requests", 'MB', ctx.loadedRss.afterRequests, { op: '<', value: 300 }, loadedAgainst((l) => l.afterRequests)));
   } else {
-    rows.push(row("RSS with scenario 4's data", 'MB', NaN, undefined, {}, 'not measured: run initial-sync in the same run'));
+    rows.push(row("RSS with scenario 4's data", 'MB', NaN, undefined, loadedAgainst(() => NaN), 'not measured: run initial-sync in the same run'));
   }
-  return { rows, details: { results, loaded: ctx.loadedRss }, problems };
+  return { rows, details: { results, loaded: ctx.loadedRss, ...(ctx.against ? { loadedAgainst: ctx.loadedRssAgainst ?? null } : {}) }, problems };
 }

@@ -1,6 +1,15 @@
 // A hand-written SVG chart (no dependency): client-side latency percentiles (p50/p90/p99) of the send
-// and send-sequential scenarios, Hearth against the bare Express and bare node:http baselines.
+// and send-sequential scenarios, Hearth against the bare Express and bare node:http baselines (and,
+// with --against, the other Hearth build next to the current one).
 const COLORS = { Hearth: '#d9480f', Express: '#1971c2', 'node:http': '#2f9e44' };
+const AGAINST_COLOR = '#f59f00';
+
+/** Series name -> colour: the other build's bars right after the current build's. */
+function colors(report) {
+  if (!report.against) return COLORS;
+  const { Hearth, ...rest } = COLORS;
+  return { Hearth, [report.against.name]: AGAINST_COLOR, ...rest };
+}
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function niceMax(v) {
@@ -12,6 +21,7 @@ function niceMax(v) {
 const label = (v) => (v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
 
 export function latencySvg(report) {
+  const palette = colors(report);
   const panels = [];
   for (const [name, title, target] of [['send', 'send: 64 connections, PUT /send', { p: 'p99', ms: 50 }], ['send-seq', 'send-sequential: 1 connection', { p: 'p50', ms: 1 }]]) {
     const s = report.scenarios.find((x) => x.name === name);
@@ -19,7 +29,7 @@ export function latencySvg(report) {
     const groups = [];
     for (const p of ['p50', 'p90', 'p99']) {
       const r = s.rows.find((x) => x.metric === `latency ${p}`);
-      if (r) groups.push({ p, values: { Hearth: r.value, Express: r.express, 'node:http': r.nodeHttp } });
+      if (r) groups.push({ p, values: { Hearth: r.value, ...(report.against ? { [report.against.name]: r.against } : {}), Express: r.express, 'node:http': r.nodeHttp } });
     }
     if (groups.length) panels.push({ title, groups, target });
   }
@@ -35,7 +45,8 @@ export function latencySvg(report) {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   parts.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   const m = report.machine;
-  parts.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">Hearth send latency vs bare Express and bare node:http (client side, ms)</text>`);
+  const versus = report.against ? `${report.against.name}, bare Express and bare node:http` : 'bare Express and bare node:http';
+  parts.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${esc(`Hearth send latency vs ${versus} (client side, ms)`)}</text>`);
   parts.push(`<text x="${left}" y="44" fill="#555">${esc(`${report.mode} run ${report.date.slice(0, 10)} · ${m.cpu} · ${m.cores} cores · ${m.ramGB} GB · node ${m.node}`)}</text>`);
   panels.forEach((panel, i) => {
     const x0 = left + i * (pw + gap);
@@ -53,7 +64,7 @@ export function latencySvg(report) {
     parts.push(`<line x1="${x0}" x2="${x0 + pw}" y1="${ty}" y2="${ty}" stroke="#c92a2a" stroke-dasharray="6 4"/>`);
 
     const gw = pw / panel.groups.length;
-    const names = Object.keys(COLORS);
+    const names = Object.keys(palette);
     const bw = (gw - 30) / names.length;
     panel.groups.forEach((g, gi) => {
       const gx = x0 + gi * gw + 15;
@@ -61,17 +72,19 @@ export function latencySvg(report) {
         const v = g.values[n];
         if (!Number.isFinite(v)) return;
         const bx = gx + ni * bw;
-        parts.push(`<rect x="${bx.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw - 4).toFixed(1)}" height="${(top + ph - y(v)).toFixed(1)}" fill="${COLORS[n]}"><title>${esc(`${n} ${g.p}: ${v.toFixed(3)} ms`)}</title></rect>`);
+        parts.push(`<rect x="${bx.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw - 4).toFixed(1)}" height="${(top + ph - y(v)).toFixed(1)}" fill="${palette[n]}"><title>${esc(`${n} ${g.p}: ${v.toFixed(3)} ms`)}</title></rect>`);
         parts.push(`<text x="${(bx + (bw - 4) / 2).toFixed(1)}" y="${(y(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${label(v)}</text>`);
       });
       parts.push(`<text x="${gx + (gw - 30) / 2}" y="${top + ph + 18}" text-anchor="middle">${g.p}</text>`);
     });
   });
-  Object.entries(COLORS).forEach(([n, c], i) => {
-    const lx = left + i * 120;
+  // Legend entries 120 px apart, wider for a long name (Hearth@<sha>) so that labels do not overlap.
+  let lx = left;
+  for (const [n, c] of Object.entries(palette)) {
     parts.push(`<rect x="${lx}" y="${top + ph + 36}" width="12" height="12" fill="${c}"/><text x="${lx + 18}" y="${top + ph + 46}">${esc(n)}</text>`);
-  });
-  const tx = left + Object.keys(COLORS).length * 120;
+    lx += Math.max(120, 40 + Math.ceil(n.length * 7.5));
+  }
+  const tx = lx;
   parts.push(`<line x1="${tx}" x2="${tx + 24}" y1="${top + ph + 42}" y2="${top + ph + 42}" stroke="#c92a2a" stroke-dasharray="6 4"/><text x="${tx + 30}" y="${top + ph + 46}">target</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
