@@ -25,6 +25,10 @@ import { loadOrCreateSigningKey } from './core/keys.js';
 import { DirectoryService } from './core/rooms/directory.js';
 import { RoomReader } from './core/rooms/read.js';
 import { RoomService } from './core/rooms/service.js';
+import { RoomStateService } from './core/rooms/room-state.js';
+import type { RoomVersion } from './core/room-versions.js';
+import { StateGroupService, type StateMap } from './core/state/groups.js';
+import { resolutionSource, resolveState } from './core/state/resolve.js';
 import { StreamPositions } from './core/stream.js';
 import type { ScryptParams } from './core/passwords.js';
 import { RateLimiter } from './core/ratelimit.js';
@@ -54,6 +58,9 @@ export interface Services {
   /** The global stream position counter (resumes after the highest stored position). */
   positions(): Promise<StreamPositions>;
   events: EventWriter;
+  /** Rooms' current state (the resolved state of their forward extremities) for the hot paths. */
+  roomState: RoomStateService;
+  stateGroups: StateGroupService;
   rooms: RoomService;
   directory: DirectoryService;
   reader: RoomReader;
@@ -99,21 +106,31 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     // The SQLite store writes synchronously, so a ceiling is stored before any position under it is used.
     return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('stream_position_ceiling', String(c)));
   })());
+  let groupIdsP: Promise<StreamPositions> | undefined;
+  const groupIds = () => (groupIdsP ??= (async () => {
+    const max = await storage.rooms.maxStateGroupId();
+    const ceiling = Number((await storage.meta.get('state_group_ceiling')) ?? 0);
+    return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('state_group_ceiling', String(c)));
+  })());
+  const stateGroups = new StateGroupService(storage.rooms, groupIds);
+  const roomState = new RoomStateService(storage.rooms, stateGroups);
+  const resolver = (version: RoomVersion, states: StateMap[]) => resolveState(version, states, resolutionSource(storage.rooms));
   // The writer evaluates push rules (PushService, built below from account data, which itself reads
   // rooms through the writer): the closure reaches it once both exist, before any event is sent.
-  const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
-  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
-  const directory = new DirectoryService(config, storage.rooms, events);
-  const reader = new RoomReader(config, storage.rooms, events, clock);
+  const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
+    (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
+  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
+  const directory = new DirectoryService(config, storage.rooms, roomState);
+  const reader = new RoomReader(config, storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
-  const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
+  const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
   const sessions = new SessionService(config, clock, deadlines);
-  const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, notifier, positions, deadlines, clock);
-  const typing = new TypingService(config, events, sessions, notifier, positions, deadlines, clock);
+  const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock);
+  const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock);
   const sync = new SyncService({
-    config, rooms: storage.rooms, store: storage.sync, writer: events, reader, notifier, positions, clock,
+    config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
     pushRules: push,
     sources: [{
@@ -123,8 +140,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
-  const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices);
+  const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, roomState, accountData, clock, logger);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, roomState, sessions, notices);
   // The server tells users about changes to their account (sender = server name).
   accountEvents.addListener({
     passwordChanged: (userId) => {
@@ -151,6 +168,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     signingKey,
     positions,
     events,
+    roomState,
+    stateGroups,
     rooms,
     directory,
     reader,

@@ -8,7 +8,7 @@ import type { AccountStore, RoomStore, SyncStore, ToDeviceRecord } from '../stor
 import type { AuthContext } from './accounts/events.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
-import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';
+import { joinedMembers, lookupIn, type RoomStateService } from './rooms/room-state.js';
 import { parseUserId } from './ids.js';
 import { KeyedMutex } from './lock.js';
 import type { Notifier } from './notifier.js';
@@ -24,7 +24,7 @@ export class AccountDataService {
     private readonly store: SyncStore,
     private readonly rooms: RoomStore,
     private readonly accounts: AccountStore,
-    private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
     private readonly clock: Clock,
@@ -129,7 +129,7 @@ export class AccountDataService {
   }
 
   private async requireJoined(auth: AuthContext, roomId: string) {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room || membershipOf(auth.userId, lookupIn(room.state)) !== 'join') throw forbidden('You are not in this room');
     return room;
   }

@@ -7,6 +7,7 @@ import type { AccountService } from './accounts/account.js';
 import type { RegistrationService } from './accounts/registration.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import { normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
 import type { ServerNoticeService } from './notices.js';
 import { byStart, type SessionService } from './sessions.js';
@@ -32,6 +33,7 @@ export class AdminService {
     private readonly registration: RegistrationService,
     private readonly rooms: RoomStore,
     private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly sessions: SessionService,
     private readonly notices: ServerNoticeService,
   ) {}
@@ -145,7 +147,7 @@ export class AdminService {
   }
 
   private async roomDetails(entry: Awaited<ReturnType<AdminStore['listRooms']>>[number]): Promise<JsonObject> {
-    const room = await this.writer.getRoomState(entry.roomId);
+    const room = await this.roomState.get(entry.roomId);
     const lookup = room ? lookupIn(room.state) : () => undefined;
     const str = (type: string, key: string): string | null => {
       const v = lookup(type, '')?.content[key];

@@ -10,6 +10,7 @@ import type { AccountDataService } from './account-data.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventDraft, type EventWriter } from './events/writer.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import { parseUserId, randomToken } from './ids.js';
 import { KeyedMutex } from './lock.js';
 import { roomVersion } from './room-versions.js';
@@ -35,6 +36,7 @@ export class ServerNoticeService {
     private readonly admin: AdminStore,
     private readonly accounts: AccountStore,
     private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly accountData: AccountDataService,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -73,7 +75,7 @@ export class ServerNoticeService {
     const server = this.serverName;
     const existing = await this.admin.getNoticeRoom(userId);
     if (existing) {
-      const room = await this.writer.getRoomState(existing);
+      const room = await this.roomState.get(existing);
       if (room) {
         const m = membershipOf(userId, lookupIn(room.state));
         if (m !== 'join' && m !== 'invite') {
@@ -122,7 +124,7 @@ export class ServerNoticeService {
   /** One server-generated event in a room's timeline, outside the room graph, seen by its members. */
   async roomEvent(roomId: string, type: string, content: JsonObject): Promise<string> {
     if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverLocal: true });
     return r.eventId;

@@ -10,6 +10,7 @@ import type { AccountStore, MetaStore, RoomStore } from '../storage/types.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, type EventWriter } from './events/writer.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import { parseUserId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionPresence, SessionService } from './sessions.js';
@@ -39,6 +40,7 @@ export class PresenceService implements SessionListener {
     private readonly accounts: AccountStore,
     private readonly meta: MetaStore,
     private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
     private readonly deadlines: DeadlineQueue,
@@ -118,7 +120,7 @@ export class PresenceService implements SessionListener {
   async audience(userId: string): Promise<Set<string>> {
     const users = new Set<string>([userId]);
     for (const m of await this.rooms.getRoomsForUser(userId, ['join'])) {
-      const room = await this.writer.getRoomState(m.roomId);
+      const room = await this.roomState.get(m.roomId);
       if (!room) continue;
       for (const u of joinedMembers(room)) users.add(u);
     }

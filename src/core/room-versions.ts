@@ -10,11 +10,13 @@ export interface RoomVersion {
   redactsInContent: boolean;
   /** Redaction algorithm of the version (rooms/v11 "Redactions"). */
   redaction: 'v10' | 'v11';
+  /** v12: the room ID is the create event's ID with the '!' sigil, and the create event has no room_id. */
+  roomIdFromCreateEvent: boolean;
 }
 
 export const ROOM_VERSIONS: Readonly<Record<RoomVersionId, RoomVersion>> = {
-  '10': { id: '10', createHasCreator: true, redactsInContent: false, redaction: 'v10' },
-  '11': { id: '11', createHasCreator: false, redactsInContent: true, redaction: 'v11' },
+  '10': { id: '10', createHasCreator: true, redactsInContent: false, redaction: 'v10', roomIdFromCreateEvent: false },
+  '11': { id: '11', createHasCreator: false, redactsInContent: true, redaction: 'v11', roomIdFromCreateEvent: false },
 };
 
 export const DEFAULT_ROOM_VERSION: RoomVersionId = '11';

@@ -11,6 +11,7 @@ import type { AuthContext } from './accounts/events.js';
 import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, timelineLimit, type Filter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomReader } from './rooms/read.js';
@@ -69,6 +70,7 @@ export interface SyncDeps {
   rooms: RoomStore;
   store: SyncStore;
   writer: EventWriter;
+  roomState: RoomStateService;
   reader: RoomReader;
   notifier: Notifier;
   positions: () => Promise<StreamPositions>;
@@ -89,6 +91,7 @@ export class SyncService {
   private readonly rooms: RoomStore;
   private readonly store: SyncStore;
   private readonly writer: EventWriter;
+  private readonly roomState: RoomStateService;
   private readonly reader: RoomReader;
   private readonly notifier: Notifier;
   private readonly positions: () => Promise<StreamPositions>;
@@ -98,7 +101,7 @@ export class SyncService {
   private readonly sources: SyncEphemeralSource[];
 
   constructor(deps: SyncDeps) {
-    ({ config: this.config, rooms: this.rooms, store: this.store, writer: this.writer, reader: this.reader, notifier: this.notifier,
+    ({ config: this.config, rooms: this.rooms, store: this.store, writer: this.writer, roomState: this.roomState, reader: this.reader, notifier: this.notifier,
       positions: this.positions, clock: this.clock, ignoredUsers: this.ignoredUsers, pushRules: this.push, sources: this.sources } = deps);
     this.writer.addListener({
       onEventPersisted: (rec, room) => {
@@ -214,7 +217,7 @@ export class SyncService {
     }
 
     // A cold initial sync loads the state of all its rooms in a few statements instead of four per room.
-    if (since === undefined) await this.writer.preloadRooms(memberships.filter((m) => m.membership === 'join').map((m) => m.roomId));
+    if (since === undefined) await this.roomState.preload(memberships.filter((m) => m.membership === 'join').map((m) => m.roomId));
     const joinedIds: string[] = [];
     for (const current of memberships) {
       if (!roomAllowed(roomFilter, current.roomId)) continue;
@@ -261,7 +264,7 @@ export class SyncService {
       if (filtered.length === 0) continue;
       let entry = response.rooms.join[roomId];
       if (!entry) {
-        const room = await this.writer.getRoomState(roomId);
+        const room = await this.roomState.get(roomId);
         if (!room) continue;
         entry = emptyJoined(streamToken(upTo));
         entry.unread_notifications = await this.unread(userId, roomId);
@@ -312,7 +315,7 @@ export class SyncService {
   }
 
   private async inviteState(roomId: string, invite: StoredEvent): Promise<JsonObject[]> {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     const out: JsonObject[] = [];
     if (room) {
       const lookup = lookupIn(room.state);
@@ -350,7 +353,7 @@ export class SyncService {
     viewer: Viewer, now: number, ignored: Set<string>, changedAccountData: JsonObject[],
     allAccountData: (roomId: string) => Promise<JsonObject[]>,
   ): Promise<JoinedRoomSync | undefined> {
-    const room = await this.writer.getRoomState(m.roomId);
+    const room = await this.roomState.get(m.roomId);
     if (!room) return undefined;
     const roomFilter = req.filter?.room;
     const timelineFilter = roomFilter?.timeline;
@@ -456,15 +459,12 @@ export class SyncService {
     return [...state.values()];
   }
 
-  /** The user's membership of a room as it was at position `at`, or undefined when they had none. */
+  /** The user's membership of a room as it was at position `at` (one lookup), or undefined when they had none. */
   private async membershipAt(roomId: string, userId: string, at: number): Promise<MembershipRecord | undefined> {
-    let found: MembershipRecord | undefined;
-    for (const h of await this.rooms.getStateHistory(roomId, 'm.room.member', userId)) {
-      if (h.streamOrdering > at) break;
-      const membership = typeof h.event.content.membership === 'string' ? h.event.content.membership : 'leave';
-      found = { roomId, userId, membership, eventId: h.event.event_id, streamOrdering: h.streamOrdering };
-    }
-    return found;
+    const v = await this.rooms.getStateValueAt(roomId, 'm.room.member', userId, at);
+    if (!v) return undefined;
+    const membership = typeof v.event.content.membership === 'string' ? v.event.content.membership : 'leave';
+    return { roomId, userId, membership, eventId: v.event.event_id, streamOrdering: v.streamOrdering };
   }
 
   /**
@@ -556,17 +556,9 @@ export class SyncService {
     // was joined then, the whole state for one who joined at some point after. A rejected invite or a
     // leave from a room never joined shows only the membership events.
     const history = await this.rooms.getStateHistory(m.roomId, 'm.room.member', viewer.userId);
-    const membershipAt = (pos: number) => {
-      let out: unknown;
-      for (const h of history) {
-        if (h.streamOrdering > pos) break;
-        out = h.event.content.membership;
-      }
-      return out;
-    };
-    const everJoined = history.some((h) => h.streamOrdering <= m.streamOrdering && h.event.content.membership === 'join');
+    const everJoined = history.some((h) => h.streamOrdering <= m.streamOrdering && h.event?.content.membership === 'join');
     let stateEvents: StoredEvent[] = [];
-    if (since !== undefined && membershipAt(since) === 'join') {
+    if (since !== undefined && (await this.membershipAt(m.roomId, viewer.userId, since))?.membership === 'join') {
       if (timeline.limited || timeline.hidden) stateEvents = await this.stateDelta(m.roomId, since, [startPos - 1, m.streamOrdering]);
     } else if (everJoined) {
       stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);

@@ -10,11 +10,14 @@
 //   s<N>~<T>    A sync token whose to-device delivery was cut short at position T <= N (more than one
 //               page of to-device messages was waiting): the next sync resumes to-device messages
 //               after T and everything else after N. T > N is refused.
-//   t<N>        A /messages and /context pagination token (`start`, `end`): position N in the
-//               room's timeline. Paging backwards from it returns events with positions <= N, forwards
-//               those with positions > N.
+//   t<D>_<N>    A /messages and /context pagination token (`start`, `end`): a place in the room's
+//               topological order (spec/event-graph.md), the event of depth D that arrived at stream
+//               position N (N is negative for history fetched later, backfill). Paging backwards from
+//               it returns events before that place in (depth, arrival) order, forwards those after.
+//   t<N>        The pagination token of earlier Hearth versions: stream position N, still accepted;
+//               like an `s` token it stands for the room's newest event at or before position N.
 //
-// N and T are decimal, at most 15 digits. Any other form, from any client, is 400 M_INVALID_PARAM
+// D, N and T are decimal, at most 15 digits. Any other form, from any client, is 400 M_INVALID_PARAM
 // naming the parameter.
 import { invalidParam } from '../errors.js';
 
@@ -40,12 +43,22 @@ export function parseSyncToken(token: string, name = 'since'): SyncToken {
   return { position, toDevice };
 }
 
-/** A /messages pagination token for position N. */
-export const pagingToken = (position: number): string => `t${Math.max(0, position)}`;
+/** A place in a room's topological order: depth, then arrival (stream position). */
+export interface TopologicalToken {
+  depth: number;
+  streamOrdering: number;
+}
 
-/** Parses a /messages token (`t<N>`, or a sync token `s<N>` / `s<N>~<T>`) into its position. */
-export function parsePagingToken(token: string, name: string): number {
+/** A /messages pagination token for a place in the room's topological order. */
+export const pagingToken = (t: TopologicalToken): string => `t${t.depth}_${t.streamOrdering}`;
+
+/** A parsed /messages token: a topological place, or a stream position (`s` tokens, old `t<N>`). */
+export type PagingToken = { topological: TopologicalToken } | { stream: number };
+
+export function parsePagingToken(token: string, name: string): PagingToken {
+  const topo = /^t(\d{1,15})_(-?\d{1,15})$/.exec(token);
+  if (topo) return { topological: { depth: Number(topo[1]), streamOrdering: Number(topo[2]) } };
   const m = /^(?:t(\d{1,15})|s(\d{1,15})(?:~\d{1,15})?)$/.exec(token);
   if (!m) throw invalidParam(`Invalid ${name} token`);
-  return Number(m[1] ?? m[2]);
+  return { stream: Number(m[1] ?? m[2]) };
 }

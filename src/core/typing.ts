@@ -10,6 +10,7 @@ import { membershipOf } from './auth-rules.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, lookupIn, type EventWriter } from './events/writer.js';
+import type { RoomStateService } from './rooms/room-state.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionService } from './sessions.js';
 import type { StreamPositions } from './stream.js';
@@ -29,6 +30,7 @@ export class TypingService implements SessionListener {
   constructor(
     private readonly config: Config,
     private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly sessions: SessionService,
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
@@ -51,7 +53,7 @@ export class TypingService implements SessionListener {
   /** PUT /rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping). */
   async set(auth: AuthContext, session: Session, roomId: string, userId: string, typing: boolean, timeoutMs: number | undefined): Promise<void> {
     if (userId !== auth.userId) throw forbidden('You can only set your own typing state');
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room || membershipOf(auth.userId, lookupIn(room.state)) !== 'join') throw forbidden('You are not in this room');
     if (typing && this.sessions.store.get(session.id) !== session) return; // the session ended meanwhile (logout)
     if (!typing) {
@@ -110,7 +112,7 @@ export class TypingService implements SessionListener {
   private async changed(roomId: string): Promise<void> {
     const r = this.room(roomId);
     r.position = (await this.positions()).next();
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) return;
     this.notifier.notify(joinedMembers(room), r.position);
     if (r.users.size === 0 && this.rooms.size > 10_000) this.rooms.delete(roomId);

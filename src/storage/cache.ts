@@ -149,8 +149,16 @@ function recordOf(p: PersistEventInput): EventRecord {
     redactedBy: null,
     txn: p.txn ? { userId: p.txn.userId, deviceId: p.txn.deviceId, txnId: p.txn.txnId } : null,
     serverLocal: p.serverLocal === true,
+    graph: {
+      stateBefore: p.graph?.stateBefore ?? null, stateAfter: p.graph?.stateAfter ?? null, outlier: p.graph?.outlier === true,
+      rejected: p.graph?.rejected ?? null, softFailed: p.graph?.softFailed === true,
+    },
   };
 }
+
+/** Whether an event takes part in the room's stream (not an outlier, rejected, soft-failed or backfilled one). */
+const inStream = (p: PersistEventInput): boolean =>
+  p.streamOrdering > 0 && !p.graph?.outlier && !p.graph?.rejected && !p.graph?.softFailed;
 
 /** The query answered from a room's newest events, or undefined when they do not cover it. */
 function fromRecent(recent: RecentEvents, q: RoomEventsQuery): EventRecord[] | undefined {
@@ -187,10 +195,11 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
   const recent = new Map<string, RecentEvents>();
   const roomsWriting = new Map<string, number>();
 
+  // Memberships follow the current state's deltas (the event's own key, or the keys a resolution changed).
   const userKeys = (inputs: PersistEventInput[]) => {
     const keys: string[] = [];
     for (const p of inputs) {
-      if (!p.serverLocal && p.event.type === 'm.room.member' && p.event.state_key !== undefined) keys.push(p.event.state_key);
+      for (const d of p.currentState?.deltas ?? []) if (d.type === 'm.room.member') keys.push(d.stateKey);
     }
     return keys;
   };
@@ -213,6 +222,7 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
   };
 
   const remember = (p: PersistEventInput) => {
+    if (!inStream(p)) return;
     const roomId = p.event.room_id;
     let r = recent.get(roomId);
     const newest = Math.max(p.streamOrdering, r?.events[r.events.length - 1]?.streamOrdering ?? 0);

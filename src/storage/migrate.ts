@@ -30,8 +30,14 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
+/**
+ * Code that converts existing data after a migration's SQL, in the same transaction (keyed by the
+ * migration's name, e.g. '0008_event_graph').
+ */
+export type MigrationHooks = Record<string, (db: Database.Database) => void>;
+
 /** Applies pending migrations; returns the names applied. */
-export function migrate(db: Database.Database, migrations: Migration[], now: () => number): string[] {
+export function migrate(db: Database.Database, migrations: Migration[], now: () => number, hooks: MigrationHooks = {}): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ts INTEGER NOT NULL) STRICT`);
   const applied = db.prepare('SELECT id, name FROM schema_migrations ORDER BY id').all() as { id: number; name: string }[];
@@ -50,6 +56,7 @@ export function migrate(db: Database.Database, migrations: Migration[], now: () 
     if (done.has(m.id)) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      hooks[m.name]?.(db);
       record.run(m.id, m.name, now());
     })();
     names.push(m.name);

@@ -92,17 +92,53 @@ export interface RoomRecord {
   creator: string;
   createdTs: number;
   visibility: 'public' | 'private';
+  /** The state group of the room's current state (NULL before its first event). */
+  stateGroup: number | null;
+}
+
+/** A state group to create (spec/event-graph.md): a full snapshot (prevGroup null) or a delta on prevGroup. */
+export interface NewStateGroup {
+  id: number;
+  roomId: string;
+  prevGroup: number | null;
+  /** Deltas down to the snapshot (0 for a snapshot). */
+  hops: number;
+  /** [type, state_key, event_id]; a null event ID marks a key absent from this state (deltas only). */
+  entries: [string, string, string | null][];
+}
+
+/** One change of a room's current state, recorded at the position of the event that caused it. */
+export interface StateDelta {
+  type: string;
+  stateKey: string;
+  /** The new value; null when the key leaves the state. */
+  eventId: string | null;
+  prevEventId: string | null;
+  /** For m.room.member keys: the new membership (room_memberships follows the current state). */
+  membership?: string;
 }
 
 /** An event as stored, with what the client format needs beside the PDU. */
 export interface EventRecord {
   event: StoredEvent;
   streamOrdering: number;
-  /** prev_content, prev_sender, replaces_state: fixed when the event was persisted. */
+  /** replaces_state and prev_sender of a state event: fixed when the event was persisted. */
   unsigned: JsonObject | null;
   redactedBy: string | null;
   txn: { userId: string; deviceId: string; txnId: string } | null;
   serverLocal: boolean;
+  /** Its place in the graph (spec/event-graph.md); absent in records built before they were stored. */
+  graph?: EventGraphInfo;
+}
+
+export interface EventGraphInfo {
+  /** State groups just before and just after the event (null: empty state, or an outlier). */
+  stateBefore: number | null;
+  stateAfter: number | null;
+  outlier: boolean;
+  /** Why the auth rules rejected it, or null. */
+  rejected: string | null;
+  softFailed: boolean;
 }
 
 export interface PersistEventInput {
@@ -111,8 +147,12 @@ export interface PersistEventInput {
   /** Set for the m.room.create event: the room row is created in the same transaction. */
   newRoom?: { roomVersion: string; creator: string; createdTs: number };
   unsigned: JsonObject | null;
-  /** The room's forward extremities after this event. */
+  /** The room's forward extremities after this event (graph events only). */
   extremities: string[];
+  /** Graph data (spec/event-graph.md): groups created with the event, its own groups, flags. */
+  graph?: PersistGraph;
+  /** The change of the room's current state the event causes (its own key, or a resolution's keys). */
+  currentState?: { group: number | null; deltas: StateDelta[] };
   txn?: { userId: string; deviceId: string; scope: string; txnId: string; ts: number };
   /** A redaction that applies now: the target's stored JSON is replaced by its redacted form. */
   redaction?: { targetEventId: string; redactedJson: JsonObject };
@@ -120,6 +160,16 @@ export interface PersistEventInput {
   serverLocal?: boolean;
   /** Users this event notifies under their push rules (stored with the event). */
   pushActions?: PushActionRecord[];
+}
+
+export interface PersistGraph {
+  /** Groups to create first, in order (a resolution of the prev events' states, the state after). */
+  newGroups: NewStateGroup[];
+  stateBefore: number | null;
+  stateAfter: number | null;
+  outlier?: boolean;
+  rejected?: string | null;
+  softFailed?: boolean;
 }
 
 export interface MembershipRecord {
@@ -147,8 +197,29 @@ export interface RoomEventsQuery {
 export interface LoadedRoom {
   room: RoomRecord;
   state: StoredEvent[];
-  extremities: string[];
+  /** Forward extremities with their depths. */
+  extremities: { eventId: string; depth: number }[];
   depth: number;
+}
+
+/** A page position in a room's topological order (depth, then arrival). */
+export interface TopologicalPosition {
+  depth: number;
+  streamOrdering: number;
+}
+
+export interface TopologicalEventsQuery {
+  roomId: string;
+  /** The gap to start from (a place stands for the gap just below it). */
+  from: TopologicalPosition;
+  dir: 'b' | 'f';
+  limit: number;
+  /** The gap to stop at. */
+  to?: TopologicalPosition;
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
 }
 
 export interface AliasRecord {
@@ -180,10 +251,36 @@ export interface RoomStore {
   findTxn(userId: string, deviceId: string, scope: string, txnId: string): Promise<string | undefined>;
   /** A page of a room's events in stream order, bounded by an index range. */
   getRoomEvents(q: RoomEventsQuery): Promise<EventRecord[]>;
-  /** The state after position `at` (events with stream_ordering <= at). */
+  /** The room's current state as it was at stream position `at` (current_state_deltas up to `at`). */
   getStateAt(roomId: string, at: number): Promise<StoredEvent[]>;
-  /** Every state event of one (type, state_key) in a room, oldest first, with positions. */
-  getStateHistory(roomId: string, type: string, stateKey: string): Promise<{ event: StoredEvent; streamOrdering: number }[]>;
+  /**
+   * Every value the room's current state took for one (type, state_key), oldest first, with the
+   * position where it took effect (a key that left the state has no event).
+   */
+  getStateHistory(roomId: string, type: string, stateKey: string): Promise<{ event: StoredEvent | null; streamOrdering: number }[]>;
+  /**
+   * The value the room's current state had for one key at stream position `at`, with the position
+   * where it took effect (one indexed lookup); undefined when the key was not in the state.
+   */
+  getStateValueAt(roomId: string, type: string, stateKey: string, at: number): Promise<{ event: StoredEvent; streamOrdering: number } | undefined>;
+  /** The topological place of the room's newest shown event at or before stream position `at` (undefined: none). */
+  getTopologicalPositionAt(roomId: string, at: number): Promise<TopologicalPosition | undefined>;
+  /** A page of a room's visible graph events in topological order (depth, then arrival). */
+  getRoomEventsTopological(q: TopologicalEventsQuery): Promise<EventRecord[]>;
+  /** A state group as a map from `type\u0000state_key` to event ID (every delta folded in). */
+  getStateGroup(groupId: number): Promise<Map<string, string>>;
+  /** Some keys (`type\u0000state_key`) of a state group. */
+  getStateGroupKeys(groupId: number, keys: string[]): Promise<Map<string, string>>;
+  /** The hops of a group (deltas down to its snapshot). */
+  getStateGroupHops(groupId: number): Promise<number | undefined>;
+  /** The highest state group ID (allocation resumes after it). */
+  maxStateGroupId(): Promise<number>;
+  /** Whether some stored event names this one in prev_events. */
+  hasChildren(eventId: string): Promise<boolean>;
+  /** Prev events the room's events name that are not stored (where backfill continues). */
+  getBackwardExtremities(roomId: string): Promise<string[]>;
+  /** The lowest stream position (outliers and backfilled history take positions below the others). */
+  minStreamOrdering(): Promise<number>;
   getMembership(roomId: string, userId: string): Promise<MembershipRecord | undefined>;
   /** Rooms where the user's current membership is one of `memberships`. */
   getRoomsForUser(userId: string, memberships: string[]): Promise<MembershipRecord[]>;

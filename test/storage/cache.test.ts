@@ -32,8 +32,16 @@ function ev(roomId: string, type: string, sender: string, content: JsonObject, s
   };
 }
 
+/** A persist input as the writer makes it: a state event changes the room's current state (one delta). */
 function input(event: StoredEvent, streamOrdering: number, extra: Partial<PersistEventInput> = {}): PersistEventInput {
-  return { event, streamOrdering, unsigned: null, extremities: [event.event_id], ...extra };
+  const currentState = event.state_key === undefined || extra.serverLocal ? undefined : {
+    group: null,
+    deltas: [{
+      type: event.type, stateKey: event.state_key, eventId: event.event_id, prevEventId: null,
+      ...(event.type === 'm.room.member' ? { membership: String(event.content.membership) } : {}),
+    }],
+  };
+  return { event, streamOrdering, unsigned: null, extremities: [event.event_id], ...(currentState ? { currentState } : {}), ...extra };
 }
 
 const member = (roomId: string, userId: string, membership: string, sender = userId) =>

@@ -1,16 +1,21 @@
-// Writing events (see ../shared/docs/design-notes.md "Writing an event"): for a room, one writer at
-// a time; read current state and forward extremities, build the PDU (prev_events, auth_events, depth,
-// origin_server_ts), hash, sign, run the room version's auth rules against the current state, then
-// persist in one transaction and only then tell listeners. A rejected event leaves no trace.
+// Writing local events (design-notes.md "Writing an event"; spec/event-graph.md): for a room, one writer
+// at a time. The new event names the room's forward extremities as prev_events (at most 10, the
+// deepest), its depth is one more than theirs, its auth_events are selected from the state before it
+// (the resolved state of those extremities: the room's current state); it is hashed, signed, checked
+// by the room version's auth rules against that state, then persisted in one transaction with its
+// state groups, the room's new extremities and current state, and only then announced. A rejected
+// event leaves no trace.
 import type { Clock } from '../../clock.js';
 import { forbidden, MatrixError, notFound } from '../../errors.js';
-import type { EventRecord, PersistEventInput, PushActionRecord, RoomStore } from '../../storage/types.js';
-import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents, type StateLookup } from '../auth-rules.js';
+import type { EventRecord, NewStateGroup, PersistEventInput, PushActionRecord, RoomStore, StateDelta } from '../../storage/types.js';
+import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents } from '../auth-rules.js';
 import { CanonicalJsonError } from '../crypto/canonical-json.js';
 import { hashSignAndIdentify, hashSignAndIdentifyAsync, redactEvent } from '../crypto/event-hashing.js';
 import type { SigningKey } from '../crypto/signing.js';
 import { KeyedMutex } from '../lock.js';
-import { roomVersion as lookupRoomVersion, type RoomVersion } from '../room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
+import { lookupIn, stateMapOf, type Extremity, type RoomState, type RoomStateService } from '../rooms/room-state.js';
+import { stateKeyOf, type GroupRef, type StateGroupService, type StateMap } from '../state/groups.js';
 import type { StreamPositions } from '../stream.js';
 import type { JsonObject, StoredEvent } from './types.js';
 
@@ -48,68 +53,44 @@ export interface SendResult {
   duplicate: boolean;
 }
 
-/** A room's current state as the writer keeps it in memory. */
-export interface RoomState {
-  roomId: string;
-  version: RoomVersion;
-  state: Map<string, StoredEvent>;
-  extremities: string[];
-  depth: number;
-}
-
 export interface EventListener {
   /** Called after an event has been committed. */
   onEventPersisted(record: EventRecord, room: RoomState): void;
 }
 
 export const MAX_EVENT_BYTES = 65536;
-const stateKeyOf = (type: string, stateKey: string) => `${type}\u0000${stateKey}`;
+/** At most this many prev_events in a new local event (the deepest extremities), as big servers do. */
+export const MAX_PREV_EVENTS = 10;
 
-export const lookupIn = (state: Map<string, StoredEvent>): StateLookup => (type, key) => state.get(stateKeyOf(type, key));
+// Room state helpers live in rooms/room-state.ts; re-exported for the modules that build on the writer.
+export { joinedMembers, lookupIn, membershipOfRoom, type Membership, type RoomState } from '../rooms/room-state.js';
 
-export interface Membership {
-  /** Joined users, sorted. */
-  joined: string[];
-  /** Invited users, sorted. */
-  invited: string[];
+/** Resolves several room states into one (state resolution of the room's version; core/state). */
+export type StateResolver = (version: RoomVersion, states: StateMap[]) => Promise<StateMap>;
+
+/** The graph data of an event being built: the state before it and the groups to create with it. */
+interface Placement {
+  before: GroupRef | null;
+  after: GroupRef | null;
+  newGroups: NewStateGroup[];
+  /** The change of the room's current state, when the event is a state event. */
+  delta?: StateDelta;
 }
-
-// A room's state map is replaced (never changed in place) when its state changes, so derived views
-// can be cached per map: busy rooms do not rescan their member list for every send, sync or typing.
-const membershipCache = new WeakMap<Map<string, StoredEvent>, Membership>();
-
-/** Joined and invited members of a room's current state (cached per state version). */
-export function membershipOfRoom(room: RoomState): Membership {
-  let m = membershipCache.get(room.state);
-  if (!m) {
-    const joined: string[] = [];
-    const invited: string[] = [];
-    for (const e of room.state.values()) {
-      if (e.type !== 'm.room.member' || e.state_key === undefined) continue;
-      if (e.content.membership === 'join') joined.push(e.state_key);
-      else if (e.content.membership === 'invite') invited.push(e.state_key);
-    }
-    joined.sort();
-    invited.sort();
-    m = { joined, invited };
-    membershipCache.set(room.state, m);
-  }
-  return m;
-}
-
-/** Joined members of the room (cached per state version). */
-export const joinedMembers = (room: RoomState): string[] => membershipOfRoom(room).joined;
 
 export class EventWriter {
   private readonly mutex = new KeyedMutex();
-  private readonly rooms = new Map<string, RoomState>();
   private readonly listeners: EventListener[] = [];
+
   constructor(
     private readonly serverName: string,
     private readonly store: RoomStore,
     private readonly clock: Clock,
     private readonly key: () => Promise<SigningKey>,
     private readonly positions: () => Promise<StreamPositions>,
+    private readonly roomState: RoomStateService,
+    private readonly groups: StateGroupService,
+    /** State resolution, for a room with more forward extremities than one event may name. */
+    private readonly resolve: StateResolver,
     /** Push rules are evaluated inside the room lock, before the event is stored with its actions. */
     private readonly pushEvaluator?: (event: StoredEvent, room: RoomState) => Promise<PushActionRecord[]>,
   ) {}
@@ -130,66 +111,43 @@ export class EventWriter {
     return this.mutex.run(roomId, fn);
   }
 
-  /** The room's current state (cached), or undefined for an unknown room. */
-  async getRoomState(roomId: string): Promise<RoomState | undefined> {
-    const cached = this.rooms.get(roomId);
-    if (cached) return cached;
-    const room = await this.store.getRoom(roomId);
-    if (!room) return undefined;
-    const version = lookupRoomVersion(room.roomVersion);
-    if (!version) throw new MatrixError(500, 'M_UNKNOWN', `Room ${roomId} has unsupported version ${room.roomVersion}`);
-    const state = new Map<string, StoredEvent>();
-    for (const e of await this.store.getCurrentState(roomId)) state.set(stateKeyOf(e.type, e.state_key!), e);
-    const extremities = await this.store.getExtremities(roomId);
-    const depth = Math.max(0, ...(await this.store.getEvents(extremities)).map((r) => r.event.depth));
-    const loaded: RoomState = { roomId, version, state, extremities, depth };
-    // Another caller may have loaded it meanwhile; keep the first so all share one object.
-    const existing = this.rooms.get(roomId);
-    if (existing) return existing;
-    this.rooms.set(roomId, loaded);
-    return loaded;
-  }
-
-  /** Loads the current state of many rooms at once (those not cached yet), for a cold initial sync. */
-  async preloadRooms(roomIds: string[]): Promise<void> {
-    const missing = roomIds.filter((id) => !this.rooms.has(id));
-    if (missing.length < 2) return;
-    for (const loaded of await this.store.loadRooms(missing)) {
-      const roomId = loaded.room.roomId;
-      const version = lookupRoomVersion(loaded.room.roomVersion);
-      // Loaded by someone else meanwhile (a send holds the newest): keep that one.
-      if (!version || this.rooms.has(roomId)) continue;
-      const state = new Map<string, StoredEvent>();
-      for (const e of loaded.state) state.set(stateKeyOf(e.type, e.state_key!), e);
-      this.rooms.set(roomId, { roomId, version, state, extremities: loaded.extremities, depth: loaded.depth });
-    }
-  }
-
   /**
    * Creates a room from a list of drafts (m.room.create first), all auth-checked in order against
-   * the state they build up, and persisted in one go: if any is refused, nothing is stored.
+   * the state they build up, and persisted in one go: if any is refused, nothing is stored. The room
+   * ID is `roomId`, or, in versions whose room IDs derive from the create event (12), that event's.
    */
-  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string, opts: { serverAuthored?: boolean } = {}): Promise<string[]> {
-    return this.mutex.run(roomId, async () => {
-      if (this.rooms.has(roomId) || (await this.store.getRoom(roomId))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
-      const room: RoomState = { roomId, version, state: new Map(), extremities: [], depth: 0 };
-      const built: { event: StoredEvent; unsigned: JsonObject | null }[] = [];
-      for (const draft of drafts) built.push(await this.build(room, draft, { serverAuthored: opts.serverAuthored === true }));
+  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string, opts: { serverAuthored?: boolean } = {}): Promise<{ roomId: string; eventIds: string[] }> {
+    const room: RoomState = { roomId, version, state: new Map(), group: null, extremities: [], depth: 0 };
+    const built: { event: StoredEvent; unsigned: JsonObject | null; placement: Placement }[] = [];
+    for (const draft of drafts) {
+      const b = await this.build(room, draft, { serverAuthored: opts.serverAuthored === true });
+      if (built.length === 0 && version.roomIdFromCreateEvent) {
+        // The room is named after its create event: the rest of the room is built under that ID.
+        room.roomId = b.event.room_id;
+        for (const g of b.placement.newGroups) g.roomId = room.roomId;
+      }
+      built.push(b);
+    }
+    const id = room.roomId;
+    return this.mutex.run(id, async () => {
+      if ((await this.roomState.get(id)) || (await this.store.getRoom(id))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
       const positions = await this.positions();
       const now = this.clock.now();
       const records: EventRecord[] = [];
-      const inputs = built.map((b, i) => {
+      const inputs = built.map((b, i): PersistEventInput => {
         const streamOrdering = positions.next();
         records.push({ event: b.event, streamOrdering, unsigned: b.unsigned, redactedBy: null, txn: null, serverLocal: false });
         return {
           event: b.event, streamOrdering, unsigned: b.unsigned, extremities: [b.event.event_id],
+          graph: { newGroups: b.placement.newGroups, stateBefore: b.placement.before?.id ?? null, stateAfter: b.placement.after?.id ?? null },
+          ...(b.placement.delta ? { currentState: { group: b.placement.after?.id ?? null, deltas: [b.placement.delta] } } : {}),
           ...(i === 0 ? { newRoom: { roomVersion: version.id, creator, createdTs: now } } : {}),
         };
       });
       await this.store.persistEvents(inputs);
-      this.rooms.set(roomId, room);
+      this.roomState.set(room);
       for (const r of records) this.notify(r, room);
-      return built.map((b) => b.event.event_id);
+      return { roomId: id, eventIds: built.map((b) => b.event.event_id) };
     });
   }
 
@@ -208,12 +166,12 @@ export class EventWriter {
         return { eventId: existing, streamOrdering: rec?.streamOrdering ?? 0, duplicate: true };
       }
     }
-    const room = await this.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
-    // Only a state event changes the state: messages share the current map instead of copying it.
-    const changesState = draft.state_key !== undefined && !opts.serverLocal;
-    const scratch: RoomState = { ...room, state: changesState ? new Map(room.state) : room.state, extremities: [...room.extremities] };
-    const { event, unsigned } = await this.build(scratch, draft, { serverLocal: opts.serverLocal === true, serverAuthored: opts.serverAuthored === true });
+    const serverLocal = opts.serverLocal === true;
+    // The scratch copy advances past the event; the room itself changes only once it is committed.
+    const scratch: RoomState = { ...room, extremities: [...room.extremities] };
+    const { event, unsigned, placement } = await this.build(scratch, draft, { serverLocal, serverAuthored: opts.serverAuthored === true });
 
     let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
     if (event.type === 'm.room.redaction') {
@@ -230,54 +188,76 @@ export class EventWriter {
     // loop, in one transaction; acknowledged (and announced) only once that transaction committed.
     const streamOrdering = await this.commit({
       event, streamOrdering: 0, unsigned, pushActions,
-      extremities: opts.serverLocal ? room.extremities : [event.event_id],
+      extremities: scratch.extremities.map((x) => x.eventId),
+      graph: { newGroups: placement.newGroups, stateBefore: placement.before?.id ?? null, stateAfter: placement.after?.id ?? null },
+      ...(placement.delta ? { currentState: { group: placement.after?.id ?? null, deltas: [placement.delta] } } : {}),
       ...(opts.txn ? { txn: { ...opts.txn, ts: this.clock.now() } } : {}),
       ...(redaction ? { redaction } : {}),
-      ...(opts.serverLocal ? { serverLocal: true } : {}),
+      ...(serverLocal ? { serverLocal: true } : {}),
     });
-    if (!opts.serverLocal) {
-      room.state = scratch.state;
-      room.extremities = scratch.extremities;
-      room.depth = scratch.depth;
-    }
+    let next: RoomState = serverLocal ? room : scratch;
     if (redaction) {
       // A redacted state event is redacted in the cached current state too.
-      for (const [k, e] of room.state) {
+      for (const [k, e] of next.state) {
         if (e.event_id !== redaction.targetEventId) continue;
-        room.state = new Map(room.state); // a new version: cached views of the old one stay valid for it
-        room.state.set(k, { ...(redaction.redactedJson as unknown as StoredEvent), event_id: e.event_id });
+        const state = new Map(next.state); // a new version: cached views of the old one stay valid for it
+        state.set(k, { ...(redaction.redactedJson as unknown as StoredEvent), event_id: e.event_id });
+        next = { ...next, state };
         break;
       }
     }
+    if (next !== room) this.roomState.set(next);
     const txn = opts.txn ? { userId: opts.txn.userId, deviceId: opts.txn.deviceId, txnId: opts.txn.txnId } : null;
-    const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn, serverLocal: opts.serverLocal === true };
-    this.notify(record, room);
+    const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn, serverLocal };
+    this.notify(record, next);
     return { eventId: event.event_id, streamOrdering, duplicate: false };
   }
 
   /**
-   * Builds the next event of `room` from a draft and checks it against the room's auth rules;
-   * on success `room` (a scratch copy or a room being created) is advanced past it.
+   * The state before a new event whose prev_events are `prevs` (the deepest of the room's extremities):
+   * the room's current state when they are all of them, else the resolution of their states (a room
+   * with more extremities than one event may name), stored as a group of its own.
    */
-  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; serverAuthored?: boolean }): Promise<{ event: StoredEvent; unsigned: JsonObject | null }> {
+  private async stateBefore(room: RoomState, prevs: Extremity[]): Promise<{ state: Map<string, StoredEvent>; group: GroupRef | null; newGroups: NewStateGroup[] }> {
+    if (prevs.length === room.extremities.length) return { state: room.state, group: room.group, newGroups: [] };
+    const recs = await this.store.getEvents(prevs.map((p) => p.eventId));
+    const states = await Promise.all(recs.map((r) => this.groups.load(r.graph?.stateAfter ?? null)));
+    const resolved = await this.resolve(room.version, states);
+    const state = new Map<string, StoredEvent>();
+    for (const r of await this.store.getEvents([...resolved.values()])) state.set(stateKeyOf(r.event.type, r.event.state_key ?? ''), r.event);
+    const { group, ref } = await this.groups.create(room.roomId, null, new Map(resolved), resolved);
+    return { state, group: ref, newGroups: [group] };
+  }
+
+  /**
+   * Builds the next event of `room` from a draft and checks it against the auth rules with the state
+   * before it; on success `room` (a scratch copy, or a room being created) is advanced past it: its
+   * state, state group and forward extremities (the event replaces the prev events it names).
+   */
+  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; serverAuthored?: boolean }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
     const serverLocal = mode.serverLocal === true;
     const version = room.version;
-    const lookup = lookupIn(room.state);
     const isCreate = draft.type === 'm.room.create';
+    // prev_events: the deepest extremities (normally the one newest event).
+    const prevs = serverLocal || isCreate ? []
+      : [...room.extremities].sort((a, b) => b.depth - a.depth || (a.eventId < b.eventId ? -1 : 1)).slice(0, MAX_PREV_EVENTS);
+    const before = serverLocal || isCreate ? { state: room.state, group: room.group, newGroups: [] as NewStateGroup[] } : await this.stateBefore(room, prevs);
+    const lookup = lookupIn(before.state);
     const content: JsonObject = { ...draft.content };
     if (draft.type === 'm.room.redaction' && version.redactsInContent && draft.redacts !== undefined) content.redacts = draft.redacts;
-    const pdu: Omit<StoredEvent, 'event_id' | 'hashes' | 'signatures'> = {
-      room_id: room.roomId,
+    const pdu = {
+      // A create event of a version whose room ID derives from it carries no room_id (rooms/v12).
+      ...(isCreate && version.roomIdFromCreateEvent ? {} : { room_id: room.roomId }),
       sender: draft.sender,
       type: draft.type,
       ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
       content,
       origin_server_ts: this.clock.now(),
-      prev_events: isCreate || serverLocal ? [] : [...room.extremities],
+      prev_events: prevs.map((p) => p.eventId),
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
-      depth: serverLocal ? room.depth : room.depth + 1,
+      depth: serverLocal ? room.depth : isCreate ? 1 : Math.max(0, ...prevs.map((p) => p.depth)) + 1,
       ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
-    };
+    } as Omit<StoredEvent, 'event_id' | 'hashes' | 'signatures'>;
     let built;
     try {
       // With other sends under way, the signature is computed on the thread pool so the event loop
@@ -298,7 +278,9 @@ export class EventWriter {
     // Canonical JSON (already checked above) and JSON.stringify give the same bytes for a valid event,
     // whatever the key order, so the native serialiser measures the size.
     if (Buffer.byteLength(JSON.stringify(built.pdu), 'utf8') > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
-    const event: StoredEvent = { ...built.pdu, event_id: built.eventId };
+    const event = { ...built.pdu, event_id: built.eventId } as StoredEvent;
+    // The room ID of such a create event is its own event ID with the '!' sigil (rooms/v12 rule 2).
+    if (isCreate && version.roomIdFromCreateEvent) event.room_id = `!${built.eventId.slice(1)}`;
     if (!serverLocal && !mode.serverAuthored) {
       try {
         checkEventAuth(event, lookup, version, { isSignedBy: () => true });
@@ -307,19 +289,37 @@ export class EventWriter {
         throw e;
       }
     }
+    if (serverLocal) {
+      // Outside the graph: stored beside the room's current state, changing nothing.
+      return { event, unsigned: null, placement: { before: room.group, after: room.group, newGroups: [] } };
+    }
+    const placement: Placement = { before: before.group, after: before.group, newGroups: [...before.newGroups] };
     let unsigned: JsonObject | null = null;
-    if (event.state_key !== undefined && !serverLocal) {
+    let state = before.state;
+    if (event.state_key !== undefined) {
+      const key = stateKeyOf(event.type, event.state_key);
       const prev = lookup(event.type, event.state_key);
       // Only the pointer: prev_content is read from the replaced event when formatting (client-format.ts),
       // so redacting that event also redacts what later events show of it.
       if (prev) unsigned = { replaces_state: prev.event_id, prev_sender: prev.sender };
-      room.state.set(stateKeyOf(event.type, event.state_key), event);
+      // A new map: the old one stays valid for whoever holds it (cached member lists, a sync in flight).
+      state = new Map(before.state);
+      state.set(key, event);
+      const after = state;
+      const { group, ref } = await this.groups.create(event.room_id, before.group, new Map([[key, event.event_id]]), async () => stateMapOf(after));
+      placement.newGroups.push(group);
+      placement.after = ref;
+      placement.delta = {
+        type: event.type, stateKey: event.state_key, eventId: event.event_id, prevEventId: prev?.event_id ?? null,
+        ...(event.type === 'm.room.member' ? { membership: typeof event.content.membership === 'string' ? event.content.membership : 'leave' } : {}),
+      };
     }
-    if (!serverLocal) {
-      room.extremities = [event.event_id];
-      room.depth = event.depth;
-    }
-    return { event, unsigned };
+    const named = new Set(prevs.map((p) => p.eventId));
+    room.state = state;
+    room.group = placement.after;
+    room.extremities = [...room.extremities.filter((x) => !named.has(x.eventId)), { eventId: event.event_id, depth: event.depth }];
+    room.depth = Math.max(0, ...room.extremities.map((x) => x.depth));
+    return { event, unsigned, placement };
   }
 
   // ---- group commit ----------------------------------------------------------------------------

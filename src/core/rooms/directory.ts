@@ -5,7 +5,7 @@ import type { RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
 import type { JsonObject } from '../events/types.js';
-import { joinedMembers, lookupIn, type EventWriter } from '../events/writer.js';
+import { joinedMembers, lookupIn, type RoomStateService } from './room-state.js';
 
 export interface PublicRoomChunk {
   room_id: string;
@@ -46,7 +46,7 @@ export class DirectoryService {
   constructor(
     private readonly config: Config,
     private readonly store: RoomStore,
-    private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
   ) {}
 
   /** Aliases held for rooms being created (reserve .. commit/release), so no one else takes them meanwhile. */
@@ -90,7 +90,7 @@ export class DirectoryService {
   /** PUT /directory/room/{roomAlias} (matrix-spec: directory.yaml#setRoomAlias). */
   async createAlias(auth: AuthContext, alias: string, roomId: string, now: number): Promise<void> {
     this.requireLocal(alias);
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     if (membershipOf(auth.userId, lookupIn(room.state)) !== 'join' && !auth.isAdmin) throw forbidden('You are not in this room');
     if (this.reserved.has(alias)) throw new MatrixError(409, 'M_UNKNOWN', 'Room alias already exists');
@@ -113,7 +113,7 @@ export class DirectoryService {
     if (!a) throw notFound('Room alias not found');
     let allowed = auth.isAdmin || a.creator === auth.userId;
     if (!allowed) {
-      const room = await this.writer.getRoomState(a.roomId);
+      const room = await this.roomState.get(a.roomId);
       if (room) {
         const lookup = lookupIn(room.state);
         allowed = membershipOf(auth.userId, lookup) === 'join'
@@ -126,7 +126,7 @@ export class DirectoryService {
 
   /** GET /rooms/{roomId}/aliases: for members, or anyone if the room is world-readable. */
   async roomAliases(auth: AuthContext, roomId: string): Promise<string[]> {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     const lookup = lookupIn(room.state);
     const visibility = lookup('m.room.history_visibility', '')?.content.history_visibility;
@@ -150,7 +150,7 @@ export class DirectoryService {
 
   /** PUT /directory/list/room/{roomId}: room members with power to change state_default-level state, or admins. */
   async setVisibility(auth: AuthContext, roomId: string, visibility: 'public' | 'private'): Promise<void> {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     const lookup = lookupIn(room.state);
     const canPublish = membershipOf(auth.userId, lookup) === 'join'
@@ -164,7 +164,7 @@ export class DirectoryService {
     const rooms = await this.store.listPublicRooms();
     const all: PublicRoomChunk[] = [];
     for (const r of rooms) {
-      const room = await this.writer.getRoomState(r.roomId);
+      const room = await this.roomState.get(r.roomId);
       if (!room) continue;
       const lookup = lookupIn(room.state);
       const str = (type: string, key: string): string | undefined => {

@@ -19,9 +19,9 @@ import type { EventRecord, RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts/events.js';
 import { clientFormatter, type ClientEvent, type Viewer } from '../events/client-format.js';
 import type { JsonObject, StoredEvent } from '../events/types.js';
-import { lookupIn, type EventWriter, type RoomState } from '../events/writer.js';
+import { lookupIn, type RoomState, type RoomStateService } from './room-state.js';
 import { eventMatches, type RoomEventFilter } from '../filters.js';
-import { pagingToken, parsePagingToken } from '../tokens.js';
+import { pagingToken, parsePagingToken, type TopologicalToken } from '../tokens.js';
 
 export type Direction = 'b' | 'f';
 
@@ -67,12 +67,13 @@ const END = Number.MAX_SAFE_INTEGER - 1;
 type HistoryVisibility = 'world_readable' | 'shared' | 'invited' | 'joined';
 
 /** "By default if no history_visibility is set, or if the value is not understood, the visibility is assumed to be shared." */
-function historyVisibilityOf(e: StoredEvent | undefined): HistoryVisibility {
+function historyVisibilityOf(e: StoredEvent | null | undefined): HistoryVisibility {
   const v = e?.content.history_visibility;
   return v === 'world_readable' || v === 'invited' || v === 'joined' ? v : 'shared';
 }
 
-const membershipValue = (e: StoredEvent): string => (typeof e.content.membership === 'string' ? e.content.membership : 'leave');
+/** A member event's membership; a key that left the state (null) counts as leave. */
+const membershipValue = (e: StoredEvent | null): string => (e !== null && typeof e.content.membership === 'string' ? e.content.membership : 'leave');
 
 /**
  * modules/history_visibility.md "Server behaviour", for the state of the room at an event:
@@ -96,6 +97,11 @@ export class Visibility {
   ) {}
 
   isVisible(pos: number): boolean {
+    return this.rangeIndex(pos) >= 0;
+  }
+
+  /** The index of the range holding `pos`, or -(insertion point) - 1 when none does. */
+  private rangeIndex(pos: number): number {
     let lo = 0;
     let hi = this.ranges.length - 1;
     while (lo <= hi) {
@@ -103,9 +109,20 @@ export class Visibility {
       const r = this.ranges[mid]!;
       if (pos < r[0]) hi = mid - 1;
       else if (pos > r[1]) lo = mid + 1;
-      else return true;
+      else return mid;
     }
-    return false;
+    return -lo - 1;
+  }
+
+  /**
+   * For an invisible position, where paging in `dir` finds visible history again: the end of the
+   * visible range below it ('b') or the start of the one above it ('f'); undefined when there is none.
+   */
+  nextVisible(pos: number, dir: 'b' | 'f'): number | undefined {
+    const i = this.rangeIndex(pos);
+    if (i >= 0) return pos;
+    const insertion = -i - 1;
+    return dir === 'b' ? this.ranges[insertion - 1]?.[1] : this.ranges[insertion]?.[0];
   }
 
   /**
@@ -121,16 +138,6 @@ export class Visibility {
     return out;
   }
 
-  /** The visible ranges clipped to [lo, hi], in paging order. */
-  clip(lo: number, hi: number, dir: Direction): [number, number][] {
-    const out: [number, number][] = [];
-    for (const [a, b] of this.ranges) {
-      const x = Math.max(a, lo);
-      const y = Math.min(b, hi);
-      if (x <= y) out.push([x, y]);
-    }
-    return dir === 'b' ? out.reverse() : out;
-  }
 }
 
 /**
@@ -143,8 +150,8 @@ export class Visibility {
  * does, a leave that ends an invite or a join is always visible to its subject).
  */
 export function computeVisibility(
-  hvHistory: { event: StoredEvent; streamOrdering: number }[],
-  memberHistory: { event: StoredEvent; streamOrdering: number }[],
+  hvHistory: { event: StoredEvent | null; streamOrdering: number }[],
+  memberHistory: { event: StoredEvent | null; streamOrdering: number }[],
 ): Visibility {
   type Change = { pos: number; hv?: HistoryVisibility; membership?: string };
   const changes: Change[] = [
@@ -164,7 +171,8 @@ export function computeVisibility(
 
   let hv: HistoryVisibility = 'shared';
   let membership: string | undefined;
-  let segStart = 0;
+  // From the very beginning: history fetched later (backfill) has negative positions.
+  let segStart = -END;
   for (const c of changes) {
     // The stretch before this change point: the state after the previous one.
     if (allowed(hv, membership, joinedAfter(c.pos - 1))) add(segStart, c.pos - 1);
@@ -196,15 +204,29 @@ interface Access {
 /** Page of raw records from a scan and where the next page starts. */
 interface Scan {
   events: EventRecord[];
-  /** Position token value to continue from, when more may follow. */
-  next?: number;
+  /** The place to continue from, when more may follow. */
+  next?: TopologicalToken;
 }
+
+// A pagination token names a gap between two events of the room's topological order: (depth, arrival)
+// stands for the gap just below the event at that place. Paging backwards from a gap returns the
+// events below it, forwards the events above it (spec/event-graph.md).
+/** The gaps below every event and above every event. */
+const TOPO_START: TopologicalToken = { depth: -1, streamOrdering: 0 };
+const TOPO_END: TopologicalToken = { depth: Number.MAX_SAFE_INTEGER, streamOrdering: Number.MAX_SAFE_INTEGER };
+/** The gap just below an event, and the one just above it. */
+const gapBelow = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering });
+const gapAbove = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering + 1 });
+/** Orders gaps like the places they stand below. */
+const compareGaps = (a: TopologicalToken, b: TopologicalToken): number => a.depth - b.depth || a.streamOrdering - b.streamOrdering;
+/** The gap past an event in a paging direction. */
+const gapPast = (r: EventRecord, dir: Direction): TopologicalToken => (dir === 'b' ? gapBelow(r) : gapAbove(r));
 
 export class RoomReader {
   constructor(
     readonly config: Config,
     readonly store: RoomStore,
-    readonly writer: EventWriter,
+    readonly currentState: RoomStateService,
     readonly clock: Clock,
   ) {}
 
@@ -233,7 +255,7 @@ export class RoomReader {
    * world_readable room (modules/history_visibility.md). Everyone else, and unknown rooms: 403.
    */
   private async access(userId: string, roomId: string): Promise<Access> {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.currentState.get(roomId);
     if (!room) throw forbidden('You are not a member of this room');
     const m = await this.store.getMembership(roomId, userId);
     if (m?.membership === 'join') return { room, cap: END };
@@ -275,50 +297,90 @@ export class RoomReader {
   // ---- paging ---------------------------------------------------------------------------------
 
   /**
-   * Up to `limit` visible events with positions in [lo, hi], in paging order, read range by range
-   * over the visible stretches. `filter` types/senders go to the index query; contains_url, which only
-   * JS can check, is checked after, within a scan budget so that a rare match cannot make one request
-   * read the whole room (the page is then short, with a token to carry on).
+   * Up to `limit` visible events after `from` (exclusive) in paging order through the room's
+   * topological order (depth, then arrival: spec/event-graph.md), up to `to` (inclusive) when given.
+   * `filter` types/senders go to the index query; history visibility, the reader's departure (`cap`)
+   * and contains_url are checked after, within a scan budget so that a sparse match cannot make one
+   * request read the whole room (the page is then short, with a token to carry on).
    */
-  private async scan(roomId: string, vis: Visibility, dir: Direction, lo: number, hi: number, limit: number, filter: RoomEventFilter | undefined): Promise<Scan> {
+  private async scan(
+    roomId: string, vis: Visibility, cap: number, dir: Direction, from: TopologicalToken, to: TopologicalToken | undefined,
+    limit: number, filter: RoomEventFilter | undefined,
+  ): Promise<Scan> {
     // Empty `types`/`senders` lists allow nothing; `rooms`/`not_rooms` decide for the whole room.
     if (filter?.types?.length === 0 || filter?.senders?.length === 0) return { events: [] };
     if ((filter?.rooms && !filter.rooms.includes(roomId)) || filter?.not_rooms?.includes(roomId)) return { events: [] };
-    const postFilter = filter?.contains_url !== undefined;
     const want = limit + 1; // one more than asked shows whether there is more
-    let budget = postFilter ? 20 * want + 100 : Infinity;
+    let budget = 20 * want + 500;
     const picked: EventRecord[] = [];
-    let lastScanned: number | undefined;
-    const resumeAfter = (pos: number) => (dir === 'b' ? pos - 1 : pos);
-    for (const [a, b] of vis.clip(lo, hi, dir)) {
-      let from = dir === 'b' ? b + 1 : a - 1;
-      for (;;) {
-        // Out of budget: hand back what was found and a token just past what was read.
-        if (budget <= 0 && lastScanned !== undefined) return { events: picked, next: resumeAfter(lastScanned) };
-        const batch = postFilter ? Math.min(Math.max(want, 50), budget) : want - picked.length;
-        const rows = await this.store.getRoomEvents({
-          roomId, dir, from, limit: batch, to: dir === 'b' ? a - 1 : b,
-          ...(filter?.types ? { types: filter.types } : {}),
-          ...(filter?.not_types ? { notTypes: filter.not_types } : {}),
-          ...(filter?.senders ? { senders: filter.senders } : {}),
-          ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
-        });
-        budget -= rows.length;
-        for (const r of rows) {
-          lastScanned = r.streamOrdering;
-          // The index query already applied types/senders; this re-check also covers contains_url.
-          if (!eventMatches(filter, { type: r.event.type, sender: r.event.sender, content: r.event.content })) continue;
-          picked.push(r);
-          if (picked.length === want) {
-            const last = picked[limit - 1];
-            return { events: picked.slice(0, limit), next: last === undefined ? (dir === 'b' ? hi : lo - 1) : resumeAfter(last.streamOrdering) };
-          }
-        }
-        if (rows.length < batch) break; // this range is exhausted
-        from = rows[rows.length - 1]!.streamOrdering;
+    let at = from;
+    let jumps = 0;
+    for (;;) {
+      if (limit === 0) {
+        // Nothing asked: only whether there is more (an empty page, with a token when there is).
+        const probe = await this.scan(roomId, vis, cap, dir, from, to, 1, filter);
+        return probe.events.length > 0 ? { events: [], next: from } : { events: [] };
       }
+      const batch = want - picked.length;
+      const rows = await this.store.getRoomEventsTopological({
+        roomId, dir, from: at, limit: batch, ...(to ? { to } : {}),
+        ...(filter?.types ? { types: filter.types } : {}),
+        ...(filter?.not_types ? { notTypes: filter.not_types } : {}),
+        ...(filter?.senders ? { senders: filter.senders } : {}),
+        ...(filter?.not_senders ? { notSenders: filter.not_senders } : {}),
+      });
+      budget -= rows.length;
+      let jumped = false;
+      for (const r of rows) {
+        at = gapPast(r, dir);
+        if (r.streamOrdering > cap || !vis.isVisible(r.streamOrdering)) {
+          // A stretch of history the reader may not see: jump over it to the next visible stretch (its
+          // events are contiguous in arrival order, and in a room written in order, in the graph too)
+          // instead of reading it page by page. A few jumps per page at most; then plain scanning.
+          const beyondCap = r.streamOrdering > cap;
+          if (beyondCap && dir === 'f') continue; // arrived after the reader left: skipped one by one
+          const target = vis.nextVisible(Math.min(r.streamOrdering, cap), dir);
+          if (jumps < 8 && target !== undefined && target !== r.streamOrdering) {
+            jumps++;
+            const p = await this.store.getTopologicalPositionAt(roomId, dir === 'b' ? target : target - 1);
+            const gap = p ? { depth: p.depth, streamOrdering: p.streamOrdering + 1 } : TOPO_START;
+            // Only ever forwards in the paging direction.
+            if (dir === 'b' ? compareGaps(gap, at) < 0 : compareGaps(gap, at) > 0) at = gap;
+            jumped = true;
+            break;
+          }
+          if (target === undefined) return { events: picked };
+          continue;
+        }
+        // The index query already applied types/senders; this re-check also covers contains_url.
+        if (!eventMatches(filter, { type: r.event.type, sender: r.event.sender, content: r.event.content })) continue;
+        picked.push(r);
+        if (picked.length === want) return { events: picked.slice(0, limit), next: gapPast(picked[limit - 1]!, dir) };
+      }
+      if (jumped) continue;
+      if (rows.length < batch) return { events: picked }; // the room (or the range) is exhausted
+      // Out of budget: hand back what was found and a token just past what was read.
+      if (budget <= 0) return { events: picked, next: at };
     }
-    return { events: picked };
+  }
+
+  /** The gap above the room's newest event (or, for a departed reader, the newest one they saw). */
+  private async newestGap(roomId: string, cap: number): Promise<TopologicalToken> {
+    if (cap === END) {
+      const top = await this.store.getRoomEventsTopological({ roomId, from: TOPO_END, dir: 'b', limit: 1 });
+      return top[0] ? gapAbove(top[0]) : TOPO_START;
+    }
+    const p = await this.store.getTopologicalPositionAt(roomId, cap);
+    return p ? { depth: p.depth, streamOrdering: p.streamOrdering + 1 } : TOPO_START;
+  }
+
+  /** A client's token as a place in the room's topological order (a stream position names the newest event at or before it). */
+  private async place(roomId: string, token: string, name: string): Promise<TopologicalToken> {
+    const t = parsePagingToken(token, name);
+    if ('topological' in t) return t.topological;
+    const p = await this.store.getTopologicalPositionAt(roomId, t.stream);
+    // The gap just above that event: paging backwards from the token includes it.
+    return p ? { depth: p.depth, streamOrdering: p.streamOrdering + 1 } : TOPO_START;
   }
 
   /** Member events of `senders` as of position `at` (lazy-loading, client-server-api "Lazy-loading room members"). */
@@ -326,13 +388,8 @@ export class RoomReader {
     const ids: string[] = [];
     for (const sender of new Set(senders)) {
       if (!sender.startsWith('@')) continue; // server-generated events have no member event
-      const history = await this.store.getStateHistory(roomId, 'm.room.member', sender);
-      let found: StoredEvent | undefined;
-      for (const h of history) {
-        if (h.streamOrdering > at) break;
-        found = h.event;
-      }
-      if (found) ids.push(found.event_id);
+      const found = await this.store.getStateValueAt(roomId, 'm.room.member', sender, at);
+      if (found) ids.push(found.event.event_id);
     }
     if (ids.length === 0) return [];
     return (await this.store.getEvents(ids)).sort((a, b) => a.streamOrdering - b.streamOrdering);
@@ -343,7 +400,8 @@ export class RoomReader {
   /** GET /rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent): 404 when unknown or not visible. */
   async getEvent(auth: AuthContext, roomId: string, eventId: string): Promise<ClientEvent> {
     const rec = await this.store.getEvent(eventId);
-    if (!rec || rec.event.room_id !== roomId) throw notFound('Event not found');
+    // Outliers, rejected and soft-failed events are never shown to clients.
+    if (!rec || rec.event.room_id !== roomId || rec.graph?.outlier || rec.graph?.rejected || rec.graph?.softFailed) throw notFound('Event not found');
     let a: Access;
     try {
       a = await this.access(auth.userId, roomId);
@@ -358,20 +416,20 @@ export class RoomReader {
     return ev!;
   }
 
-  /** GET /rooms/{roomId}/messages (matrix-spec: message_pagination.yaml#getRoomEvents). */
+  /** GET /rooms/{roomId}/messages (matrix-spec: message_pagination.yaml#getRoomEvents), in topological order. */
   async messages(auth: AuthContext, roomId: string, q: MessagesQuery): Promise<MessagesResponse> {
     const a = await this.access(auth.userId, roomId);
     const vis = await this.visibility(auth.userId, roomId);
     // "If [from] is not provided, the homeserver shall return a list of messages from the first or last
     // (per the value of the dir parameter) visible event in the room history for the requesting user."
-    const from = q.from !== undefined
-      ? parsePagingToken(q.from, 'from')
-      : q.dir === 'b' ? Math.min(await this.store.maxStreamOrdering(), a.cap) : 0;
-    const to = q.to !== undefined ? parsePagingToken(q.to, 'to') : undefined;
-    const start = q.from ?? pagingToken(from);
-    const [lo, hi] = q.dir === 'b' ? [to !== undefined ? to + 1 : 1, Math.min(from, a.cap)] : [from + 1, Math.min(to ?? END, a.cap)];
-    const page = lo <= hi ? await this.scan(roomId, vis, q.dir, lo, hi, q.limit, q.filter) : { events: [] };
-    const out: MessagesResponse = { start, chunk: await this.format(auth, page.events, vis) };
+    // A departed user's history ends with their departure.
+    let from: TopologicalToken;
+    if (q.from !== undefined) from = await this.place(roomId, q.from, 'from');
+    else if (q.dir === 'f') from = TOPO_START;
+    else from = await this.newestGap(roomId, a.cap);
+    const to = q.to !== undefined ? await this.place(roomId, q.to, 'to') : undefined;
+    const page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(auth, page.events, vis) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
     if (q.filter?.lazy_load_members) {
       const newest = Math.max(0, ...page.events.map((r) => r.streamOrdering));
@@ -384,21 +442,20 @@ export class RoomReader {
   async context(auth: AuthContext, roomId: string, eventId: string, limit: number, filter: RoomEventFilter | undefined): Promise<ContextResponse> {
     const a = await this.access(auth.userId, roomId);
     const rec = await this.store.getEvent(eventId);
-    if (!rec || rec.event.room_id !== roomId) throw notFound('Event not found');
+    if (!rec || rec.event.room_id !== roomId || rec.graph?.outlier || rec.graph?.rejected || rec.graph?.softFailed) throw notFound('Event not found');
     const vis = await this.visibility(auth.userId, roomId);
-    const pos = rec.streamOrdering;
-    if (pos > a.cap || !vis.isVisible(pos)) throw notFound('Event not found');
+    if (rec.streamOrdering > a.cap || !vis.isVisible(rec.streamOrdering)) throw notFound('Event not found');
     // The limit covers events_before and events_after together; the event itself is always returned.
     const beforeLimit = Math.floor(limit / 2);
     const afterLimit = limit - beforeLimit;
-    const before = pos > 1 ? await this.scan(roomId, vis, 'b', 1, pos - 1, beforeLimit, filter) : { events: [] };
-    const after = pos < a.cap ? await this.scan(roomId, vis, 'f', pos + 1, a.cap, afterLimit, filter) : { events: [] };
-    const earliest = before.events[before.events.length - 1]?.streamOrdering ?? pos;
-    const last = after.events[after.events.length - 1]?.streamOrdering ?? pos;
+    const before = await this.scan(roomId, vis, a.cap, 'b', gapBelow(rec), undefined, beforeLimit, filter);
+    const after = await this.scan(roomId, vis, a.cap, 'f', gapAbove(rec), undefined, afterLimit, filter);
+    const earliest = before.events[before.events.length - 1] ?? rec;
+    const last = after.events[after.events.length - 1] ?? rec;
 
-    // "The state of the room at the last event returned", filtered like the events (with lazy
-    // loading: every non-member state event, and the member events of the senders shown).
-    let state = await this.store.getStateAt(roomId, last);
+    // "The state of the room at the last event returned": the state group after it, filtered like
+    // the events (with lazy loading: every non-member state event, and the member events of the senders shown).
+    let state = [...(await this.currentState.stateEvents(last.graph?.stateAfter ?? null)).values()];
     if (filter?.lazy_load_members) {
       const senders = new Set([rec, ...before.events, ...after.events].map((r) => r.event.sender));
       state = state.filter((e) => e.type !== 'm.room.member' || senders.has(e.state_key!));
@@ -407,8 +464,9 @@ export class RoomReader {
 
     const [event] = await this.format(auth, [rec], vis);
     return {
-      start: pagingToken(earliest - 1),
-      end: pagingToken(last),
+      // start: the gap below the earliest event returned; end: the gap above the last.
+      start: pagingToken(gapBelow(earliest)),
+      end: pagingToken(gapAbove(last)),
       events_before: await this.format(auth, before.events, vis),
       event: event!,
       events_after: await this.format(auth, after.events, vis),
@@ -423,7 +481,7 @@ export class RoomReader {
    */
   async members(auth: AuthContext, roomId: string, q: MembersQuery): Promise<{ chunk: ClientEvent[] }> {
     const a = await this.access(auth.userId, roomId);
-    const at = q.at !== undefined ? Math.min(parsePagingToken(q.at, 'at'), a.cap) : a.cap;
+    const at = q.at !== undefined ? Math.min(await this.streamPositionOf(roomId, q.at), a.cap) : a.cap;
     const keep = (membership: string) => {
       if (q.membership === undefined && q.notMembership === undefined) return true;
       return (q.membership !== undefined && membership === q.membership) || (q.notMembership !== undefined && membership !== q.notMembership);
@@ -454,6 +512,12 @@ export class RoomReader {
     return { joined };
   }
 
+  /** A token's stream position (`at` of /members): a topological gap counts as the arrival just below it. */
+  private async streamPositionOf(_roomId: string, token: string): Promise<number> {
+    const t = parsePagingToken(token, 'at');
+    return 'topological' in t ? t.topological.streamOrdering - 1 : t.stream;
+  }
+
   /** GET /joined_rooms (matrix-spec: list_joined_rooms.yaml#getJoinedRooms). */
   async joinedRooms(auth: AuthContext): Promise<{ joined_rooms: string[] }> {
     return { joined_rooms: (await this.store.getRoomsForUser(auth.userId, ['join'])).map((m) => m.roomId) };
@@ -475,10 +539,7 @@ export class RoomReader {
     if (a.cap === END) {
       eventId = lookupIn(a.room.state)(type, stateKey)?.event_id;
     } else {
-      for (const h of await this.store.getStateHistory(roomId, type, stateKey)) {
-        if (h.streamOrdering > a.cap) break;
-        eventId = h.event.event_id;
-      }
+      eventId = (await this.store.getStateValueAt(roomId, type, stateKey, a.cap))?.event.event_id;
     }
     const rec = eventId !== undefined ? await this.store.getEvent(eventId) : undefined;
     if (!rec) throw notFound(`No ${type} state with key '${stateKey}' in this room`);

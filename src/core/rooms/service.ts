@@ -10,6 +10,7 @@ import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
 import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import type { JsonObject } from '../events/types.js';
 import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
+import type { RoomStateService } from './room-state.js';
 import { MAX_ID_BYTES, parseUserId, randomToken } from '../ids.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { roomVersion } from '../room-versions.js';
@@ -73,6 +74,7 @@ export class RoomService {
     private readonly store: RoomStore,
     private readonly accounts: AccountStore,
     private readonly writer: EventWriter,
+    private readonly roomState: RoomStateService,
     private readonly clock: Clock,
     private readonly rateLimiter: RateLimiter,
     /** Rooms shut down by an admin refuse new joins and invites. */
@@ -89,7 +91,7 @@ export class RoomService {
 
   /** The room's current state or 404 M_NOT_FOUND. */
   async requireRoom(roomId: string): Promise<RoomState> {
-    const room = await this.writer.getRoomState(roomId);
+    const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     return room;
   }
@@ -136,7 +138,8 @@ export class RoomService {
     }
     const preset: Preset = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
     const me = auth.userId;
-    const roomId = this.newRoomId();
+    // Versions whose room IDs derive from the create event (12) get theirs from the writer.
+    let roomId = this.newRoomId();
     const alias = req.room_alias_name !== undefined ? `#${req.room_alias_name}:${this.config.server_name}` : undefined;
     if (alias !== undefined) {
       if (req.room_alias_name === '' || /[:\s#\u0000]/.test(req.room_alias_name!) || Buffer.byteLength(alias, 'utf8') > MAX_ID_BYTES) {
@@ -194,7 +197,7 @@ export class RoomService {
     }
     if (alias !== undefined) await aliases.reserve(alias);
     try {
-      await this.writer.createRoom(roomId, version, drafts, me);
+      roomId = (await this.writer.createRoom(roomId, version, drafts, me)).roomId;
     } catch (e) {
       if (alias !== undefined) aliases.release(alias);
       // "The initial state implied by the parameters to the request is invalid" (create_room.yaml, 400).

@@ -8,6 +8,7 @@ import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteAdminStore } from './admin.js';
 import { createSqliteMetaStore } from './meta.js';
+import { convertToEventGraph } from './graph-migration.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
 
@@ -15,6 +16,9 @@ export interface SqliteStorage extends Storage {
   readonly db: Database.Database;
   readonly appliedMigrations: string[];
 }
+
+/** Data conversions that run with their migrations. */
+export const SQLITE_MIGRATION_HOOKS = { '0008_event_graph': convertToEventGraph };
 
 export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -30,7 +34,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
   db.pragma(`cache_size = -${Math.max(1, Math.floor((opts.cacheMb ?? 64) * 1024))}`);
   let applied: string[];
   try {
-    applied = migrate(db, loadMigrations(), now);
+    applied = migrate(db, loadMigrations(), now, SQLITE_MIGRATION_HOOKS);
   } catch (e) {
     db.close();
     throw e;

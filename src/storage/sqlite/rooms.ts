@@ -1,7 +1,10 @@
 // SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
 import type Database from 'better-sqlite3';
 import type { JsonObject, StoredEvent } from '../../wire.js';
-import type { EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore } from '../types.js';
+import type {
+  EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore, TopologicalEventsQuery,
+} from '../types.js';
+import { createStateGroupStatements } from './state-groups.js';
 
 interface EventRow {
   stream_ordering: number;
@@ -13,11 +16,19 @@ interface EventRow {
   txn_device_id: string | null;
   txn_id: string | null;
   server_local: number;
+  outlier: number;
+  rejected: string | null;
+  soft_failed: number;
+  state_before: number | null;
+  state_after: number | null;
 }
-interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string }
+interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; state_group: number | null }
 interface MemberRow { room_id: string; user_id: string; membership: string; event_id: string; stream_ordering: number }
 
-const EVENT_COLUMNS = 'stream_ordering, event_id, json, unsigned_json, redacted_by, txn_user_id, txn_device_id, txn_id, server_local';
+const EVENT_COLUMNS = `stream_ordering, event_id, json, unsigned_json, redacted_by, txn_user_id, txn_device_id, txn_id, server_local,
+  outlier, rejected, soft_failed, state_before, state_after`;
+/** Graph events a client may be shown (not outliers, rejected or soft-failed). */
+const SHOWN = 'outlier = 0 AND rejected IS NULL AND soft_failed = 0';
 
 function toEvent(r: EventRow): EventRecord {
   const event = JSON.parse(r.json) as StoredEvent;
@@ -29,11 +40,12 @@ function toEvent(r: EventRow): EventRecord {
     redactedBy: r.redacted_by,
     txn: r.txn_user_id && r.txn_device_id && r.txn_id ? { userId: r.txn_user_id, deviceId: r.txn_device_id, txnId: r.txn_id } : null,
     serverLocal: r.server_local === 1,
+    graph: { stateBefore: r.state_before, stateAfter: r.state_after, outlier: r.outlier === 1, rejected: r.rejected, softFailed: r.soft_failed === 1 },
   };
 }
 const toRoom = (r: RoomRow): RoomRecord => ({
   roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts,
-  visibility: r.visibility === 'public' ? 'public' : 'private',
+  visibility: r.visibility === 'public' ? 'public' : 'private', stateGroup: r.state_group,
 });
 const toMember = (r: MemberRow): MembershipRecord => ({
   roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering,
@@ -46,6 +58,26 @@ const stateEvent = (r: { event_id: string; json: string }): StoredEvent => ({ ..
  */
 export function globOf(pattern: string): string {
   return pattern.replace(/[?[]/g, (c) => `[${c}]`);
+}
+
+/**
+ * Filters (event_filter.yaml): `types`/`not_types` may use `*` as the one wildcard; `senders`/
+ * `not_senders` are exact user IDs. The same rules as eventMatches (core/filters.ts).
+ */
+function filterClauses(where: string[], args: unknown[], q: { types?: string[]; notTypes?: string[]; senders?: string[]; notSenders?: string[] }): void {
+  const list = (col: string, values: string[] | undefined, not: boolean, wildcards: boolean) => {
+    if (!values || values.length === 0) return;
+    const patterns = wildcards ? values.filter((v) => v.includes('*')) : [];
+    const exact = values.filter((v) => !patterns.includes(v));
+    const parts: string[] = [];
+    if (exact.length > 0) { parts.push(`${col} IN (${exact.map(() => '?').join(',')})`); args.push(...exact); }
+    for (const p of patterns) { parts.push(`${col} GLOB ?`); args.push(globOf(p)); }
+    where.push(not ? `NOT (${parts.join(' OR ')})` : `(${parts.join(' OR ')})`);
+  };
+  list('type', q.types, false, true);
+  list('type', q.notTypes, true, true);
+  list('sender', q.senders, false, false);
+  list('sender', q.notSenders, true, false);
 }
 
 /** The PDU as stored: without event_id (it is a column) and without unsigned (computed per reader). */
@@ -65,7 +97,20 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     insertPushAction: db.prepare('INSERT OR IGNORE INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight) VALUES (?, ?, ?, ?, ?)'),
     insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
     insertEvent: db.prepare(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
-      membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local, outlier, rejected, soft_failed, state_before, state_after)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    deleteState: db.prepare('DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?'),
+    deleteMember: db.prepare('DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?'),
+    insertDelta: db.prepare(`INSERT INTO current_state_deltas (room_id, type, state_key, stream_ordering, event_id, prev_event_id) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT(room_id, type, state_key, stream_ordering) DO UPDATE SET event_id = excluded.event_id`),
+    setRoomGroup: db.prepare('UPDATE rooms SET state_group = ? WHERE room_id = ?'),
+    insertEdge: db.prepare('INSERT OR IGNORE INTO event_edges (event_id, prev_event_id, room_id) VALUES (?, ?, ?)'),
+    isStoredGraphEvent: db.prepare('SELECT 1 FROM events WHERE event_id = ? AND outlier = 0').pluck(),
+    addBackwardExtremity: db.prepare('INSERT OR IGNORE INTO event_backward_extremities (room_id, event_id) VALUES (?, ?)'),
+    removeBackwardExtremity: db.prepare('DELETE FROM event_backward_extremities WHERE room_id = ? AND event_id = ?'),
+    backwardExtremities: db.prepare('SELECT event_id FROM event_backward_extremities WHERE room_id = ?').pluck(),
+    hasChildren: db.prepare('SELECT 1 FROM event_edges WHERE prev_event_id = ? LIMIT 1').pluck(),
+    minPos: db.prepare('SELECT COALESCE(MIN(stream_ordering), 0) FROM events').pluck(),
     upsertState: db.prepare(`INSERT INTO current_state (room_id, type, state_key, event_id, stream_ordering) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, stream_ordering = excluded.stream_ordering`),
     upsertMember: db.prepare(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten) VALUES (?, ?, ?, ?, ?, 0)
@@ -84,13 +129,23 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     latestPos: db.prepare('SELECT MAX(stream_ordering) FROM events WHERE room_id = ?').pluck(),
     getEvent: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`),
     findTxn: db.prepare('SELECT event_id FROM event_txns WHERE user_id = ? AND device_id = ? AND scope = ? AND txn_id = ?').pluck(),
-    stateAt: db.prepare(`SELECT e.event_id, e.json FROM events e
-      JOIN (SELECT type, state_key, MAX(stream_ordering) AS pos FROM events
-            WHERE room_id = ? AND state_key IS NOT NULL AND server_local = 0 AND stream_ordering <= ?
-            GROUP BY type, state_key) latest ON latest.pos = e.stream_ordering
+    // The current state at a position: the newest delta of each key at or before it (a key whose newest
+    // delta removed it is not in the state).
+    stateAt: db.prepare(`SELECT e.event_id, e.json FROM current_state_deltas d
+      JOIN (SELECT type, state_key, MAX(stream_ordering) AS pos FROM current_state_deltas
+            WHERE room_id = ? AND stream_ordering <= ? GROUP BY type, state_key) latest
+        ON d.room_id = ? AND d.type = latest.type AND d.state_key = latest.state_key AND d.stream_ordering = latest.pos
+      JOIN events e ON e.event_id = d.event_id
       ORDER BY e.stream_ordering`),
-    stateHistory: db.prepare(`SELECT event_id, json, stream_ordering FROM events
-      WHERE room_id = ? AND type = ? AND state_key = ? AND server_local = 0 ORDER BY stream_ordering`),
+    topoAt: db.prepare(`SELECT depth, stream_ordering FROM events WHERE room_id = ? AND stream_ordering > 0 AND stream_ordering <= ?
+      ORDER BY stream_ordering DESC LIMIT 1`),
+    stateValueAt: db.prepare(`SELECT e.event_id, e.json, d.stream_ordering FROM current_state_deltas d JOIN events e ON e.event_id = d.event_id
+      WHERE d.room_id = ? AND d.type = ? AND d.state_key = ? AND d.stream_ordering <= ?
+        AND d.stream_ordering = (SELECT MAX(stream_ordering) FROM current_state_deltas
+          WHERE room_id = d.room_id AND type = d.type AND state_key = d.state_key AND stream_ordering <= ?)`),
+    stateHistory: db.prepare(`SELECT d.stream_ordering, d.event_id, e.json FROM current_state_deltas d
+      LEFT JOIN events e ON e.event_id = d.event_id
+      WHERE d.room_id = ? AND d.type = ? AND d.state_key = ? ORDER BY d.stream_ordering`),
     membership: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? AND user_id = ?'),
     membersAll: db.prepare('SELECT * FROM room_memberships WHERE room_id = ? ORDER BY user_id'),
     forget: db.prepare("UPDATE room_memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ? AND membership IN ('leave', 'ban')"),
@@ -103,22 +158,45 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     storeKey: db.prepare('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES (?, ?, ?, 1)'),
   };
 
+  const groups = createStateGroupStatements(db);
+
   const persistOne = (p: PersistEventInput) => {
     const e = p.event;
     if (p.newRoom) s.insertRoom.run(e.room_id, p.newRoom.roomVersion, p.newRoom.creator, p.newRoom.createdTs);
     const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
+    const g = p.graph;
+    for (const group of g?.newGroups ?? []) groups.insert(group);
     s.insertEvent.run(
       p.streamOrdering, e.event_id, e.room_id, e.type, e.state_key ?? null, e.sender, e.origin_server_ts, e.depth,
       membership, pduJson(e), p.unsigned ? JSON.stringify(p.unsigned) : null,
       p.txn?.userId ?? null, p.txn?.deviceId ?? null, p.txn?.txnId ?? null, p.serverLocal ? 1 : 0,
+      g?.outlier ? 1 : 0, g?.rejected ?? null, g?.softFailed ? 1 : 0, g?.stateBefore ?? null, g?.stateAfter ?? null,
     );
-    if (!p.serverLocal) {
-      if (e.state_key !== undefined) {
-        s.upsertState.run(e.room_id, e.type, e.state_key, e.event_id, p.streamOrdering);
-        if (membership !== null) s.upsertMember.run(e.room_id, e.state_key, membership, e.event_id, p.streamOrdering);
+    if (!p.serverLocal && !g?.outlier) {
+      // Edges and gaps: the event is known now; the prev events it names that are not stored are where
+      // history continues (backfill).
+      s.removeBackwardExtremity.run(e.room_id, e.event_id);
+      for (const prev of e.prev_events) {
+        s.insertEdge.run(e.event_id, prev, e.room_id);
+        if (s.isStoredGraphEvent.get(prev) === undefined) s.addBackwardExtremity.run(e.room_id, prev);
       }
-      s.clearExtremities.run(e.room_id);
-      for (const x of p.extremities) s.addExtremity.run(e.room_id, x);
+      if (!g?.rejected && !g?.softFailed) {
+        s.clearExtremities.run(e.room_id);
+        for (const x of p.extremities) s.addExtremity.run(e.room_id, x);
+      }
+    }
+    if (p.currentState) {
+      // The current state follows the resolved state, key by key, and keeps its history.
+      for (const d of p.currentState.deltas) {
+        if (d.eventId !== null) s.upsertState.run(e.room_id, d.type, d.stateKey, d.eventId, p.streamOrdering);
+        else s.deleteState.run(e.room_id, d.type, d.stateKey);
+        s.insertDelta.run(e.room_id, d.type, d.stateKey, p.streamOrdering, d.eventId, d.prevEventId);
+        if (d.type === 'm.room.member') {
+          if (d.eventId !== null) s.upsertMember.run(e.room_id, d.stateKey, d.membership ?? 'leave', d.eventId, p.streamOrdering);
+          else s.deleteMember.run(e.room_id, d.stateKey);
+        }
+      }
+      s.setRoomGroup.run(p.currentState.group, e.room_id);
     }
     for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
     if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts);
@@ -184,7 +262,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
         for (const x of extremities) {
           const loaded = byRoom.get(x.room_id);
           if (!loaded) continue;
-          loaded.extremities.push(x.event_id);
+          loaded.extremities.push({ eventId: x.event_id, depth: x.depth });
           loaded.depth = Math.max(loaded.depth, x.depth);
         }
       }
@@ -205,36 +283,55 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     },
     async findTxn(userId, deviceId, scope, txnId) { return s.findTxn.get(userId, deviceId, scope, txnId) as string | undefined; },
     async getRoomEvents(q: RoomEventsQuery) {
-      const where = ['room_id = ?'];
+      // Stream order is arrival order: only positive positions (outliers, rejected and soft-failed
+      // events and backfilled history take negative ones and are never part of it).
+      const where = ['room_id = ?', 'stream_ordering > 0'];
       const args: unknown[] = [q.roomId];
       if (q.dir === 'b') { where.push('stream_ordering < ?'); args.push(q.from); } else { where.push('stream_ordering > ?'); args.push(q.from); }
       if (q.to !== undefined) {
         if (q.dir === 'b') { where.push('stream_ordering > ?'); args.push(q.to); } else { where.push('stream_ordering <= ?'); args.push(q.to); }
       }
-      // Filters (event_filter.yaml): `types`/`not_types` may use `*` as the one wildcard; `senders`/
-      // `not_senders` are exact user IDs. The same rules as eventMatches (core/filters.ts).
-      const list = (col: string, values: string[] | undefined, not: boolean, wildcards: boolean) => {
-        if (!values || values.length === 0) return;
-        const patterns = wildcards ? values.filter((v) => v.includes('*')) : [];
-        const exact = values.filter((v) => !patterns.includes(v));
-        const parts: string[] = [];
-        if (exact.length > 0) { parts.push(`${col} IN (${exact.map(() => '?').join(',')})`); args.push(...exact); }
-        for (const p of patterns) { parts.push(`${col} GLOB ?`); args.push(globOf(p)); }
-        where.push(not ? `NOT (${parts.join(' OR ')})` : `(${parts.join(' OR ')})`);
-      };
-      list('type', q.types, false, true);
-      list('type', q.notTypes, true, true);
-      list('sender', q.senders, false, false);
-      list('sender', q.notSenders, true, false);
+      filterClauses(where, args, q);
       args.push(q.limit);
       const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY stream_ordering ${q.dir === 'b' ? 'DESC' : 'ASC'} LIMIT ?`;
       return (prepared(sql).all(...args) as EventRow[]).map(toEvent);
     },
-    async getStateAt(roomId, at) { return (s.stateAt.all(roomId, at) as { event_id: string; json: string }[]).map(stateEvent); },
+    async getStateAt(roomId, at) { return (s.stateAt.all(roomId, at, roomId) as { event_id: string; json: string }[]).map(stateEvent); },
     async getStateHistory(roomId, type, stateKey) {
-      return (s.stateHistory.all(roomId, type, stateKey) as { event_id: string; json: string; stream_ordering: number }[])
-        .map((r) => ({ event: stateEvent(r), streamOrdering: r.stream_ordering }));
+      return (s.stateHistory.all(roomId, type, stateKey) as { event_id: string | null; json: string | null; stream_ordering: number }[])
+        .map((r) => ({ event: r.event_id !== null && r.json !== null ? stateEvent({ event_id: r.event_id, json: r.json }) : null, streamOrdering: r.stream_ordering }));
     },
+    async getStateValueAt(roomId, type, stateKey, at) {
+      const r = s.stateValueAt.get(roomId, type, stateKey, at, at) as { event_id: string; json: string; stream_ordering: number } | undefined;
+      return r ? { event: stateEvent(r), streamOrdering: r.stream_ordering } : undefined;
+    },
+    async getTopologicalPositionAt(roomId, at) {
+      const r = s.topoAt.get(roomId, at) as { depth: number; stream_ordering: number } | undefined;
+      return r ? { depth: r.depth, streamOrdering: r.stream_ordering } : undefined;
+    },
+    async getRoomEventsTopological(q: TopologicalEventsQuery) {
+      const where = ['room_id = ?', SHOWN];
+      const args: unknown[] = [q.roomId];
+      // (depth, stream_ordering) row values compare lexicographically: the index range of the page.
+      // `from` and `to` name gaps just below an event's place: backwards, the events below `from` and at
+      // or above `to`; forwards, those at or above `from` and below `to`.
+      if (q.dir === 'b') { where.push('(depth, stream_ordering) < (?, ?)'); args.push(q.from.depth, q.from.streamOrdering); } else { where.push('(depth, stream_ordering) >= (?, ?)'); args.push(q.from.depth, q.from.streamOrdering); }
+      if (q.to !== undefined) {
+        if (q.dir === 'b') { where.push('(depth, stream_ordering) >= (?, ?)'); args.push(q.to.depth, q.to.streamOrdering); } else { where.push('(depth, stream_ordering) < (?, ?)'); args.push(q.to.depth, q.to.streamOrdering); }
+      }
+      filterClauses(where, args, q);
+      args.push(q.limit);
+      const order = q.dir === 'b' ? 'DESC' : 'ASC';
+      const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY depth ${order}, stream_ordering ${order} LIMIT ?`;
+      return (prepared(sql).all(...args) as EventRow[]).map(toEvent);
+    },
+    async getStateGroup(groupId) { return groups.read(groupId); },
+    async getStateGroupKeys(groupId, keys) { return groups.readKeys(groupId, keys); },
+    async getStateGroupHops(groupId) { return groups.hops(groupId); },
+    async maxStateGroupId() { return groups.maxId(); },
+    async hasChildren(eventId) { return s.hasChildren.get(eventId) !== undefined; },
+    async getBackwardExtremities(roomId) { return s.backwardExtremities.all(roomId) as string[]; },
+    async minStreamOrdering() { return s.minPos.get() as number; },
     async getMembership(roomId, userId) {
       const r = s.membership.get(roomId, userId) as MemberRow | undefined;
       return r ? toMember(r) : undefined;

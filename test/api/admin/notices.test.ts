@@ -191,10 +191,10 @@ describe('POST /_synapse/admin/v1/send_server_notice', () => {
     const msgs = await messages(s, alice, roomId);
     expect(msgs.at(-1)).toMatchObject({ event_id: res.body.event_id, sender: 'test.local', content: text('Come back') });
     // An invited user gets no second invite: one more notice while joined adds no member event.
-    const room = (await s.services.events.getRoomState(roomId))!;
+    const room = (await s.services.roomState.get(roomId))!;
     const memberBefore = [...room.state.values()].find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!.event_id;
     await s.http.post(SEND).set(bearer(root)).send({ user_id: alice.userId, content: text('Still here') });
-    const memberAfter = [...(await s.services.events.getRoomState(roomId))!.state.values()].find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!.event_id;
+    const memberAfter = [...(await s.services.roomState.get(roomId))!.state.values()].find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!.event_id;
     expect(memberAfter).toBe(memberBefore);
   });
 

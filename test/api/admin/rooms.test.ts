@@ -240,7 +240,7 @@ describe('DELETE /_synapse/admin/v2/rooms/{roomId} (shutdown)', () => {
   });
 
   it('removes every local member (joined and invited) by the server, with the message as reason', async () => {
-    const room = (await s.services.events.getRoomState(roomId))!;
+    const room = (await s.services.roomState.get(roomId))!;
     for (const u of [owner, member, invitee]) {
       const ev = [...room.state.values()].find((e) => e.type === 'm.room.member' && e.state_key === u.userId)!;
       expect([u.userId, ev.content.membership, ev.sender, ev.content.reason]).toEqual([u.userId, 'leave', 'test.local', MESSAGE]);

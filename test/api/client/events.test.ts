@@ -671,7 +671,7 @@ describe('sending events', () => {
       const roomId = await sharedRoom();
       const first = await putState(alice, roomId, 'm.room.topic', '', { topic: 'secret' });
       expect((await redact(alice, roomId, first.body.event_id)).status).toBe(200);
-      const state = await s.services.events.getRoomState(roomId);
+      const state = await s.services.roomState.get(roomId);
       expect(state!.state.get('m.room.topic\u0000')!.content).toEqual({});
     });
   });

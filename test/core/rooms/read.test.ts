@@ -71,14 +71,20 @@ describe('computeVisibility', () => {
 });
 
 describe('paging tokens', () => {
-  it('round-trips t tokens and accepts sync tokens', () => {
-    expect(parsePagingToken(pagingToken(42), 'from')).toBe(42);
-    expect(parsePagingToken('s17', 'from')).toBe(17);
-    expect(parsePagingToken('s17~3', 'from')).toBe(17);
+  it('round-trips topological tokens (depth, arrival; arrival negative for backfilled history)', () => {
+    expect(pagingToken({ depth: 7, streamOrdering: 42 })).toBe('t7_42');
+    expect(parsePagingToken('t7_42', 'from')).toEqual({ topological: { depth: 7, streamOrdering: 42 } });
+    expect(parsePagingToken(pagingToken({ depth: 3, streamOrdering: -9 }), 'from')).toEqual({ topological: { depth: 3, streamOrdering: -9 } });
+  });
+
+  it('accepts sync tokens and the stream tokens of earlier versions as stream positions', () => {
+    expect(parsePagingToken('t42', 'from')).toEqual({ stream: 42 });
+    expect(parsePagingToken('s17', 'from')).toEqual({ stream: 17 });
+    expect(parsePagingToken('s17~3', 'from')).toEqual({ stream: 17 });
   });
 
   it('refuses anything else with 400 M_INVALID_PARAM', () => {
-    for (const bad of ['', 't', 'x5', 't-1', '5', 't1.5']) {
+    for (const bad of ['', 't', 'x5', 't-1', '5', 't1.5', 't1_', 't_5', 't-1_5', 's1_2']) {
       expect(() => parsePagingToken(bad, 'from')).toThrow(expect.objectContaining({ status: 400, errcode: 'M_INVALID_PARAM' }));
     }
   });
