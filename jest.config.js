@@ -8,7 +8,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // Builds of other commits for `npm run bench -- --against` (bench/.against) are not part of this package.
-  modulePathIgnorePatterns: ['<rootDir>/bench/.against/'],
+  modulePathIgnorePatterns: ['<rootDir>/bench/.against/', '<rootDir>/bench/.build/'],
   // e2e tests drive matrix-js-sdk, which keeps timers alive after stopClient().
   forceExit: true,
   testTimeout: 30000,

@@ -10,6 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
+
+/**
+ * The checkout whose build the current Hearth runs from: a snapshot of dist/ taken right after the
+ * build (bench/.build/current), so that a test run rebuilding dist/ meanwhile cannot change what a
+ * long benchmark measures (run.mjs sets it).
+ */
+let currentRoot = ROOT;
+export function setCurrentRoot(root) {
+  currentRoot = root;
+}
 export const HOST = '127.0.0.1';
 
 const started = Date.now();
@@ -107,7 +117,7 @@ async function waitHttp(port, path, timeoutMs, child) {
  * logging warn, port from a free-port probe. `extra` is merged into the config file. `root` is the
  * checkout whose dist/main.js runs (--against: the other build, as server kind `against`).
  */
-export async function startHearth(dir, dbPath, extra = {}, { root = ROOT, kind = 'hearth', name = 'Hearth' } = {}) {
+export async function startHearth(dir, dbPath, extra = {}, { root = currentRoot, kind = 'hearth', name = 'Hearth' } = {}) {
   const port = await freePort();
   const cfgPath = join(dir, 'hearth.yaml');
   const cfg = { server_name: 'localhost', rate_limits: { enabled: false }, logging: { level: 'warn' }, ...extra };
@@ -160,7 +170,7 @@ export async function startBaseline(b, dir) {
  * Runs bench/load.mjs in its own process; its progress lines are echoed. `root` is the checkout whose
  * loader (and so whose dist/) writes the data: each build loads its own database (--against).
  */
-export async function runLoader(plan, dbPath, outPath, params, timeoutMs, { root = ROOT, tag = '' } = {}) {
+export async function runLoader(plan, dbPath, outPath, params, timeoutMs, { root = currentRoot, tag = '' } = {}) {
   const loader = join(root, 'bench', 'load.mjs');
   if (!existsSync(loader)) throw new Error(`${loader} does not exist`);
   const child = spawn(process.execPath, [loader, plan, dbPath, outPath, JSON.stringify({ ...params, hardLimitMs: timeoutMs })], {

@@ -15,11 +15,11 @@
 // Hearth always runs as its own process (node dist/main.js serve) on a fresh SQLite file in a temp
 // dir; the baselines (bench/baselines) too; load comes from this process, on 127.0.0.1 only.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { prepareAgainst } from './against.mjs';
-import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo } from './lib.mjs';
+import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo, setCurrentRoot } from './lib.mjs';
 import * as S from './scenarios.mjs';
 import { latencySvg } from './svg.mjs';
 
@@ -84,11 +84,28 @@ function newestMtime(dir, ext) {
   return newest;
 }
 
+/**
+ * A private copy of the build the run measures (bench/.build/current: dist/ copied, the loader copied
+ * so it imports that dist/, migrations, package.json and node_modules linked), so a later rebuild of
+ * dist/ (a test run, say) cannot change what a long benchmark runs.
+ */
+function snapshotBuild() {
+  const dir = join(BENCH_DIR, '.build', 'current');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'bench'), { recursive: true });
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  copyFileSync(join(BENCH_DIR, 'load.mjs'), join(dir, 'bench', 'load.mjs'));
+  for (const name of ['migrations', 'package.json', 'node_modules']) symlinkSync(join(ROOT, name), join(dir, name));
+  setCurrentRoot(dir);
+  log(`measuring the build copied to ${relative(ROOT, dir)}`);
+}
+
 function build(opts) {
   if (opts.build) {
     log('building: npm run build');
     const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 5 * 60_000 });
     if (r.status !== 0) throw new Error('npm run build failed: the benchmark needs a built dist/');
+    snapshotBuild();
     return { built: true };
   }
   const src = newestMtime(join(ROOT, 'src'), '.ts');
@@ -96,6 +113,7 @@ function build(opts) {
   try { distTime = statSync(join(ROOT, 'dist', 'main.js')).mtimeMs; } catch { throw new Error('dist/main.js is missing: run without --no-build'); }
   const fresh = distTime >= src;
   if (!fresh) log('WARNING: src/ has changed since dist/ was built; the numbers are for the old build');
+  snapshotBuild();
   return { built: false, fresh };
 }
 

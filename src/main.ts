@@ -4,13 +4,14 @@
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from './clock.js';
 import { ConfigError, generateConfigYaml, loadConfig, type Config } from './config.js';
 import { randomToken } from './core/ids.js';
 import { MatrixError } from './errors.js';
+import { createHttpServer } from './http/app.js';
 import { assembleHearth } from './index.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
@@ -70,7 +71,7 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const hearth = await assembleHearth(config, { defaultMetrics: true });
   const { services, storage } = hearth;
-  const server: Server = createServer(hearth.app);
+  const server: Server = createHttpServer(hearth.app);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

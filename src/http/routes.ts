@@ -33,6 +33,8 @@ export interface RouteDef {
   session?: 'count' | 'none';
   /** An "active" action for presence idle (sending, typing, going online). */
   active?: boolean;
+  /** One of the busiest routes (sends, /sync): mounted at the top of its prefix's router, before the nested ones. */
+  hot?: boolean;
   /**
    * How the request body is read: 'json' (default for PUT/POST/DELETE) parses it into `req.body`;
    * 'raw' leaves the stream to the handler (uploads).
@@ -63,7 +65,22 @@ export function buildRouter(services: Services, prefix: string, defs: RouteDef[]
     seen.add(key);
   }
   const body = jsonBody(opts.bodyLimit);
-  return mount(entries, (def, pattern) => routeHandlers(services, def, pattern, body));
+  const handlersOf = (def: RouteDef, pattern: string) => routeHandlers(services, def, pattern, body);
+  // The busiest routes first, each as one flat layer: a send or a /sync meets a single path match
+  // instead of a router per path segment. The rest is nested by path prefix.
+  const hot = entries.filter((e) => e.def.hot);
+  const router = mount(entries.filter((e) => !e.def.hot), handlersOf);
+  if (hot.length === 0) return router;
+  const top = Router({ mergeParams: true });
+  const byPath = new Map<string, Entry[]>();
+  for (const e of hot) byPath.set(e.def.path, [...(byPath.get(e.def.path) ?? []), e]);
+  for (const [path, list] of byPath) {
+    const route = top.route(path);
+    for (const e of list) route[e.def.method](...handlersOf(e.def, e.pattern));
+    route.all(methodNotAllowed);
+  }
+  top.use(router);
+  return top;
 }
 
 function splitPath(path: string): string[] {

@@ -43,7 +43,7 @@ export function accountDataRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId} (matrix-spec: receipts.yaml#postReceipt)
-      method: 'post', path: '/v3/rooms/:roomId/receipt/:receiptType/:eventId',
+      method: 'post', path: '/v3/rooms/:roomId/receipt/:receiptType/:eventId', hot: true,
       handler: async (req, res) => {
         // receipts.yaml 400: a thread_id that is not a string or is empty is M_INVALID_PARAM.
         const threadId = objectBody(req.body).thread_id;

@@ -17,7 +17,7 @@ export function eventRoutes(services: Services): RouteDef[] {
   return [
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} (matrix-spec: room_send.yaml#sendMessage)
-      method: 'put', path: '/v3/rooms/:roomId/send/:eventType/:txnId', guest: true, active: true,
+      method: 'put', path: '/v3/rooms/:roomId/send/:eventType/:txnId', guest: true, active: true, hot: true,
       handler: async (req, res) => {
         // The body is the content; a `sender` in it does not change who sent the event.
         const eventId = await rooms.sendMessage(authOf(res), req.params.roomId as string, req.params.eventType as string, req.params.txnId as string, objectBody(req.body) as JsonObject);

@@ -31,7 +31,7 @@ export function presenceRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping)
-      method: 'put', path: '/v3/rooms/:roomId/typing/:userId', guest: true, active: true,
+      method: 'put', path: '/v3/rooms/:roomId/typing/:userId', guest: true, active: true, hot: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const isTyping = optBool(b, 'typing');

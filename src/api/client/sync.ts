@@ -14,7 +14,7 @@ export function syncRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/sync (matrix-spec: sync.yaml#sync)
-      method: 'get', path: '/v3/sync', guest: true,
+      method: 'get', path: '/v3/sync', guest: true, hot: true,
       handler: async (req, res) => {
         const me = authOf(res);
         // Unknown query parameters (_cacheBuster, org.matrix.msc4222.use_state_after, ...) are ignored.
