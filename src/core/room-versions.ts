@@ -81,6 +81,7 @@ export function roomIdForCreateEvent(createEvent: object, version: RoomVersion):
  * their create event.
  */
 export function createEventIdForRoom(roomId: string, version: RoomVersion): string | undefined {
-  if (!version.roomIdFromCreateEvent || !roomId.startsWith('!')) return undefined;
+  // `typeof`: a v12 create event handed over as a Pdu has no room_id at all.
+  if (!version.roomIdFromCreateEvent || typeof roomId !== 'string' || !roomId.startsWith('!')) return undefined;
   return `$${roomId.slice(1)}`;
 }
