@@ -46,7 +46,7 @@
 //   `AuthCheckOptions.verifyThirdPartyInviteSignature`, third-party invites are refused as unsupported.
 
 import type { JsonObject, JsonValue, Pdu, StoredEvent } from './events/types.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { knownRoomVersion, type RoomVersion } from './room-versions.js';
 import { isValidUserId } from './ids.js';
 
 /** The room state before the event: returns the state event for `(type, stateKey)`, if any. */
@@ -492,7 +492,7 @@ function checkCreate(event: Pdu, version: RoomVersion): void {
   // 1.3 "If content.room_version is present and is not a recognised version, reject."
   if (hasOwn(event.content, 'room_version')) {
     const rv = event.content['room_version'];
-    if (typeof rv !== 'string' || roomVersion(rv) === undefined) {
+    if (typeof rv !== 'string' || knownRoomVersion(rv) === undefined) {
       throw authError(version, '1.3', '1.3', 'unrecognised room_version');
     }
   }

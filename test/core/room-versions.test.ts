@@ -10,7 +10,9 @@ import { decodeBase64 } from '../../src/core/crypto/base64.js';
 import {
   DEFAULT_ROOM_VERSION,
   ROOM_VERSIONS,
+  SUPPORTED_ROOM_VERSIONS,
   createEventIdForRoom,
+  knownRoomVersion,
   roomIdForCreateEvent,
   roomVersion,
 } from '../../src/core/room-versions.js';
@@ -39,10 +41,16 @@ function v12Create(): Record<string, unknown> {
 }
 
 describe('room versions', () => {
-  it('knows 10, 11 and 12; the default stays 11', () => {
+  it('knows the rules of 10, 11 and 12; hosts 10 and 11 (the writer cannot build v12 rooms yet); the default stays 11', () => {
     expect(Object.keys(ROOM_VERSIONS).sort()).toEqual(['10', '11', '12']);
-    expect(roomVersion('12')).toBe(V12);
-    expect(roomVersion('13')).toBeUndefined();
+    expect(knownRoomVersion('12')).toBe(V12);
+    expect(knownRoomVersion('11')).toBe(V11);
+    expect(knownRoomVersion('13')).toBeUndefined();
+    expect(knownRoomVersion('constructor')).toBeUndefined();
+    expect(SUPPORTED_ROOM_VERSIONS).toEqual(['10', '11']);
+    expect(roomVersion('10')).toBe(V10);
+    expect(roomVersion('11')).toBe(V11);
+    expect(roomVersion('12')).toBeUndefined();
     expect(roomVersion('constructor')).toBeUndefined();
     expect(DEFAULT_ROOM_VERSION).toBe('11');
   });
