@@ -1,6 +1,6 @@
 // Discovery: /versions, /capabilities and .well-known.
 import { publicBaseUrl } from '../../config.js';
-import { ROOM_VERSIONS } from '../../core/room-versions.js';
+import { SUPPORTED_ROOM_VERSIONS } from '../../core/room-versions.js';
 import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
 
@@ -29,7 +29,7 @@ export function versionRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/v3/capabilities', guest: true,
       handler: (_req, res) => {
         const available: Record<string, string> = {};
-        for (const id of Object.keys(ROOM_VERSIONS)) available[id] = 'stable';
+        for (const id of SUPPORTED_ROOM_VERSIONS) available[id] = 'stable';
         res.json({
           capabilities: {
             'm.change_password': { enabled: true },

@@ -1,7 +1,10 @@
-// Redaction, content hashes, reference hashes / event IDs and event signatures for room versions 10
-// and 11 (matrix-spec: content/server-server-api.md "Signing Events"; rooms/v10 "Redactions" =
-// rooms/fragments/v9-redactions.md; rooms/v11 "Redactions" = rooms/fragments/v11-redactions.md;
-// rooms v4+ "Event IDs" = rooms/fragments/v4-event-ids.md).
+// Redaction, content hashes, reference hashes / event IDs and event signatures for room versions 10,
+// 11 and 12 (matrix-spec: content/server-server-api.md "Signing Events"; rooms/v10 "Redactions" =
+// rooms/fragments/v9-redactions.md; rooms/v11 and rooms/v12 "Redactions" =
+// rooms/fragments/v11-redactions.md; rooms v4+ "Event IDs" = rooms/fragments/v4-event-ids.md).
+//
+// Only keys an event has are hashed: a v12 m.room.create event has no `room_id` (rooms/v12 auth rule
+// 1.2), and its reference hash, which becomes the room ID, covers exactly the keys it carries.
 import { createHash } from 'node:crypto';
 import type { JsonObject, Pdu } from '../../wire.js';
 import { encodeBase64, encodeBase64Url } from './base64.js';
