@@ -31,3 +31,18 @@ export interface Pdu {
 export interface StoredEvent extends Pdu {
   event_id: string;
 }
+
+/**
+ * The PDU of a stored event, as it was hashed and signed (what storage keeps and federation sends):
+ * without event_id and unsigned, and without room_id for a create event that names its room (room
+ * version 12: the room ID is the create event's ID with '!', and its PDU has no room_id; the core
+ * still carries room_id on it for convenience).
+ */
+export function pduOf(event: StoredEvent | Pdu): Pdu {
+  const { event_id: id, unsigned: _u, ...pdu } = event as StoredEvent;
+  if (event.type === 'm.room.create' && id !== undefined && event.room_id === `!${id.slice(1)}`) {
+    const { room_id: _r, ...rest } = pdu;
+    return rest as Pdu;
+  }
+  return pdu;
+}

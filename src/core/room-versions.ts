@@ -65,7 +65,7 @@ export const DEFAULT_ROOM_VERSION: RoomVersionId = '11';
  * rooms yet (no room_id on the create event, room ID from its hash, create event left out of
  * auth_events): add '12' here when it does.
  */
-export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = ['10', '11'];
+export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = ['10', '11', '12'];
 
 /** A version this server hosts rooms of (`SUPPORTED_ROOM_VERSIONS`), or undefined. */
 export function roomVersion(id: string): RoomVersion | undefined {

@@ -279,8 +279,6 @@ export class EventWriter {
     // whatever the key order, so the native serialiser measures the size.
     if (Buffer.byteLength(JSON.stringify(built.pdu), 'utf8') > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
     const event = { ...built.pdu, event_id: built.eventId } as StoredEvent;
-    // The room ID of such a create event is its own event ID with the '!' sigil (rooms/v12 rule 2).
-    if (isCreate && version.roomIdFromCreateEvent) event.room_id = `!${built.eventId.slice(1)}`;
     if (!serverLocal && !mode.serverAuthored) {
       try {
         checkEventAuth(event, lookup, version, { isSignedBy: () => true });
@@ -289,6 +287,9 @@ export class EventWriter {
         throw e;
       }
     }
+    // The room ID of such a create event is its own event ID with the '!' sigil (rooms/v12 rule 2); the
+    // core carries it on the event, the stored and sent PDU does not (pduOf).
+    if (isCreate && version.roomIdFromCreateEvent) event.room_id = `!${built.eventId.slice(1)}`;
     if (serverLocal) {
       // Outside the graph: stored beside the room's current state, changing nothing.
       return { event, unsigned: null, placement: { before: room.group, after: room.group, newGroups: [] } };
@@ -320,6 +321,28 @@ export class EventWriter {
     room.extremities = [...room.extremities.filter((x) => !named.has(x.eventId)), { eventId: event.event_id, depth: event.depth }];
     room.depth = Math.max(0, ...room.extremities.map((x) => x.depth));
     return { event, unsigned, placement };
+  }
+
+  // ---- events received from other servers (events/receive.ts) --------------------------------
+
+  /** Stores an event that does not enter the stream (its position is given: negative). */
+  async persistDirect(input: PersistEventInput): Promise<void> {
+    await this.store.persistEvent(input);
+  }
+
+  /**
+   * Stores an accepted remote event with the next stream position (group commit, push rules evaluated
+   * with the room's state after it), under the room's lock the caller holds; returns its record.
+   */
+  async commitReceived(input: PersistEventInput, room: RoomState): Promise<EventRecord> {
+    input.pushActions = this.pushEvaluator ? await this.pushEvaluator(input.event, room) : [];
+    const streamOrdering = await this.commit(input);
+    return { event: input.event, streamOrdering, unsigned: input.unsigned, redactedBy: null, txn: null, serverLocal: false };
+  }
+
+  /** Tells the listeners (sync, typing, presence) about a committed event. */
+  announce(record: EventRecord, room: RoomState): void {
+    this.notify(record, room);
   }
 
   // ---- group commit ----------------------------------------------------------------------------

@@ -43,8 +43,9 @@ export interface CreateRoomRequest {
 }
 
 /** Default power levels of a new room (matrix-spec: m.room.power_levels; the creator gets 100). */
-function defaultPowerLevels(creator: string, preset: Preset, invitees: string[]): JsonObject {
-  const users: JsonObject = { [creator]: 100 };
+function defaultPowerLevels(creator: string, preset: Preset, invitees: string[], privilegedCreators: boolean): JsonObject {
+  // Room creators of versions that give them infinite power may not be listed (rooms/v12 auth rule 10.4).
+  const users: JsonObject = privilegedCreators ? {} : { [creator]: 100 };
   if (preset === 'trusted_private_chat') for (const u of invitees) users[u] = 100;
   return {
     users,
@@ -160,7 +161,7 @@ export class RoomService {
     // 2. the creator's join
     drafts.push({ type: 'm.room.member', state_key: me, sender: me, content: await this.memberContent(me, 'join') });
     // 3. power levels, with the override applied on top
-    const pl = defaultPowerLevels(me, preset, invitees);
+    const pl = defaultPowerLevels(me, preset, invitees, version.privilegedCreators);
     drafts.push({ type: 'm.room.power_levels', state_key: '', sender: me, content: { ...pl, ...(req.power_level_content_override ?? {}) } });
     // 4. canonical alias
     if (alias !== undefined) drafts.push({ type: 'm.room.canonical_alias', state_key: '', sender: me, content: { alias } });

@@ -1,6 +1,6 @@
 // SQLite implementation of RoomStore: events, state, membership, extremities, transactions, aliases.
 import type Database from 'better-sqlite3';
-import type { JsonObject, StoredEvent } from '../../wire.js';
+import { pduOf, type JsonObject, type StoredEvent } from '../../wire.js';
 import type {
   EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore, TopologicalEventsQuery,
 } from '../types.js';
@@ -30,9 +30,16 @@ const EVENT_COLUMNS = `stream_ordering, event_id, json, unsigned_json, redacted_
 /** Graph events a client may be shown (not outliers, rejected or soft-failed). */
 const SHOWN = 'outlier = 0 AND rejected IS NULL AND soft_failed = 0';
 
+/** A stored PDU with its event ID (and, for a v12 create event, the room ID its PDU has no field for). */
+function withIds(json: string, eventId: string): StoredEvent {
+  const event = JSON.parse(json) as StoredEvent;
+  event.event_id = eventId;
+  if (event.room_id === undefined && event.type === 'm.room.create') event.room_id = `!${eventId.slice(1)}`;
+  return event;
+}
+
 function toEvent(r: EventRow): EventRecord {
-  const event = JSON.parse(r.json) as StoredEvent;
-  event.event_id = r.event_id;
+  const event = withIds(r.json, r.event_id);
   return {
     event,
     streamOrdering: r.stream_ordering,
@@ -50,7 +57,7 @@ const toRoom = (r: RoomRow): RoomRecord => ({
 const toMember = (r: MemberRow): MembershipRecord => ({
   roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering,
 });
-const stateEvent = (r: { event_id: string; json: string }): StoredEvent => ({ ...(JSON.parse(r.json) as StoredEvent), event_id: r.event_id });
+const stateEvent = (r: { event_id: string; json: string }): StoredEvent => withIds(r.json, r.event_id);
 
 /**
  * A filter pattern as an SQLite GLOB: `*` stays the wildcard; GLOB's other metacharacters (`?` and
@@ -80,10 +87,9 @@ function filterClauses(where: string[], args: unknown[], q: { types?: string[]; 
   list('sender', q.notSenders, true, false);
 }
 
-/** The PDU as stored: without event_id (it is a column) and without unsigned (computed per reader). */
+/** The PDU as stored: without event_id (a column) and unsigned (computed per reader), as signed (pduOf). */
 function pduJson(event: StoredEvent | JsonObject): string {
-  const { event_id: _id, unsigned: _u, ...pdu } = event as StoredEvent;
-  return JSON.stringify(pdu);
+  return JSON.stringify(pduOf(event as StoredEvent));
 }
 
 export function createSqliteRoomStore(db: Database.Database): RoomStore {
@@ -172,9 +178,9 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       p.txn?.userId ?? null, p.txn?.deviceId ?? null, p.txn?.txnId ?? null, p.serverLocal ? 1 : 0,
       g?.outlier ? 1 : 0, g?.rejected ?? null, g?.softFailed ? 1 : 0, g?.stateBefore ?? null, g?.stateAfter ?? null,
     );
-    if (!p.serverLocal && !g?.outlier) {
+    if (!p.serverLocal && !g?.outlier && !g?.rejected) {
       // Edges and gaps: the event is known now; the prev events it names that are not stored are where
-      // history continues (backfill).
+      // history continues (backfill). A rejected event is no part of the graph.
       s.removeBackwardExtremity.run(e.room_id, e.event_id);
       for (const prev of e.prev_events) {
         s.insertEdge.run(e.event_id, prev, e.room_id);
