@@ -10,7 +10,7 @@ export function accountRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/account/whoami (matrix-spec: whoami.yaml#getTokenOwner)
-      method: 'get', path: '/v3/account/whoami', guest: true,
+      method: 'get', path: '/v3/account/whoami', r0: true, guest: true,
       handler: (_req, res) => {
         const me = authOf(res);
         res.json({ user_id: me.userId, device_id: me.deviceId, is_guest: me.isGuest });
@@ -18,7 +18,7 @@ export function accountRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/account/password (matrix-spec: password_management.yaml#changePassword)
-      method: 'post', path: '/v3/account/password',
+      method: 'post', path: '/v3/account/password', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const newPassword = reqString(b, 'new_password');
@@ -29,7 +29,7 @@ export function accountRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/account/deactivate (matrix-spec: account_deactivation.yaml#deactivateAccount)
-      method: 'post', path: '/v3/account/deactivate',
+      method: 'post', path: '/v3/account/deactivate', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         optString(b, 'id_server');

@@ -20,7 +20,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/devices (matrix-spec: device_management.yaml#getDevices)
-      method: 'get', path: '/v3/devices', guest: true,
+      method: 'get', path: '/v3/devices', r0: true, guest: true,
       handler: async (_req, res) => {
         const list = await devices.list(authOf(res).userId);
         res.json({ devices: list.map(deviceJson) });
@@ -28,14 +28,14 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#getDevice)
-      method: 'get', path: '/v3/devices/:deviceId', guest: true,
+      method: 'get', path: '/v3/devices/:deviceId', r0: true, guest: true,
       handler: async (req, res) => {
         res.json(deviceJson(await devices.get(authOf(res).userId, req.params.deviceId as string)));
       },
     },
     {
       // PUT /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#updateDevice)
-      method: 'put', path: '/v3/devices/:deviceId', guest: true,
+      method: 'put', path: '/v3/devices/:deviceId', r0: true, guest: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const name = b.display_name;
@@ -47,7 +47,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // DELETE /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#deleteDevice)
-      method: 'delete', path: '/v3/devices/:deviceId',
+      method: 'delete', path: '/v3/devices/:deviceId', r0: true,
       handler: async (req, res) => {
         const me = authOf(res);
         // A device that was already removed answers 200 too (spec: "or had been removed previously").
@@ -57,7 +57,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/delete_devices (matrix-spec: device_management.yaml#deleteDevices)
-      method: 'post', path: '/v3/delete_devices',
+      method: 'post', path: '/v3/delete_devices', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const ids = optStringArray(b, 'devices');

@@ -9,7 +9,7 @@ export function registerRoutes(services: Services): RouteDef[] {
   return [
     {
       // POST /_matrix/client/v3/register (matrix-spec: registration.yaml#register)
-      method: 'post', path: '/v3/register', auth: 'none',
+      method: 'post', path: '/v3/register', r0: true, auth: 'none',
       handler: async (req, res) => {
         const kind = queryString(req.query, 'kind') ?? 'user';
         if (kind !== 'user' && kind !== 'guest') throw invalidParam(`Unknown account kind '${kind}'`);
@@ -32,7 +32,7 @@ export function registerRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/register/available (matrix-spec: registration.yaml#checkUsernameAvailability)
-      method: 'get', path: '/v3/register/available', auth: 'none',
+      method: 'get', path: '/v3/register/available', r0: true, auth: 'none',
       handler: async (req, res) => {
         rateLimiter.check('registration', req.ip ?? 'unknown');
         const username = queryString(req.query, 'username');

@@ -40,14 +40,14 @@ export function roomReadRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent)
-      method: 'get', path: '/v3/rooms/:roomId/event/:eventId', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/event/:eventId', r0: true, guest: true,
       handler: async (req, res) => {
         res.json(await reader.getEvent(authOf(res), param(req, 'roomId'), param(req, 'eventId')));
       },
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/messages (matrix-spec: message_pagination.yaml#getRoomEvents)
-      method: 'get', path: '/v3/rooms/:roomId/messages', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/messages', r0: true, guest: true,
       handler: async (req, res) => {
         const dir = queryString(req.query, 'dir');
         if (dir === undefined) throw missingParam("'dir' is required");
@@ -66,7 +66,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} (matrix-spec: event_context.yaml#getEventContext)
-      method: 'get', path: '/v3/rooms/:roomId/context/:eventId', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/context/:eventId', r0: true, guest: true,
       handler: async (req, res) => {
         const filter = filterOf(req);
         const limit = queryInt(req.query, 'limit', { min: 0, max: MAX_MESSAGES_LIMIT }) ?? DEFAULT_MESSAGES_LIMIT;
@@ -75,7 +75,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/members (matrix-spec: rooms.yaml#getMembersByRoom)
-      method: 'get', path: '/v3/rooms/:roomId/members', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/members', r0: true, guest: true,
       handler: async (req, res) => {
         const at = queryString(req.query, 'at');
         const membership = membershipParam(req, 'membership');
@@ -89,33 +89,33 @@ export function roomReadRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/joined_members (matrix-spec: rooms.yaml#getJoinedMembersByRoom)
-      method: 'get', path: '/v3/rooms/:roomId/joined_members',
+      method: 'get', path: '/v3/rooms/:roomId/joined_members', r0: true,
       handler: async (req, res) => {
         res.json(await reader.joinedMembers(authOf(res), param(req, 'roomId')));
       },
     },
     {
       // GET /_matrix/client/v3/joined_rooms (matrix-spec: list_joined_rooms.yaml#getJoinedRooms)
-      method: 'get', path: '/v3/joined_rooms',
+      method: 'get', path: '/v3/joined_rooms', r0: true,
       handler: async (_req, res) => {
         res.json(await reader.joinedRooms(authOf(res)));
       },
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/state (matrix-spec: rooms.yaml#getRoomState)
-      method: 'get', path: '/v3/rooms/:roomId/state', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/state', r0: true, guest: true,
       handler: async (req, res) => {
         res.json(await reader.roomState(authOf(res), param(req, 'roomId')));
       },
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: rooms.yaml#getRoomStateWithKey)
-      method: 'get', path: '/v3/rooms/:roomId/state/:eventType/:stateKey', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/state/:eventType/:stateKey', r0: true, guest: true,
       handler: stateWithKey,
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key; matrix-spec: rooms.yaml#getRoomStateWithKey)
-      method: 'get', path: '/v3/rooms/:roomId/state/:eventType', guest: true,
+      method: 'get', path: '/v3/rooms/:roomId/state/:eventType', r0: true, guest: true,
       handler: stateWithKey,
     },
   ];

@@ -26,7 +26,7 @@ export function versionRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/capabilities (matrix-spec: capabilities.yaml#getCapabilities)
-      method: 'get', path: '/v3/capabilities', guest: true,
+      method: 'get', path: '/v3/capabilities', r0: true, guest: true,
       handler: (_req, res) => {
         const available: Record<string, string> = {};
         for (const id of Object.keys(ROOM_VERSIONS)) available[id] = 'stable';
