@@ -6,13 +6,13 @@ import type { RouteDef } from '../../http/routes.js';
 import { objectBody, optObject, optStringArray } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
-/** Client format of a device: fields without a value are left out. */
-function deviceJson(d: DeviceRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = { device_id: d.deviceId };
-  if (d.displayName !== null) out.display_name = d.displayName;
-  if (d.lastSeenIp !== null) out.last_seen_ip = d.lastSeenIp;
-  if (d.lastSeenTs !== null) out.last_seen_ts = d.lastSeenTs;
-  return out;
+/**
+ * Client format of a device (device_management.yaml "Device"). Every key is present, null when
+ * unknown: the spec says "absent", but Synapse sends null and matrix-nio's Devices schema requires
+ * the keys (a device without a name or a last-seen time would fail the whole list there).
+ */
+export function deviceJson(d: DeviceRecord): Record<string, unknown> {
+  return { device_id: d.deviceId, display_name: d.displayName, last_seen_ip: d.lastSeenIp, last_seen_ts: d.lastSeenTs };
 }
 
 export function deviceRoutes(services: Services): RouteDef[] {
