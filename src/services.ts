@@ -120,7 +120,12 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices, profiles);
+  // A new display name or avatar reaches the user's rooms; a room that refuses is logged and skipped.
+  profiles.setPropagator(async (userId) => {
+    const { failed } = await rooms.propagateProfile(userId);
+    for (const f of failed) logger.warn({ err: f.error, userId, roomId: f.roomId }, 'could not update the member event after a profile change');
+  });
   rooms.setBlockedCheck((roomId) => storage.admin.isRoomBlocked(roomId));
   // The server tells users about changes to their account (sender = server name).
   accountEvents.addListener({

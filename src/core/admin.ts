@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { badJson, invalidParam, invalidUsername, notFound } from '../errors.js';
 import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
 import type { AccountService } from './accounts/account.js';
+import type { ProfileService } from './accounts/profile.js';
 import type { RegistrationService } from './accounts/registration.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
@@ -34,6 +35,7 @@ export class AdminService {
     private readonly writer: EventWriter,
     private readonly sessions: SessionService,
     private readonly notices: ServerNoticeService,
+    private readonly profiles: ProfileService,
   ) {}
 
   requireLocalUserId(userId: string): void {
@@ -104,14 +106,8 @@ export class AdminService {
         this.notices.notifyQuietly(userId, PASSWORD_CHANGED_NOTICE);
       }
     }
-    if (b.displayname !== undefined) {
-      if (b.displayname === null) await this.accountStore.deleteProfileField(userId, 'displayname');
-      else await this.accountStore.setProfileField(userId, 'displayname', b.displayname);
-    }
-    if (b.avatarUrl !== undefined) {
-      if (b.avatarUrl === null) await this.accountStore.deleteProfileField(userId, 'avatar_url');
-      else await this.accountStore.setProfileField(userId, 'avatar_url', b.avatarUrl);
-    }
+    // Like the user's own change, a new display name or avatar reaches the user's rooms.
+    await this.profiles.setByAdmin(userId, { ...(b.displayname !== undefined ? { displayname: b.displayname } : {}), ...(b.avatarUrl !== undefined ? { avatarUrl: b.avatarUrl } : {}) });
     return { created, user: await this.getUser(userId) };
   }
 

@@ -271,6 +271,40 @@ export class RoomService {
     await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, membership, reason) });
   }
 
+  /**
+   * A profile change reaches the user's rooms (client-server-api "Events on Change of Profile
+   * Information"): in every room the user is joined to, a new m.room.member event (membership join)
+   * with the profile's current `displayname` and `avatar_url`, through the normal writer and auth
+   * rules. The rest of the member content is kept (as Synapse does), a `reason` is not repeated. A
+   * room that refuses the event, or fails otherwise, is skipped: the profile itself is already
+   * stored, and the other rooms still get the change. Returns the rooms updated and those that failed.
+   */
+  async propagateProfile(userId: string): Promise<{ updated: string[]; failed: { roomId: string; error: unknown }[] }> {
+    const profile = await this.accounts.getProfile(userId);
+    const updated: string[] = [];
+    const failed: { roomId: string; error: unknown }[] = [];
+    for (const m of await this.store.getRoomsForUser(userId, ['join'])) {
+      try {
+        const changed = await this.writer.withRoomLock(m.roomId, async () => {
+          const room = await this.writer.getRoomState(m.roomId);
+          const current = room ? lookupIn(room.state)('m.room.member', userId) : undefined;
+          if (!current || current.content.membership !== 'join') return false;
+          const { reason: _reason, displayname: _d, avatar_url: _a, ...rest } = current.content;
+          const content: JsonObject = { ...rest, membership: 'join' };
+          if (typeof profile.displayname === 'string') content.displayname = profile.displayname;
+          if (typeof profile.avatar_url === 'string') content.avatar_url = profile.avatar_url;
+          if (sameJson(content, current.content)) return false;
+          await this.writer.sendLocked(m.roomId, { type: 'm.room.member', state_key: userId, sender: userId, content });
+          return true;
+        });
+        if (changed) updated.push(m.roomId);
+      } catch (error) {
+        failed.push({ roomId: m.roomId, error });
+      }
+    }
+    return { updated, failed };
+  }
+
   /** POST /rooms/{roomId}/forget (matrix-spec: leaving.yaml#forgetRoom). */
   async forget(auth: AuthContext, roomId: string): Promise<void> {
     const m = await this.store.getMembership(roomId, auth.userId);
