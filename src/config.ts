@@ -43,6 +43,7 @@ export interface Config {
   presence: { enabled: boolean; idle_timeout_ms: number };
   typing: { max_timeout_ms: number };
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
+  server_events: { compat_sender_localpart: string | null };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -120,6 +121,12 @@ export const CONFIG_SHAPE: Shape = {
     room_name: { kind: 'string', default: 'Server Notices', doc: 'Name of each user\'s server-notices room' },
     on_password_change: { kind: 'boolean', default: true, doc: 'Send the user a notice when their password changes' },
     on_new_login: { kind: 'boolean', default: true, doc: 'Send the user a notice when a new device logs in to their account' },
+  },
+  server_events: {
+    compat_sender_localpart: {
+      kind: 'nullable-string', default: null,
+      doc: 'When set (e.g. "notices"), clients that have not said they understand server-name senders see server-generated events from @<localpart>:<server_name> (the domain kept in unsigned["hearth.server_sender"]); the localpart is reserved',
+    },
   },
 };
 
@@ -228,6 +235,11 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (!SERVER_NAME_RE.test(config.server_name)) problems.push(`server_name: not a valid server name (got ${JSON.stringify(config.server_name)})`);
   if (config.jwt_login.enabled && !config.jwt_login.secret) problems.push('jwt_login.secret: required when jwt_login.enabled is true');
   if (config.public_baseurl !== null && !/^https?:\/\//.test(config.public_baseurl)) problems.push('public_baseurl: must start with http:// or https://');
+  const compat = config.server_events.compat_sender_localpart;
+  // The same rules as a registered localpart (appendices "User Identifiers"; no guest or reserved shape).
+  if (compat !== null && (!/^[a-z0-9._=\-/+]+$/.test(compat) || /^\d+$/.test(compat) || compat.startsWith('_'))) {
+    problems.push(`server_events.compat_sender_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(compat)})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -9,6 +9,7 @@ import { notFound } from '../errors.js';
 import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
 import type { AuthContext } from './accounts/events.js';
 import { toClientEvent, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
+import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from './events/server-senders.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, type Filter, type RoomEventFilter } from './filters.js';
@@ -23,6 +24,8 @@ export interface SyncRequest {
   fullState: boolean;
   filter?: Filter;
   signal?: AbortSignal;
+  /** The client's session said it understands server-name senders (spec/server-events.md). */
+  domainSenders?: boolean;
 }
 
 /** Pieces of sync that other services provide (typing, presence: the sessions issue). */
@@ -173,7 +176,9 @@ export class SyncService {
     const since = req.since?.position;
     const filter = req.filter ?? {};
     const roomFilter = filter.room;
-    const viewer: Viewer = { userId, deviceId: auth.deviceId };
+    // Server-generated events show a server-owned user as sender to clients that need a user ID there.
+    const compatSender = compatSenderFor(this.config, req.domainSenders === true || filter[DOMAIN_SENDERS_FILTER_KEY] === true);
+    const viewer: Viewer = { userId, deviceId: auth.deviceId, compatSender };
     const now = this.clock.now();
     const ignored = await this.ignoredUsers(userId);
 
@@ -222,7 +227,7 @@ export class SyncService {
         if (since !== undefined && m.streamOrdering <= since) continue;
         const invite = await this.rooms.getEvent(m.eventId);
         if (!invite || ignored.has(invite.event.sender)) continue; // invites from ignored users never reach the ignorer
-        response.rooms.invite[m.roomId] = { invite_state: { events: await this.inviteState(m.roomId, invite.event) } };
+        response.rooms.invite[m.roomId] = { invite_state: { events: await this.inviteState(m.roomId, invite.event, compatSender) } };
       } else if (m.membership === 'leave' || m.membership === 'ban') {
         const include = since !== undefined ? m.streamOrdering > since : roomFilter?.include_leave === true;
         if (!include) continue;
@@ -303,20 +308,20 @@ export class SyncService {
     return { global, rooms };
   }
 
-  private async inviteState(roomId: string, invite: StoredEvent): Promise<JsonObject[]> {
+  private async inviteState(roomId: string, invite: StoredEvent, compatSender: string | undefined): Promise<JsonObject[]> {
     const room = await this.writer.getRoomState(roomId);
     const out: JsonObject[] = [];
     if (room) {
       const lookup = lookupIn(room.state);
       for (const type of this.config.invite_room_state) {
         const e = lookup(type, '');
-        if (e) out.push(toStrippedState(e));
+        if (e) out.push(toStrippedState(e, compatSender));
       }
     }
     // The inviter's member event shows who invited, and why.
     const inviter = room ? lookupIn(room.state)('m.room.member', invite.sender) : undefined;
-    if (inviter) out.push(toStrippedState(inviter));
-    out.push({ ...toStrippedState(invite), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
+    if (inviter) out.push(toStrippedState(inviter, compatSender));
+    out.push({ ...toStrippedState(invite, compatSender), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
     return out;
   }
 

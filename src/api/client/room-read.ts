@@ -8,6 +8,7 @@ import { DEFAULT_MESSAGES_LIMIT, MAX_MESSAGES_LIMIT, MEMBERSHIPS, type Direction
 import { invalidParam, missingParam } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
+import { sessionOf } from '../../http/session.js';
 import { queryInt, queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
@@ -35,14 +36,14 @@ export function roomReadRoutes(services: Services): RouteDef[] {
   const stateWithKey = async (req: Request, res: Parameters<RouteDef['handler']>[1]) => {
     const format = queryString(req.query, 'format') ?? 'content';
     if (format !== 'content' && format !== 'event') throw invalidParam("'format' must be 'content' or 'event'");
-    res.json(await reader.stateEvent(authOf(res), param(req, 'roomId'), param(req, 'eventType'), (req.params.stateKey as string | undefined) ?? '', format));
+    res.json(await reader.stateEvent(authOf(res), param(req, 'roomId'), param(req, 'eventType'), (req.params.stateKey as string | undefined) ?? '', format, sessionOf(res)));
   };
   return [
     {
       // GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent)
       method: 'get', path: '/v3/rooms/:roomId/event/:eventId', r0: true, guest: true,
       handler: async (req, res) => {
-        res.json(await reader.getEvent(authOf(res), param(req, 'roomId'), param(req, 'eventId')));
+        res.json(await reader.getEvent(authOf(res), param(req, 'roomId'), param(req, 'eventId'), sessionOf(res)));
       },
     },
     {
@@ -61,7 +62,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
           ...(from !== undefined && from !== '' ? { from } : {}),
           ...(to !== undefined && to !== '' ? { to } : {}),
           ...(filter ? { filter } : {}),
-        }));
+        }, sessionOf(res)));
       },
     },
     {
@@ -70,7 +71,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
       handler: async (req, res) => {
         const filter = filterOf(req);
         const limit = queryInt(req.query, 'limit', { min: 0, max: MAX_MESSAGES_LIMIT }) ?? DEFAULT_MESSAGES_LIMIT;
-        res.json(await reader.context(authOf(res), param(req, 'roomId'), param(req, 'eventId'), limit, filter));
+        res.json(await reader.context(authOf(res), param(req, 'roomId'), param(req, 'eventId'), limit, filter, sessionOf(res)));
       },
     },
     {
@@ -84,7 +85,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
           ...(at !== undefined && at !== '' ? { at } : {}),
           ...(membership !== undefined ? { membership } : {}),
           ...(notMembership !== undefined ? { notMembership } : {}),
-        }));
+        }, sessionOf(res)));
       },
     },
     {
@@ -105,7 +106,7 @@ export function roomReadRoutes(services: Services): RouteDef[] {
       // GET /_matrix/client/v3/rooms/{roomId}/state (matrix-spec: rooms.yaml#getRoomState)
       method: 'get', path: '/v3/rooms/:roomId/state', r0: true, guest: true,
       handler: async (req, res) => {
-        res.json(await reader.roomState(authOf(res), param(req, 'roomId')));
+        res.json(await reader.roomState(authOf(res), param(req, 'roomId'), sessionOf(res)));
       },
     },
     {

@@ -34,6 +34,7 @@ export function syncRoutes(services: Services): RouteDef[] {
             fullState: queryBool(req.query, 'full_state') ?? false,
             ...(filter ? { filter } : {}),
             ...(setPresence ? { setPresence: setPresence as 'online' | 'offline' | 'unavailable' } : {}),
+            domainSenders: sessionOf(res).domainSenders,
             signal: controller.signal,
           });
           if (!res.writableEnded && !controller.signal.aborted) res.json(body);

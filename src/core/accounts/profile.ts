@@ -3,6 +3,7 @@
 import type { Config } from '../../config.js';
 import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
+import { compatSenderId } from '../events/server-senders.js';
 import { parseUserId } from '../ids.js';
 import type { AuthContext } from './events.js';
 
@@ -38,6 +39,8 @@ export class ProfileService {
   async get(userId: string): Promise<Record<string, unknown>> {
     const user = parseUserId(userId);
     if (!user) throw invalidParam('Invalid user ID');
+    // The server-owned user that stands in for the server as a sender (spec/server-events.md).
+    if (userId === compatSenderId(this.config)) return { displayname: this.config.server_name };
     const record = user.domain === this.config.server_name ? await this.store.getUser(userId) : undefined;
     if (!record) throw notFound('Profile not found');
     return this.store.getProfile(userId);

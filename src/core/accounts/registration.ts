@@ -47,9 +47,15 @@ export class RegistrationService {
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
   ) {}
 
+  /** The localpart of the server-owned compat sender (spec/server-events.md) is never an account. */
+  private refuseReserved(localpart: string): void {
+    if (localpart === this.config.server_events.compat_sender_localpart) throw userInUse('This user ID is reserved for the server');
+  }
+
   /** GET /register/available: throws M_INVALID_USERNAME or M_USER_IN_USE, else resolves. */
   async checkAvailable(username: string): Promise<void> {
     const localpart = normaliseNewLocalpart(username, this.config.server_name);
+    this.refuseReserved(localpart);
     if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
   }
 
@@ -65,6 +71,7 @@ export class RegistrationService {
     if (!req.guest) {
       if (req.username !== undefined) {
         localpart = normaliseNewLocalpart(req.username, this.config.server_name);
+        this.refuseReserved(localpart);
         if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
       }
       if (req.password === undefined) {
@@ -81,6 +88,7 @@ export class RegistrationService {
     for (let attempt = 0; ; attempt++) {
       // Guests get numeric localparts (reserved for them); others a random one when they name none.
       const lp = localpart ?? (req.guest ? String(await this.store.nextCounter('guest_localpart')) : `u${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`);
+      if (lp === this.config.server_events.compat_sender_localpart) continue;
       const userId = userIdFor(lp, this.config.server_name);
       const deviceId = req.deviceId ?? generateDeviceId();
       const token = newAccessToken();
@@ -103,6 +111,7 @@ export class RegistrationService {
   /** Creates a user directly (CLI, shared-secret registration, admin API, JWT login). Throws M_USER_IN_USE. */
   async createUser(opts: CreateUserRequest): Promise<Partial<LoginResult> & { user_id: string }> {
     const localpart = normaliseNewLocalpart(opts.localpart, this.config.server_name);
+    this.refuseReserved(localpart);
     if (opts.password !== null) checkPasswordPolicy(this.config, opts.password);
     const userId = userIdFor(localpart, this.config.server_name);
     const hash = opts.password !== null ? await hashPassword(opts.password, this.scrypt) : null;
