@@ -15,6 +15,7 @@ export interface Config {
   listen: { host: string; port: number };
   database: { path: string; cache_mb: number };
   enable_registration: boolean;
+  registration_requires_token: boolean;
   allow_guest_access: boolean;
   registration_shared_secret: string | null;
   password_min_length: number;
@@ -76,6 +77,7 @@ export const CONFIG_SHAPE: Shape = {
     cache_mb: { kind: 'positive-int', default: 64, doc: "SQLite page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
   },
   enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
+  registration_requires_token: { kind: 'boolean', default: false, doc: 'Registration needs a registration token (m.login.registration_token; tokens come from the admin API) instead of the dummy stage' },
   allow_guest_access: { kind: 'boolean', default: true, doc: 'Allow temporary (guest) accounts through register?kind=guest' },
   registration_shared_secret: { kind: 'nullable-string', default: null, doc: 'Enables /_synapse/admin/v1/register (HMAC shared-secret registration) when set' },
   password_min_length: { kind: 'positive-int', default: 8, doc: 'Minimum password length in characters' },

@@ -9,6 +9,7 @@ import { AccountEvents } from './core/accounts/events.js';
 import { LoginService } from './core/accounts/login.js';
 import { ProfileService } from './core/accounts/profile.js';
 import { RegistrationService } from './core/accounts/registration.js';
+import { RegistrationTokenService } from './core/accounts/registration-tokens.js';
 import { TokenService } from './core/accounts/tokens.js';
 import { InMemoryNotifier, type Notifier } from './core/notifier.js';
 import { AdminService } from './core/admin.js';
@@ -44,6 +45,8 @@ export interface Services {
   accountEvents: AccountEvents;
   tokens: TokenService;
   registration: RegistrationService;
+  /** Registration tokens: the m.login.registration_token stage and the admin API's tokens. */
+  registrationTokens: RegistrationTokenService;
   login: LoginService;
   /** Logout, password change, deactivation, admin flags. */
   accounts: AccountService;
@@ -85,7 +88,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const rateLimiter = new RateLimiter(config.rate_limits, clock);
   const accountEvents = new AccountEvents();
   const tokens = new TokenService(config, storage.accounts, clock, accountEvents);
-  const registration = new RegistrationService(config, storage.accounts, clock, uia, tokens, accountEvents, opts.scrypt);
+  const registrationTokens = new RegistrationTokenService(config, storage.admin, clock, uia);
+  const registration = new RegistrationService(config, storage.accounts, clock, uia, tokens, accountEvents, registrationTokens, opts.scrypt);
   const login = new LoginService(config, storage.accounts, clock, rateLimiter, tokens, registration, opts.scrypt);
   const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
   const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
@@ -120,7 +124,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices, profiles);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, sessions, notices, profiles, devices, tokens, clock);
   // A new display name or avatar reaches the user's rooms; a room that refuses is logged and skipped.
   profiles.setPropagator(async (userId) => {
     const { failed } = await rooms.propagateProfile(userId);
@@ -146,6 +150,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     accountEvents,
     tokens,
     registration,
+    registrationTokens,
     login,
     accounts,
     devices,

@@ -1,5 +1,7 @@
 // Forward-only migrations: migrations/NNNN_name.sql applied in order at start-up, each in its own
-// transaction, recorded in schema_migrations. A database that has a migration this build does not
+// transaction, recorded in schema_migrations. Numbers increase but may skip one that a branch in
+// flight has reserved; when that migration arrives, a database that lacks it gets it at the next
+// start even though higher numbers were applied before (so such migrations must be independent). A database that has a migration this build does not
 // know was written by a newer Hearth and is refused.
 import type Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -25,7 +27,8 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     sql: readFileSync(join(dir, file), 'utf8'),
   }));
   migrations.forEach((m, i) => {
-    if (m.id !== i + 1) throw new MigrationError(`migrations must be numbered 0001, 0002, ... without gaps; found ${m.name}`);
+    const previous = migrations[i - 1];
+    if (m.id < 1 || (previous !== undefined && m.id === previous.id)) throw new MigrationError(`migrations must have distinct numbers from 0001 on; found ${m.name}`);
   });
   return migrations;
 }

@@ -5,7 +5,7 @@ import { objectBody, optBool, optObject, optString, queryString } from '../../ht
 import type { Services } from '../../services.js';
 
 export function registerRoutes(services: Services): RouteDef[] {
-  const { registration, rateLimiter } = services;
+  const { registration, registrationTokens, rateLimiter } = services;
   return [
     {
       // POST /_matrix/client/v3/register (matrix-spec: registration.yaml#register)
@@ -39,6 +39,17 @@ export function registerRoutes(services: Services): RouteDef[] {
         if (username === undefined) throw missingParam("Query parameter 'username' is required");
         await registration.checkAvailable(username);
         res.json({ available: true });
+      },
+    },
+    {
+      // GET /_matrix/client/v1/register/m.login.registration_token/validity (matrix-spec: registration_tokens.yaml#registrationTokenValidity)
+      method: 'get', path: '/v1/register/m.login.registration_token/validity', auth: 'none',
+      handler: async (req, res) => {
+        // "Servers should be sure to rate limit this endpoint to avoid brute force attacks."
+        rateLimiter.check('registration', req.ip ?? 'unknown');
+        const token = queryString(req.query, 'token');
+        if (token === undefined) throw missingParam("Query parameter 'token' is required");
+        res.json({ valid: await registrationTokens.validity(token) });
       },
     },
   ];

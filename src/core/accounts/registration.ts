@@ -8,10 +8,18 @@ import { forbidden, MatrixError, userInUse } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
 import { generateDeviceId, normaliseNewLocalpart, randomToken, userIdFor } from '../ids.js';
 import { DEFAULT_SCRYPT, hashPassword, type ScryptParams } from '../passwords.js';
-import type { UiaService } from '../uia.js';
+import type { UiaFlow, UiaService } from '../uia.js';
+import type { RegistrationTokenService } from './registration-tokens.js';
 import type { AccountEvents, LoginResult } from './events.js';
 import { checkDeviceId, checkPasswordPolicy } from './policy.js';
 import { hashToken, newAccessToken, type TokenService } from './tokens.js';
+
+/**
+ * The flows of /register: a dummy stage; with registration_requires_token the registration token
+ * stage first (as Synapse), so a token's use is pending from that stage until the registration ends.
+ */
+const OPEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.dummy'] }];
+const TOKEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.registration_token', 'm.login.dummy'] }];
 
 /** Shared-secret registration nonces live this long (Synapse uses 60 s). */
 const NONCE_LIFETIME_MS = 60_000;
@@ -44,6 +52,7 @@ export class RegistrationService {
     private readonly uia: UiaService,
     private readonly tokens: TokenService,
     private readonly events: AccountEvents,
+    private readonly registrationTokens: RegistrationTokenService,
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
   ) {}
 
@@ -80,9 +89,25 @@ export class RegistrationService {
       } else {
         checkPasswordPolicy(this.config, req.password);
       }
-      await this.uia.authenticate('register', req.auth, [{ stages: ['m.login.dummy'] }], { userId: null });
-      if (req.password === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+      const flows = this.config.registration_requires_token ? TOKEN_FLOWS : OPEN_FLOWS;
+      const done = await this.uia.authenticate('register', req.auth, flows, { userId: null, registrationTokens: this.registrationTokens });
+      // The flow is complete: a token's pending use is completed with the account, or given back.
+      const token = done.registrationToken;
+      try {
+        if (req.password === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+        const result = await this.createRegistered(req, localpart);
+        if (token !== undefined) await this.registrationTokens.complete(token);
+        return result;
+      } catch (e) {
+        if (token !== undefined) this.registrationTokens.release(token);
+        throw e;
+      }
     }
+    return this.createRegistered(req, localpart);
+  }
+
+  /** Creates the account of a registration that passed its checks (and, unless inhibited, logs it in). */
+  private async createRegistered(req: RegisterRequest, localpart: string | undefined): Promise<Partial<LoginResult> & { user_id: string; home_server: string }> {
     const passwordHash = req.password !== undefined && !req.guest ? await hashPassword(req.password, this.scrypt) : null;
 
     for (let attempt = 0; ; attempt++) {

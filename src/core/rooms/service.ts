@@ -79,6 +79,27 @@ export class RoomService {
 
   private isBlocked: (roomId: string) => Promise<boolean> = async () => false;
 
+  // ---- shadow bans (admin API): sends are answered as usual but reach nobody ---------------------
+
+  /** Event IDs handed to shadow-banned senders, per transaction, so a retry gets the same one. */
+  private readonly shadowTxns = new Map<string, string>();
+
+  /**
+   * An event ID for a send of a shadow-banned user that is stored nowhere: the same shape as a real
+   * one (a reference hash), the same for a retry of the same transaction.
+   */
+  private shadowEventId(auth: AuthContext, scope: string, txnId?: string): string {
+    const key = txnId === undefined ? undefined : `${auth.userId}\u0000${auth.deviceId}\u0000${scope}\u0000${txnId}`;
+    const earlier = key === undefined ? undefined : this.shadowTxns.get(key);
+    if (earlier !== undefined) return earlier;
+    const id = `$${randomToken(32)}`;
+    if (key !== undefined) {
+      if (this.shadowTxns.size >= 10_000) this.shadowTxns.clear();
+      this.shadowTxns.set(key, id);
+    }
+    return id;
+  }
+
   /** Rooms shut down by an admin refuse new joins and invites. */
   setBlockedCheck(fn: (roomId: string) => Promise<boolean>): void {
     this.isBlocked = fn;
@@ -187,8 +208,8 @@ export class RoomService {
     if (req.topic !== undefined) {
       drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': { 'm.text': [{ mimetype: 'text/plain', body: req.topic }] } } });
     }
-    // 8. invites
-    for (const u of invitees) {
+    // 8. invites (a shadow-banned creator's invites reach nobody: the room is made without them)
+    for (const u of auth.isShadowBanned ? [] : invitees) {
       drafts.push({ type: 'm.room.member', state_key: u, sender: me, content: await this.memberContent(u, 'invite', undefined, req.is_direct ? { is_direct: true } : {}) });
     }
 
@@ -244,6 +265,7 @@ export class RoomService {
     // Invites carry free text to someone who did not ask for it: limited per inviter and per invitee.
     this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
     this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+    if (auth.isShadowBanned) return; // answered as sent, reaches nobody
     await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, 'invite', reason) });
   }
 
@@ -338,6 +360,7 @@ export class RoomService {
     const earlier = await this.earlierTxn(auth, scope, txnId);
     if (earlier !== undefined) return earlier;
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     const result = await this.writer.send(
       roomId,
       { type, sender: auth.userId, content },
@@ -352,6 +375,8 @@ export class RoomService {
     checkEventKey('state_key', stateKey);
     if (type === 'm.room.create') throw forbidden('The create event cannot be replaced');
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    // A shadow-banned user's own membership (joining, leaving) still works; other state reaches nobody.
+    if (auth.isShadowBanned && !(type === 'm.room.member' && stateKey === auth.userId)) return this.shadowEventId(auth, `state ${roomId} ${type} ${stateKey}`);
     return this.writer.withRoomLock(roomId, async () => {
       const room = await this.requireRoom(roomId);
       const lookup = lookupIn(room.state);
@@ -434,6 +459,7 @@ export class RoomService {
       }
     }
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     // Room versions before 11 carry `redacts` at the top level, 11 in the content (the writer places it).
     const { redacts: _r, ...rest } = content;
     const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content: rest, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } });
