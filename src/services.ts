@@ -7,6 +7,7 @@ import { AccountService } from './core/accounts/account.js';
 import { DeviceService } from './core/accounts/devices.js';
 import { AccountEvents } from './core/accounts/events.js';
 import { LoginService } from './core/accounts/login.js';
+import { OpenIdService } from './core/accounts/openid.js';
 import { ProfileService } from './core/accounts/profile.js';
 import { RegistrationService } from './core/accounts/registration.js';
 import { RegistrationTokenService } from './core/accounts/registration-tokens.js';
@@ -52,6 +53,8 @@ export interface Services {
   accounts: AccountService;
   devices: DeviceService;
   profiles: ProfileService;
+  /** OpenID tokens for widgets and integrations. */
+  openId: OpenIdService;
   /** The server's signing key (generated and stored on first use). */
   signingKey(): Promise<SigningKey>;
   /** The global stream position counter (resumes after the highest stored position). */
@@ -94,6 +97,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
   const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
   const profiles = new ProfileService(config, storage.accounts);
+  const openId = new OpenIdService(config, storage.accounts, clock);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
   let positionsP: Promise<StreamPositions> | undefined;
@@ -155,6 +159,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     accounts,
     devices,
     profiles,
+    openId,
     signingKey,
     positions,
     events,

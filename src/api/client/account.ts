@@ -1,12 +1,12 @@
-// Account management: whoami, password change, deactivation
-// (matrix-spec: whoami.yaml, password_management.yaml, account_deactivation.yaml).
+// Account management: whoami, password change, deactivation, OpenID tokens
+// (matrix-spec: whoami.yaml, password_management.yaml, account_deactivation.yaml, openid.yaml).
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
 import { objectBody, optBool, optObject, optString, reqString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 export function accountRoutes(services: Services): RouteDef[] {
-  const { accounts } = services;
+  const { accounts, openId } = services;
   return [
     {
       // GET /_matrix/client/v3/account/whoami (matrix-spec: whoami.yaml#getTokenOwner)
@@ -36,6 +36,14 @@ export function accountRoutes(services: Services): RouteDef[] {
         optBool(b, 'erase');
         await accounts.deactivate(authOf(res), optObject(b, 'auth'));
         res.json({ id_server_unbind_result: 'no-support' });
+      },
+    },
+    {
+      // POST /_matrix/client/v3/user/{userId}/openid/request_token (matrix-spec: openid.yaml#requestOpenIdToken)
+      method: 'post', path: '/v3/user/:userId/openid/request_token', r0: true,
+      handler: async (req, res) => {
+        objectBody(req.body); // "an empty object"
+        res.json(await openId.requestToken(authOf(res), req.params.userId as string));
       },
     },
   ];
