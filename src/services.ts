@@ -25,6 +25,7 @@ import type { SigningKey } from './core/crypto/signing.js';
 import { EventWriter } from './core/events/writer.js';
 import { loadOrCreateSigningKey } from './core/keys.js';
 import { DirectoryService } from './core/rooms/directory.js';
+import { HierarchyService } from './core/rooms/hierarchy.js';
 import { RoomReader } from './core/rooms/read.js';
 import { RoomService } from './core/rooms/service.js';
 import { StreamPositions } from './core/stream.js';
@@ -62,6 +63,8 @@ export interface Services {
   events: EventWriter;
   rooms: RoomService;
   directory: DirectoryService;
+  /** The space hierarchy (m.space.child). */
+  hierarchy: HierarchyService;
   reader: RoomReader;
   notifier: Notifier;
   sync: SyncService;
@@ -110,6 +113,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const events = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions);
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, clock, rateLimiter);
   const directory = new DirectoryService(config, storage.rooms, events);
+  const hierarchy = new HierarchyService(storage.rooms, events, clock);
   const reader = new RoomReader(config, storage.rooms, events, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, events, notifier, positions, clock);
@@ -165,6 +169,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     events,
     rooms,
     directory,
+    hierarchy,
     reader,
     notifier,
     sync,

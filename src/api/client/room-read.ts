@@ -1,5 +1,5 @@
 // Reading rooms (matrix-spec: rooms.yaml, message_pagination.yaml, event_context.yaml,
-// list_joined_rooms.yaml). Guests may use the reading endpoints modules/guest_access.md lists
+// list_joined_rooms.yaml, space_hierarchy.yaml). Guests may use the reading endpoints modules/guest_access.md lists
 // (state, context, event, state/{type}/{key}, messages, members); joined_members and joined_rooms are
 // not on that list.
 import type { Request } from 'express';
@@ -9,7 +9,7 @@ import { invalidParam, missingParam } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
 import { sessionOf } from '../../http/session.js';
-import { queryInt, queryString } from '../../http/validate.js';
+import { queryBool, queryInt, queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 /** `filter`: a RoomEventFilter as JSON (invalid JSON: 400 M_NOT_JSON, wrong field types: 400 M_BAD_JSON). */
@@ -39,6 +39,21 @@ export function roomReadRoutes(services: Services): RouteDef[] {
     res.json(await reader.stateEvent(authOf(res), param(req, 'roomId'), param(req, 'eventType'), (req.params.stateKey as string | undefined) ?? '', format, sessionOf(res)));
   };
   return [
+    {
+      // GET /_matrix/client/v1/rooms/{roomId}/hierarchy (matrix-spec: space_hierarchy.yaml#getSpaceHierarchy)
+      method: 'get', path: '/v1/rooms/:roomId/hierarchy',
+      handler: async (req, res) => {
+        const limit = queryInt(req.query, 'limit', { min: 1 });
+        const maxDepth = queryInt(req.query, 'max_depth', { min: 0 });
+        const from = queryString(req.query, 'from');
+        res.json(await services.hierarchy.hierarchy(authOf(res), param(req, 'roomId'), {
+          suggestedOnly: queryBool(req.query, 'suggested_only') ?? false,
+          ...(limit !== undefined ? { limit } : {}),
+          ...(maxDepth !== undefined ? { maxDepth } : {}),
+          ...(from !== undefined && from !== '' ? { from } : {}),
+        }));
+      },
+    },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent)
       method: 'get', path: '/v3/rooms/:roomId/event/:eventId', r0: true, guest: true,
