@@ -26,7 +26,7 @@ describe('GET /_matrix/client/v1/rooms/{roomId}/hierarchy', () => {
   let alice: TestUser;
   let bob: TestUser;
   let carol: TestUser;
-  const ids: Record<string, string> = {};
+  const ids = {} as Record<'space' | 'pub' | 'secret' | 'readable' | 'knock' | 'restricted' | 'sub' | 'deep' | 'gone', string>;
   afterAll(() => s.close());
 
   beforeAll(async () => {
