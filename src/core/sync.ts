@@ -227,7 +227,13 @@ export class SyncService {
         if (since !== undefined && m.streamOrdering <= since) continue;
         const invite = await this.rooms.getEvent(m.eventId);
         if (!invite || ignored.has(invite.event.sender)) continue; // invites from ignored users never reach the ignorer
-        response.rooms.invite[m.roomId] = { invite_state: { events: await this.inviteState(m.roomId, invite.event, compatSender) } };
+        response.rooms.invite[m.roomId] = { invite_state: { events: await this.strippedStateWith(m.roomId, invite.event, compatSender) } };
+      } else if (m.membership === 'knock') {
+        // sync.yaml `rooms.knock`: the knocked room's stripped state, until the knock is answered.
+        if (since !== undefined && m.streamOrdering <= since) continue;
+        const knock = await this.rooms.getEvent(m.eventId);
+        if (!knock) continue;
+        response.rooms.knock[m.roomId] = { knock_state: { events: await this.strippedStateWith(m.roomId, knock.event, compatSender) } };
       } else if (m.membership === 'leave' || m.membership === 'ban') {
         const include = since !== undefined ? m.streamOrdering > since : roomFilter?.include_leave === true;
         if (!include) continue;
@@ -308,7 +314,12 @@ export class SyncService {
     return { global, rooms };
   }
 
-  private async inviteState(roomId: string, invite: StoredEvent, compatSender: string | undefined): Promise<JsonObject[]> {
+  /**
+   * The stripped state shown with an invite or a knock (client-server-api "Stripped state"): the
+   * configured state types, the sender's member event (who invited, and why) and the membership
+   * event itself.
+   */
+  private async strippedStateWith(roomId: string, invite: StoredEvent, compatSender: string | undefined): Promise<JsonObject[]> {
     const room = await this.writer.getRoomState(roomId);
     const out: JsonObject[] = [];
     if (room) {
@@ -320,7 +331,7 @@ export class SyncService {
     }
     // The inviter's member event shows who invited, and why.
     const inviter = room ? lookupIn(room.state)('m.room.member', invite.sender) : undefined;
-    if (inviter) out.push(toStrippedState(inviter, compatSender));
+    if (inviter && inviter.event_id !== invite.event_id) out.push(toStrippedState(inviter, compatSender));
     out.push({ ...toStrippedState(invite, compatSender), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
     return out;
   }

@@ -88,8 +88,11 @@ export function roomRoutes(services: Services): RouteDef[] {
     {
       // POST /_matrix/client/v3/knock/{roomIdOrAlias} (matrix-spec: knocking.yaml#knockRoom)
       method: 'post', path: '/v3/knock/:roomIdOrAlias',
-      handler: () => {
-        throw forbidden('Knocking is not supported by this server yet');
+      handler: async (req, res) => {
+        // `via` / `server_name` name servers to knock through: only this one exists (no federation).
+        const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
+        await rooms.knock(authOf(res), roomId, reasonOf(req));
+        res.json({ room_id: roomId });
       },
     },
     {

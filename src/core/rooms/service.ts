@@ -138,7 +138,7 @@ export class RoomService {
 
   private async memberContent(userId: string, membership: string, reason?: string, extra: JsonObject = {}): Promise<JsonObject> {
     const content: JsonObject = { membership, ...extra };
-    if (membership === 'join' || membership === 'invite') {
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') {
       const profile = await this.accounts.getProfile(userId);
       if (typeof profile.displayname === 'string') content.displayname = profile.displayname;
       if (typeof profile.avatar_url === 'string') content.avatar_url = profile.avatar_url;
@@ -267,6 +267,26 @@ export class RoomService {
     this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
     if (auth.isShadowBanned) return; // answered as sent, reaches nobody
     await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, 'invite', reason) });
+  }
+
+  /**
+   * POST /knock/{roomIdOrAlias} (matrix-spec: knocking.yaml#knockRoom; client-server-api "Knocking on
+   * rooms"): a member event with membership knock, which the room's members see; the room's
+   * join_rule must be knock or knock_restricted (auth rules 4.7, room versions 7+). Users who are in
+   * the room, invited or banned cannot knock. A member who may invite accepts (invite), one who may
+   * kick or ban denies (kick, ban); the knocker retracts with /leave.
+   */
+  async knock(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
+    this.checkReason(reason);
+    const room = await this.requireRoom(roomId);
+    await this.refuseIfBlocked(roomId);
+    const current = membershipOf(auth.userId, lookupIn(room.state));
+    if (current === 'join') throw forbidden('You are already in this room');
+    if (current === 'invite') throw forbidden('You are already invited to this room: join it');
+    if (current === 'ban') throw forbidden('You are banned from this room');
+    // A knock reaches the room's moderators like an invite reaches its invitee: limited like messages.
+    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: auth.userId, sender: auth.userId, content: await this.memberContent(auth.userId, 'knock', reason) });
   }
 
   /** POST /rooms/{roomId}/leave (matrix-spec: leaving.yaml#leaveRoom); also rejects an invite. */
