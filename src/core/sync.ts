@@ -383,6 +383,21 @@ export class SyncService {
       // The timeline's pages hold all of the room's events from its start unless the filter narrowed the query.
       const unfiltered = !timelineFilter?.types && !timelineFilter?.not_types && !timelineFilter?.senders && !timelineFilter?.not_senders;
       stateEvents = await this.stateBefore(room, startPos, upTo, unfiltered ? timeline.range : undefined);
+      // State events inside the timeline's span that the timeline does not show (history visibility
+      // hid them, or a filter or an ignored sender) would otherwise reach the client nowhere: a
+      // server-notices room joined after its name was set came out nameless. For every state key no
+      // shown timeline event touches, the state section carries the state as of the timeline's end.
+      // (Nothing to do when the timeline shows every event of its span: the common case.)
+      const shown = new Set(timeline.events.map((r) => r.event.event_id));
+      if (!unfiltered || timeline.range.some((r) => r.event.state_key !== undefined && !shown.has(r.event.event_id))) {
+        const shownKeys = new Set(timeline.events.filter((r) => r.event.state_key !== undefined).map((r) => `${r.event.type}\u0000${r.event.state_key}`));
+        const byKey = new Map(stateEvents.map((e) => [`${e.type}\u0000${e.state_key}`, e]));
+        for (const e of await this.stateBefore(room, upTo + 1, upTo, [])) {
+          const key = `${e.type}\u0000${e.state_key}`;
+          if (!shownKeys.has(key)) byKey.set(key, e);
+        }
+        stateEvents = [...byKey.values()];
+      }
     } else if (timeline.limited) {
       // State that changed between `since` and the timeline's start and is not in the timeline.
       stateEvents = await this.stateDelta(m.roomId, since!, startPos - 1);
