@@ -14,7 +14,7 @@ import type { Services } from '../services.js';
 import { setCorsHeaders } from './cors.js';
 import { errorHandler, pathOf } from './errors.js';
 import { createMetrics, metricsHandler, recordRequest, type Metrics } from './metrics.js';
-import { buildRouter, type RouteDef } from './routes.js';
+import { buildRouter, withLegacyR0, type RouteDef } from './routes.js';
 import './locals.js';
 
 export interface AppOptions {
@@ -30,7 +30,11 @@ export const HEARTH_PREFIXES = ['/_matrix', '/.well-known/matrix', '/_synapse', 
 /** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
 export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
   return [
-    { prefix: '/_matrix/client', routes: clientRoutes(services) },
+    // Client routes that existed in r0 are served under /_matrix/client/r0/ too (RouteDef.r0).
+    // The media repository, once there is one, mounts here as '/_matrix/media' with the same
+    // treatment: its r0-era routes (upload, download, thumbnail, preview_url, config) flagged r0 so
+    // that /_matrix/media/r0/... answers like /_matrix/media/v3/....
+    { prefix: '/_matrix/client', routes: withLegacyR0(clientRoutes(services)) },
     { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
     { prefix: '/_matrix/federation', routes: federationRoutes(services) },
     { prefix: '/_matrix/key', routes: keyRoutes(services) },
