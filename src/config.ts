@@ -43,6 +43,7 @@ export interface Config {
   presence: { enabled: boolean; idle_timeout_ms: number };
   typing: { max_timeout_ms: number };
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
+  web_client: { enabled: boolean; path: string };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -120,6 +121,10 @@ export const CONFIG_SHAPE: Shape = {
     room_name: { kind: 'string', default: 'Server Notices', doc: 'Name of each user\'s server-notices room' },
     on_password_change: { kind: 'boolean', default: true, doc: 'Send the user a notice when their password changes' },
     on_new_login: { kind: 'boolean', default: true, doc: 'Send the user a notice when a new device logs in to their account' },
+  },
+  web_client: {
+    enabled: { kind: 'boolean', default: true, doc: 'Serve the built-in web chat client (dist/web, built by npm run build) at web_client.path' },
+    path: { kind: 'string', default: '/', doc: "URL path of the web client, e.g. '/' or '/chat/'; not under /_matrix, /_synapse, /_hearth, /.well-known or /metrics" },
   },
 };
 
@@ -228,8 +233,25 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (!SERVER_NAME_RE.test(config.server_name)) problems.push(`server_name: not a valid server name (got ${JSON.stringify(config.server_name)})`);
   if (config.jwt_login.enabled && !config.jwt_login.secret) problems.push('jwt_login.secret: required when jwt_login.enabled is true');
   if (config.public_baseurl !== null && !/^https?:\/\//.test(config.public_baseurl)) problems.push('public_baseurl: must start with http:// or https://');
+  const webPath = checkWebClientPath(config.web_client.path);
+  if (typeof webPath === 'string') config.web_client.path = webPath;
+  else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Paths the web client may not take: Hearth's own prefixes (src/http/app.ts HEARTH_PREFIXES) and /metrics. */
+const RESERVED_WEB_PATHS = ['/_matrix/', '/_synapse/', '/_hearth/', '/.well-known/', '/metrics/'];
+
+/**
+ * web_client.path: an absolute URL path of plain segments, normalised to end in '/' ('/chat' ->
+ * '/chat/'); the client must never shadow a Matrix route.
+ */
+function checkWebClientPath(path: string): string | { problem: string } {
+  const p = path.endsWith('/') ? path : `${path}/`;
+  if (!/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(p) || /\/\.{1,2}\//.test(p)) return { problem: "must be a URL path of plain segments, such as '/' or '/chat/'" };
+  if (RESERVED_WEB_PATHS.some((r) => p.startsWith(r))) return { problem: 'must not be under /_matrix, /_synapse, /_hearth, /.well-known or /metrics' };
+  return p;
 }
 
 /** Reads the YAML file (if any) and applies env overrides. */
