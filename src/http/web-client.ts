@@ -74,17 +74,34 @@ interface Asset {
 
 const etagOf = (body: Buffer, suffix: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}${suffix}"`;
 
+/** A file's bytes, or undefined when it is not there (any more: a build swapped in meanwhile). */
+function readIfThere(file: string): Buffer | undefined {
+  try {
+    return statSync(file).isFile() ? readFileSync(file) : undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /** Reads the built files into memory (a few hundred KB at most); index.html and hashed names only. */
 export function loadWebClient(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   if (!existsSync(join(dir, 'index.html'))) return assets;
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return assets;
+    throw e;
+  }
+  for (const name of names) {
     if (name.endsWith('.br') || name.endsWith('.gz')) continue;
-    const file = join(dir, name);
-    if (!statSync(file).isFile()) continue;
     const isIndex = name === 'index.html';
     if (!isIndex && !HASHED.test(name)) continue; // only what the build names by content is cacheable
-    const body = readFileSync(file);
+    const file = join(dir, name);
+    const body = readIfThere(file);
+    if (!body) continue;
     const asset: Asset = {
       type: TYPES[extname(name)] ?? 'application/octet-stream',
       cacheControl: isIndex ? 'no-cache' : IMMUTABLE,
@@ -92,10 +109,8 @@ export function loadWebClient(dir: string): Map<string, Asset> {
       encoded: {},
     };
     for (const [enc, ext] of [['br', '.br'], ['gzip', '.gz']] as const) {
-      if (existsSync(file + ext)) {
-        const encodedBody = readFileSync(file + ext);
-        asset.encoded[enc] = { body: encodedBody, etag: etagOf(body, `-${enc}`) };
-      }
+      const encodedBody = readIfThere(file + ext);
+      if (encodedBody) asset.encoded[enc] = { body: encodedBody, etag: etagOf(body, `-${enc}`) };
     }
     assets.set(name, asset);
   }
