@@ -1,12 +1,15 @@
 // The built-in web client's static files (spec/web-client.md "Serving"): index.html with the page's
 // security headers and no-cache, content-hashed files immutable, br/gzip chosen by Accept-Encoding,
 // web_client.enabled and web_client.path, and Matrix routes untouched. Files come from a fixture
-// directory shaped like the build's output.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// directory shaped like the build's output; the last block checks the real build's output.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { FakeClock } from '../../src/clock.js';
 import { buildConfig, ConfigError } from '../../src/config.js';
@@ -16,6 +19,7 @@ import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/index.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INDEX = '<!doctype html><html><head><link rel="stylesheet" href="app-ABCD1234.css"><script type="module" src="app-WXYZ5678.js"></script></head><body></body></html>';
 const JS = `console.log(${JSON.stringify('hearth '.repeat(200))});`;
 const CSS = `body { color: #1b1f24; } ${'.x { margin: 0 }'.repeat(100)}`;
@@ -311,4 +315,32 @@ describe('chooseEncoding', () => {
     expect(chooseEncoding('br, gzip', ['gzip'])).toBe('gzip');
     expect(chooseEncoding('br', [])).toBeUndefined();
   });
+});
+
+describe('scripts/build-web.mjs', () => {
+  const out = mkdtempSync(join(tmpdir(), 'hearth-web-build-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('writes index.html naming content-hashed bundles, each with .br and .gz, which the server serves', async () => {
+    const dist = join(out, 'web');
+    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/build-web.mjs'), '--outdir', dist, '--quiet'], { cwd: ROOT });
+    const index = readFileSync(join(dist, 'index.html'), 'utf8');
+    const named = [...index.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((n) => !n.startsWith('data:'));
+    expect(named).toEqual(expect.arrayContaining([expect.stringMatching(/^app-[A-Z0-9]{8}\.js$/), expect.stringMatching(/^app-[A-Z0-9]{8}\.css$/)]));
+    expect(index).not.toMatch(/<script>|<style|style=/); // nothing inline for the CSP to refuse
+    for (const name of [...named, 'index.html']) {
+      expect(existsSync(join(dist, name))).toBe(true);
+      expect(existsSync(join(dist, `${name}.br`))).toBe(true);
+      expect(existsSync(join(dist, `${name}.gz`))).toBe(true);
+    }
+    const s = await serve({}, dist);
+    try {
+      for (const name of named) {
+        const res = await s.get(`/${name}`, { 'Accept-Encoding': 'br' });
+        expect({ name, status: res.status, cache: res.headers['cache-control'], encoding: res.headers['content-encoding'] }).toEqual({ name, status: 200, cache: IMMUTABLE, encoding: 'br' });
+      }
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
 });
