@@ -375,6 +375,16 @@ describe('the web client in Chromium', () => {
     await shot(a, 'rooms-phone');
   });
 
+  it('a reload of a tab keeps its session (no new one); the login is remembered', async () => {
+    const a = alice.page;
+    const before = running.services.sessions.list('@alice:localhost').map((s) => s.id).sort();
+    await a.reload();
+    await a.locator('.room-item', { hasText: 'Release planning' }).waitFor();
+    await a.locator('.room-item', { hasText: 'Release planning' }).click();
+    await message(a, 'Sent from my other tab').waitFor();
+    expect(running.services.sessions.list('@alice:localhost').map((s) => s.id).sort()).toEqual(before);
+  });
+
   it('logs out: the login form again, the token gone and refused by the server', async () => {
     const a = alice.page;
     const token = await a.evaluate('JSON.parse(localStorage.getItem("hearth.credentials")).accessToken') as string;
