@@ -45,6 +45,7 @@ export interface Config {
   typing: { max_timeout_ms: number };
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
   server_events: { compat_sender_localpart: string | null };
+  web_client: { enabled: boolean; path: string };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -129,6 +130,10 @@ export const CONFIG_SHAPE: Shape = {
       kind: 'nullable-string', default: null,
       doc: 'When set (e.g. "notices"), clients that have not said they understand server-name senders see server-generated events from @<localpart>:<server_name> (the domain kept in unsigned["hearth.server_sender"]); the localpart is reserved',
     },
+  },
+  web_client: {
+    enabled: { kind: 'boolean', default: true, doc: 'Serve the built-in web chat client (dist/web, built by npm run build) at web_client.path' },
+    path: { kind: 'string', default: '/', doc: "URL path of the web client, e.g. '/' or '/chat/'; not under /_matrix, /_synapse, /_hearth, /.well-known or /metrics" },
   },
 };
 
@@ -242,8 +247,25 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (compat !== null && (!/^[a-z0-9._=\-/+]+$/.test(compat) || /^\d+$/.test(compat) || compat.startsWith('_'))) {
     problems.push(`server_events.compat_sender_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(compat)})`);
   }
+  const webPath = checkWebClientPath(config.web_client.path);
+  if (typeof webPath === 'string') config.web_client.path = webPath;
+  else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Paths the web client may not take: Hearth's own prefixes (src/http/app.ts HEARTH_PREFIXES) and /metrics. */
+const RESERVED_WEB_PATHS = ['/_matrix/', '/_synapse/', '/_hearth/', '/.well-known/', '/metrics/'];
+
+/**
+ * web_client.path: an absolute URL path of plain segments, normalised to end in '/' ('/chat' ->
+ * '/chat/'); the client must never shadow a Matrix route.
+ */
+function checkWebClientPath(path: string): string | { problem: string } {
+  const p = path.endsWith('/') ? path : `${path}/`;
+  if (!/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(p) || /\/\.{1,2}\//.test(p)) return { problem: "must be a URL path of plain segments, such as '/' or '/chat/'" };
+  if (RESERVED_WEB_PATHS.some((r) => p.startsWith(r))) return { problem: 'must not be under /_matrix, /_synapse, /_hearth, /.well-known or /metrics' };
+  return p;
 }
 
 /** Reads the YAML file (if any) and applies env overrides. */

@@ -172,7 +172,8 @@ describe('request bodies', () => {
 });
 
 describe('routing', () => {
-  const s = makeTestServer();
+  // Without the web client, / is like any other unknown path (test/http/web-client.test.ts has it on).
+  const s = makeTestServer({ web_client: { enabled: false } });
   afterAll(() => s.close());
 
   it.each([
