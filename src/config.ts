@@ -15,6 +15,7 @@ export interface Config {
   listen: { host: string; port: number };
   database: { path: string; cache_mb: number };
   enable_registration: boolean;
+  registration_requires_token: boolean;
   allow_guest_access: boolean;
   registration_shared_secret: string | null;
   password_min_length: number;
@@ -43,6 +44,8 @@ export interface Config {
   presence: { enabled: boolean; idle_timeout_ms: number };
   typing: { max_timeout_ms: number };
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
+  server_events: { compat_sender_localpart: string | null };
+  web_client: { enabled: boolean; path: string };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -75,6 +78,7 @@ export const CONFIG_SHAPE: Shape = {
     cache_mb: { kind: 'positive-int', default: 64, doc: "SQLite page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
   },
   enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
+  registration_requires_token: { kind: 'boolean', default: false, doc: 'Registration needs a registration token (m.login.registration_token; tokens come from the admin API) instead of the dummy stage' },
   allow_guest_access: { kind: 'boolean', default: true, doc: 'Allow temporary (guest) accounts through register?kind=guest' },
   registration_shared_secret: { kind: 'nullable-string', default: null, doc: 'Enables /_synapse/admin/v1/register (HMAC shared-secret registration) when set' },
   password_min_length: { kind: 'positive-int', default: 8, doc: 'Minimum password length in characters' },
@@ -120,6 +124,16 @@ export const CONFIG_SHAPE: Shape = {
     room_name: { kind: 'string', default: 'Server Notices', doc: 'Name of each user\'s server-notices room' },
     on_password_change: { kind: 'boolean', default: true, doc: 'Send the user a notice when their password changes' },
     on_new_login: { kind: 'boolean', default: true, doc: 'Send the user a notice when a new device logs in to their account' },
+  },
+  server_events: {
+    compat_sender_localpart: {
+      kind: 'nullable-string', default: null,
+      doc: 'When set (e.g. "notices"), clients that have not said they understand server-name senders see server-generated events from @<localpart>:<server_name> (the domain kept in unsigned["hearth.server_sender"]); the localpart is reserved',
+    },
+  },
+  web_client: {
+    enabled: { kind: 'boolean', default: true, doc: 'Serve the built-in web chat client (dist/web, built by npm run build) at web_client.path' },
+    path: { kind: 'string', default: '/', doc: "URL path of the web client, e.g. '/' or '/chat/'; not under /_matrix, /_synapse, /_hearth, /.well-known or /metrics" },
   },
 };
 
@@ -228,8 +242,30 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (!SERVER_NAME_RE.test(config.server_name)) problems.push(`server_name: not a valid server name (got ${JSON.stringify(config.server_name)})`);
   if (config.jwt_login.enabled && !config.jwt_login.secret) problems.push('jwt_login.secret: required when jwt_login.enabled is true');
   if (config.public_baseurl !== null && !/^https?:\/\//.test(config.public_baseurl)) problems.push('public_baseurl: must start with http:// or https://');
+  const compat = config.server_events.compat_sender_localpart;
+  // The same rules as a registered localpart (appendices "User Identifiers"; no guest or reserved shape).
+  if (compat !== null && (!/^[a-z0-9._=\-/+]+$/.test(compat) || /^\d+$/.test(compat) || compat.startsWith('_'))) {
+    problems.push(`server_events.compat_sender_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(compat)})`);
+  }
+  const webPath = checkWebClientPath(config.web_client.path);
+  if (typeof webPath === 'string') config.web_client.path = webPath;
+  else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Paths the web client may not take: Hearth's own prefixes (src/http/app.ts HEARTH_PREFIXES) and /metrics. */
+const RESERVED_WEB_PATHS = ['/_matrix/', '/_synapse/', '/_hearth/', '/.well-known/', '/metrics/'];
+
+/**
+ * web_client.path: an absolute URL path of plain segments, normalised to end in '/' ('/chat' ->
+ * '/chat/'); the client must never shadow a Matrix route.
+ */
+function checkWebClientPath(path: string): string | { problem: string } {
+  const p = path.endsWith('/') ? path : `${path}/`;
+  if (!/^\/(?:[A-Za-z0-9._~-]+\/)*$/.test(p) || /\/\.{1,2}\//.test(p)) return { problem: "must be a URL path of plain segments, such as '/' or '/chat/'" };
+  if (RESERVED_WEB_PATHS.some((r) => p.startsWith(r))) return { problem: 'must not be under /_matrix, /_synapse, /_hearth, /.well-known or /metrics' };
+  return p;
 }
 
 /** Reads the YAML file (if any) and applies env overrides. */

@@ -8,7 +8,8 @@
 //   await hearth.close();             // timers stopped, database closed
 import type { Express, Router } from 'express';
 import { systemClock, type Clock } from './clock.js';
-import { buildConfig, type Config } from './config.js';
+import { buildConfig, ConfigError, type Config } from './config.js';
+import { compatSenderId } from './core/events/server-senders.js';
 import { createApp, createHearthRouter } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServices, type Services } from './services.js';
@@ -54,6 +55,12 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
   const logger = opts.logger ?? createLogger(config.logging.level);
   const storage = openSqliteStorage(config.database.path, () => clock.now(), { cacheMb: config.database.cache_mb });
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
+  // The compat sender stands for the server: an account under that ID could speak as the server.
+  const compat = compatSenderId(config);
+  if (compat !== undefined && (await storage.accounts.getUser(compat))) {
+    await storage.close();
+    throw new ConfigError([`server_events.compat_sender_localpart: ${compat} is an existing account; choose a localpart nobody has`]);
+  }
   const services = createServices(config, storage, clock, { logger });
   const { router } = createHearthRouter(services, { defaultMetrics: opts.defaultMetrics === true });
   const app = createApp(services, { router });

@@ -118,8 +118,10 @@ async function serve(config: Config): Promise<void> {
       ? `  Register a first user with any Matrix client (e.g. Element: homeserver ${running.url}), or:\n` +
         `    curl -X POST ${running.url}/_matrix/client/v3/register -d '{"username":"alice","password":"a-long-password","auth":{"type":"m.login.dummy"}}'\n`
       : '';
+    const web = config.web_client.enabled ? `  Chat in a browser: ${running.url}${config.web_client.path}\n` : '';
     process.stdout.write(
       `\n${SERVER_NAME_SOFTWARE} ${VERSION} listening on ${running.url} for server name "${config.server_name}"\n` +
+        web +
         reg +
         `  Create an admin:   npm start -- user create admin --admin\n` +
         `  Stop with Ctrl-C.\n\n`,

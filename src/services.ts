@@ -7,8 +7,10 @@ import { AccountService } from './core/accounts/account.js';
 import { DeviceService } from './core/accounts/devices.js';
 import { AccountEvents } from './core/accounts/events.js';
 import { LoginService } from './core/accounts/login.js';
+import { OpenIdService } from './core/accounts/openid.js';
 import { ProfileService } from './core/accounts/profile.js';
 import { RegistrationService } from './core/accounts/registration.js';
+import { RegistrationTokenService } from './core/accounts/registration-tokens.js';
 import { TokenService } from './core/accounts/tokens.js';
 import { InMemoryNotifier, type Notifier } from './core/notifier.js';
 import { AdminService } from './core/admin.js';
@@ -23,6 +25,7 @@ import type { SigningKey } from './core/crypto/signing.js';
 import { EventWriter } from './core/events/writer.js';
 import { loadOrCreateSigningKey } from './core/keys.js';
 import { DirectoryService } from './core/rooms/directory.js';
+import { HierarchyService } from './core/rooms/hierarchy.js';
 import { RoomReader } from './core/rooms/read.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
@@ -48,11 +51,15 @@ export interface Services {
   accountEvents: AccountEvents;
   tokens: TokenService;
   registration: RegistrationService;
+  /** Registration tokens: the m.login.registration_token stage and the admin API's tokens. */
+  registrationTokens: RegistrationTokenService;
   login: LoginService;
   /** Logout, password change, deactivation, admin flags. */
   accounts: AccountService;
   devices: DeviceService;
   profiles: ProfileService;
+  /** OpenID tokens for widgets and integrations. */
+  openId: OpenIdService;
   /** The server's signing key (generated and stored on first use). */
   signingKey(): Promise<SigningKey>;
   /** The global stream position counter (resumes after the highest stored position). */
@@ -63,6 +70,8 @@ export interface Services {
   stateGroups: StateGroupService;
   rooms: RoomService;
   directory: DirectoryService;
+  /** The space hierarchy (m.space.child). */
+  hierarchy: HierarchyService;
   reader: RoomReader;
   notifier: Notifier;
   sync: SyncService;
@@ -92,11 +101,18 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const rateLimiter = new RateLimiter(config.rate_limits, clock);
   const accountEvents = new AccountEvents();
   const tokens = new TokenService(config, storage.accounts, clock, accountEvents);
-  const registration = new RegistrationService(config, storage.accounts, clock, uia, tokens, accountEvents, opts.scrypt);
+  const registrationTokens = new RegistrationTokenService(config, storage.admin, clock, uia);
+  const registration = new RegistrationService(config, storage.accounts, clock, uia, tokens, accountEvents, registrationTokens, opts.scrypt);
   const login = new LoginService(config, storage.accounts, clock, rateLimiter, tokens, registration, opts.scrypt);
   const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
   const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
-  const profiles = new ProfileService(config, storage.accounts);
+  // A new display name or avatar reaches the user's rooms (RoomService, built below); a room that
+  // refuses is logged and skipped.
+  const profiles = new ProfileService(config, storage.accounts, async (userId) => {
+    const { failed } = await rooms.propagateProfile(userId);
+    for (const f of failed) logger.warn({ err: f.error, userId, roomId: f.roomId }, 'could not update the member event after a profile change');
+  });
+  const openId = new OpenIdService(config, storage.accounts, clock);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
   let positionsP: Promise<StreamPositions> | undefined;
@@ -122,6 +138,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
   const directory = new DirectoryService(config, storage.rooms, roomState);
   const reader = new RoomReader(config, storage.rooms, roomState, clock);
+  const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);
@@ -141,7 +158,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, roomState, accountData, clock, logger);
-  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, roomState, sessions, notices);
+  const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, roomState, sessions, notices, profiles, devices, tokens, clock);
   // The server tells users about changes to their account (sender = server name).
   accountEvents.addListener({
     passwordChanged: (userId) => {
@@ -161,10 +178,12 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     accountEvents,
     tokens,
     registration,
+    registrationTokens,
     login,
     accounts,
     devices,
     profiles,
+    openId,
     signingKey,
     positions,
     events,
@@ -172,6 +191,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     stateGroups,
     rooms,
     directory,
+    hierarchy,
     reader,
     notifier,
     sync,

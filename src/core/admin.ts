@@ -1,9 +1,15 @@
 // The admin API's domain rules: users, rooms, sessions (GTChat's admin_show_table), room shutdown.
 // Shapes follow Synapse's admin API where Synapse has the feature, so existing admin tools work.
 import type { Config } from '../config.js';
-import { badJson, invalidParam, invalidUsername, notFound } from '../errors.js';
-import type { AccountStore, AdminStore, RoomStore, UserListEntry } from '../storage/types.js';
+import { badJson, invalidParam, invalidUsername, MatrixError, notFound } from '../errors.js';
+import type { AccountStore, AdminStore, DeviceRecord, RoomStore, UserListEntry, UserRecord } from '../storage/types.js';
+import type { Clock } from '../clock.js';
 import type { AccountService } from './accounts/account.js';
+import type { DeviceService } from './accounts/devices.js';
+import type { AuthContext } from './accounts/events.js';
+import type { TokenService } from './accounts/tokens.js';
+import { toClientEvent } from './events/client-format.js';
+import type { ProfileService } from './accounts/profile.js';
 import type { RegistrationService } from './accounts/registration.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
@@ -33,10 +39,22 @@ export class AdminService {
     private readonly registration: RegistrationService,
     private readonly rooms: RoomStore,
     private readonly writer: EventWriter,
-    private readonly roomState: RoomStateService,
+    private readonly currentState: RoomStateService,
     private readonly sessions: SessionService,
     private readonly notices: ServerNoticeService,
+    private readonly profiles: ProfileService,
+    private readonly devices: DeviceService,
+    private readonly tokens: TokenService,
+    private readonly clock: Clock,
   ) {}
+
+  /** A local account that exists (deactivated or not), or 404 M_NOT_FOUND. */
+  private async requireUser(userId: string): Promise<UserRecord> {
+    this.requireLocalUserId(userId);
+    const u = await this.accountStore.getUser(userId);
+    if (!u) throw notFound('User not found');
+    return u;
+  }
 
   requireLocalUserId(userId: string): void {
     const p = parseUserId(userId);
@@ -54,7 +72,7 @@ export class AdminService {
       is_guest: u!.isGuest,
       creation_ts: u!.createdTs,
       user_type: null,
-      shadow_banned: false,
+      shadow_banned: u!.shadowBanned,
       locked: false,
       appservice_id: null,
       threepids: [],
@@ -106,14 +124,8 @@ export class AdminService {
         this.notices.notifyQuietly(userId, PASSWORD_CHANGED_NOTICE);
       }
     }
-    if (b.displayname !== undefined) {
-      if (b.displayname === null) await this.accountStore.deleteProfileField(userId, 'displayname');
-      else await this.accountStore.setProfileField(userId, 'displayname', b.displayname);
-    }
-    if (b.avatarUrl !== undefined) {
-      if (b.avatarUrl === null) await this.accountStore.deleteProfileField(userId, 'avatar_url');
-      else await this.accountStore.setProfileField(userId, 'avatar_url', b.avatarUrl);
-    }
+    // Like the user's own change, a new display name or avatar reaches the user's rooms.
+    await this.profiles.setByAdmin(userId, { ...(b.displayname !== undefined ? { displayname: b.displayname } : {}), ...(b.avatarUrl !== undefined ? { avatarUrl: b.avatarUrl } : {}) });
     return { created, user: await this.getUser(userId) };
   }
 
@@ -147,7 +159,7 @@ export class AdminService {
   }
 
   private async roomDetails(entry: Awaited<ReturnType<AdminStore['listRooms']>>[number]): Promise<JsonObject> {
-    const room = await this.roomState.get(entry.roomId);
+    const room = await this.currentState.get(entry.roomId);
     const lookup = room ? lookupIn(room.state) : () => undefined;
     const str = (type: string, key: string): string | null => {
       const v = lookup(type, '')?.content[key];
@@ -219,7 +231,7 @@ export class AdminService {
   async shutdownRoom(roomId: string, message: string | undefined): Promise<string> {
     if (!(await this.rooms.getRoom(roomId))) throw notFound('Room not found');
     const text = message ?? 'This room has been shut down by the server administrators.';
-    await this.store.setRoomBlocked(roomId, true);
+    await this.store.setRoomBlocked(roomId, true, null, this.clock.now());
     await this.notices.roomEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
     const result: ShutdownResult = { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null };
     for (const m of await this.rooms.getRoomMembers(roomId, ['join', 'invite', 'knock'])) {
@@ -252,6 +264,110 @@ export class AdminService {
       .map(([id, v]) => ({ status: 'complete', delete_id: id, shutdown_room: v.result as unknown as JsonObject }));
     if (results.length === 0) throw notFound('No delete task for this room');
     return { results };
+  }
+
+  // ---- users: password, logging in as them, devices, shadow bans ----------------------------------
+
+  /**
+   * POST /_synapse/admin/v1/reset_password/{userId}: the password policy applies; with
+   * `logout_devices` (default true) every device and token goes and its sessions end. The user is
+   * told like after any password change (server notice).
+   */
+  async resetPassword(userId: string, newPassword: string, logoutDevices: boolean): Promise<void> {
+    const u = await this.requireUser(userId);
+    await this.accounts.setPassword(userId, newPassword, logoutDevices);
+    if (!u.deactivated && this.config.server_notices.on_password_change) this.notices.notifyQuietly(userId, PASSWORD_CHANGED_NOTICE);
+  }
+
+  /**
+   * POST /_synapse/admin/v1/users/{userId}/login: an access token for the user on a new device
+   * (named after the admin, so the user can see and delete it), optionally expiring at
+   * `validUntilMs`. An admin cannot log in as themselves (Synapse's rule); deactivated users cannot.
+   */
+  async loginAs(admin: AuthContext, userId: string, validUntilMs: number | null): Promise<{ access_token: string; device_id: string }> {
+    const u = await this.requireUser(userId);
+    if (userId === admin.userId) throw new MatrixError(400, 'M_UNKNOWN', 'Cannot use the admin API to log in as yourself');
+    if (u.deactivated) throw new MatrixError(400, 'M_UNKNOWN', 'The user is deactivated');
+    if (validUntilMs !== null && validUntilMs <= this.clock.now()) throw invalidParam('valid_until_ms must be in the future');
+    const r = await this.tokens.issueLogin(userId, undefined, `Admin login (${admin.userId})`, 'admin', validUntilMs);
+    return { access_token: r.access_token, device_id: r.device_id };
+  }
+
+  /** A device in the admin API's shape (every key present, null when unknown). */
+  private deviceJson(d: DeviceRecord): JsonObject {
+    return {
+      device_id: d.deviceId, display_name: d.displayName, last_seen_ip: d.lastSeenIp, last_seen_user_agent: d.lastSeenUserAgent,
+      last_seen_ts: d.lastSeenTs, user_id: d.userId, dehydrated: false,
+    };
+  }
+
+  /** GET /_synapse/admin/v2/users/{userId}/devices */
+  async listDevices(userId: string): Promise<JsonObject> {
+    await this.requireUser(userId);
+    const list = (await this.devices.list(userId)).map((d) => this.deviceJson(d));
+    return { devices: list, total: list.length };
+  }
+
+  /** GET /_synapse/admin/v2/users/{userId}/devices/{deviceId} */
+  async getDevice(userId: string, deviceId: string): Promise<JsonObject> {
+    await this.requireUser(userId);
+    return this.deviceJson(await this.devices.get(userId, deviceId));
+  }
+
+  /** PUT /_synapse/admin/v2/users/{userId}/devices/{deviceId}: `display_name` when given. */
+  async renameDevice(userId: string, deviceId: string, displayName: string | null | undefined): Promise<void> {
+    await this.requireUser(userId);
+    if (displayName === undefined) await this.devices.get(userId, deviceId);
+    else await this.devices.rename(userId, deviceId, displayName);
+  }
+
+  /**
+   * DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId} and POST .../delete_devices: like the
+   * user's own deletion (DeviceService.remove): tokens revoked, sessions ended. Unknown devices are
+   * no error (Synapse answers 200 too).
+   */
+  async deleteDevices(userId: string, deviceIds: string[]): Promise<void> {
+    await this.requireUser(userId);
+    await this.devices.remove(userId, deviceIds);
+  }
+
+  /**
+   * POST / DELETE /_synapse/admin/v1/users/{userId}/shadow_ban: the user's sends are answered as
+   * usual but reach nobody (RoomService). Takes effect at once (cached tokens are refreshed).
+   */
+  async setShadowBanned(userId: string, banned: boolean): Promise<void> {
+    await this.requireUser(userId);
+    await this.accountStore.setShadowBanned(userId, banned);
+    this.tokens.forgetUser(userId);
+  }
+
+  // ---- rooms: state, blocking ------------------------------------------------------------------
+
+  /** GET /_synapse/admin/v1/rooms/{roomId}/state: the current state as client events (`type` filters). */
+  async roomState(roomId: string, type: string | undefined): Promise<JsonObject> {
+    const room = await this.currentState.get(roomId);
+    if (!room) throw notFound('Room not found');
+    const ids = [...room.state.values()].filter((e) => type === undefined || e.type === type).map((e) => e.event_id);
+    const now = this.clock.now();
+    const records = (await this.rooms.getEvents(ids)).sort((a, b) => a.streamOrdering - b.streamOrdering);
+    return { state: records.map((r) => toClientEvent(r, now) as unknown as JsonObject) };
+  }
+
+  /** GET /_synapse/admin/v1/rooms/{roomId}/block: `{block, user_id?}` (who blocked it). */
+  async roomBlock(roomId: string): Promise<JsonObject> {
+    const b = await this.store.getRoomBlock(roomId);
+    if (!b) return { block: false };
+    return b.blockedBy !== null ? { block: true, user_id: b.blockedBy } : { block: true };
+  }
+
+  /**
+   * PUT /_synapse/admin/v1/rooms/{roomId}/block: blocks (new joins and invites refused) or unblocks a
+   * room; a room this server does not know can be blocked ahead of time. Members stay.
+   */
+  async setRoomBlock(admin: AuthContext, roomId: string, block: boolean): Promise<JsonObject> {
+    if (!/^![^:]+:.+$/.test(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+    await this.store.setRoomBlocked(roomId, block, admin.userId, this.clock.now());
+    return { block };
   }
 
   /** GET /_hearth/admin/v1/sessions: every live session (GTChat's table of active users), paged. */

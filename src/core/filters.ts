@@ -4,6 +4,7 @@
 // it, trim events to `event_fields`. Storage of filters and their use in /sync and /messages live
 // elsewhere.
 import { badJson, notJson } from '../errors.js';
+import { DOMAIN_SENDERS_FILTER_KEY } from './events/server-senders.js';
 import type { JsonObject } from './events/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -28,6 +29,8 @@ export interface RoomEventFilter extends EventFilter {
   not_rooms?: string[];
   rooms?: string[];
   contains_url?: boolean;
+  /** Hearth: the client understands server-name senders (spec/server-events.md), for /messages and /context. */
+  'hearth.domain_senders'?: boolean;
 }
 
 /** sync_filter.yaml: `room.state` is a RoomEventFilter (called StateFilter in the rendered spec). */
@@ -52,6 +55,8 @@ export interface Filter {
   presence?: EventFilter;
   account_data?: EventFilter;
   room?: RoomFilter;
+  /** Hearth: the client understands server-name senders (spec/server-events.md), for /sync. */
+  'hearth.domain_senders'?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,6 +142,7 @@ function parseRoomEventFilterAt(v: unknown, prefix: string): RoomEventFilter {
     not_rooms: optStringArray(o, prefix, 'not_rooms'),
     rooms: optStringArray(o, prefix, 'rooms'),
     contains_url: optBoolean(o, prefix, 'contains_url'),
+    ...(prefix === '' ? { [DOMAIN_SENDERS_FILTER_KEY]: optBoolean(o, prefix, DOMAIN_SENDERS_FILTER_KEY) } : {}),
   });
 }
 
@@ -189,6 +195,7 @@ export function parseFilter(json: unknown): Filter {
       presence: evFilter('presence'),
       account_data: evFilter('account_data'),
       room: rawRoom === undefined ? undefined : parseRoomFilterAt(rawRoom, 'room'),
+      [DOMAIN_SENDERS_FILTER_KEY]: optBoolean(o, '', DOMAIN_SENDERS_FILTER_KEY),
     },
   );
 }

@@ -154,10 +154,15 @@ export class PresenceService implements SessionListener {
       await this.statusMsg(userId);
       storedLastActive = (await this.meta.getPresenceStatus(userId))?.lastActiveTs ?? null;
     }
-    return this.content(userId, true, storedLastActive);
+    return this.content(userId, storedLastActive);
   }
 
-  private content(userId: string, forGet: boolean, storedLastActive: number | null = null): JsonObject {
+  /**
+   * Presence content for GET /presence/{userId}/status and m.presence events. `status_msg`
+   * is left out when none is set: presence.yaml allows null, but matrix-nio (and other SDKs) type it
+   * as a string and refuse the whole answer on a null.
+   */
+  private content(userId: string, storedLastActive: number | null = null): JsonObject {
     const st = this.states.get(userId);
     const d = this.enabled ? this.derive(userId) : { presence: 'offline' as Presence, lastActiveTs: null };
     const presence = st?.presence ?? d.presence;
@@ -167,7 +172,6 @@ export class PresenceService implements SessionListener {
     out.currently_active = st?.currentlyActive ?? false;
     const msg = st?.statusMsg ?? this.statusCache.get(userId) ?? null;
     if (msg !== null) out.status_msg = msg;
-    else if (forGet) out.status_msg = null;
     return out;
   }
 
@@ -223,7 +227,7 @@ export class PresenceService implements SessionListener {
         const st = this.states.get(u);
         if (!st || st.position <= since! || st.position > upTo) continue;
         if (u !== userId && !(mates ? mates.has(u) : await this.sharesRoom(viewerRooms!, u))) continue;
-        out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
+        out.push({ type: 'm.presence', sender: u, content: this.content(u) });
       }
       return out;
     }
@@ -233,7 +237,7 @@ export class PresenceService implements SessionListener {
       // A change after this response's position goes out with the next response, not this one as well.
       if (since !== undefined && st.position > upTo) continue;
       if (since !== undefined ? st.position <= since : st.presence === 'offline' && st.statusMsg === null) continue;
-      out.push({ type: 'm.presence', sender: u, content: this.content(u, false) });
+      out.push({ type: 'm.presence', sender: u, content: this.content(u) });
     }
     return out;
   }

@@ -25,6 +25,11 @@ export interface Session {
   inFlight: number;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * The client said at the explicit start that it understands server-name senders
+   * (spec/server-events.md): it sees server-generated events with the server name as sender.
+   */
+  domainSenders: boolean;
 }
 
 /** Reacts to sessions starting, changing presence and ending (presence, typing). */
@@ -140,7 +145,7 @@ export class SessionService {
   }
 
   /** Starts a session for the token's device (explicitly, or implicitly for a request that names none). */
-  start(auth: AuthContext, presence: SessionPresence = 'online', meta: { ip?: string | null; userAgent?: string | null } = {}): Session {
+  start(auth: AuthContext, presence: SessionPresence = 'online', meta: { ip?: string | null; userAgent?: string | null } = {}, opts: { domainSenders?: boolean } = {}): Session {
     const now = this.clock.now();
     const s: Session = {
       id: this.newId(),
@@ -153,6 +158,7 @@ export class SessionService {
       inFlight: 0,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent ?? null,
+      domainSenders: opts.domainSenders === true,
     };
     this.store.put(s);
     this.store.setActiveForDevice(s.userId, s.deviceId, s.id);

@@ -9,6 +9,7 @@ import { notFound } from '../errors.js';
 import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncStore } from '../storage/types.js';
 import type { AuthContext } from './accounts/events.js';
 import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
+import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from './events/server-senders.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import type { RoomStateService } from './rooms/room-state.js';
@@ -24,6 +25,8 @@ export interface SyncRequest {
   fullState: boolean;
   filter?: Filter;
   signal?: AbortSignal;
+  /** The client's session said it understands server-name senders (spec/server-events.md). */
+  domainSenders?: boolean;
 }
 
 /** Pieces of sync that other services provide (typing, presence: the sessions issue). */
@@ -184,7 +187,9 @@ export class SyncService {
     const since = req.since?.position;
     const filter = req.filter ?? {};
     const roomFilter = filter.room;
-    const viewer: Viewer = { userId, deviceId: auth.deviceId };
+    // Server-generated events show a server-owned user as sender to clients that need a user ID there.
+    const compatSender = compatSenderFor(this.config, req.domainSenders === true || filter[DOMAIN_SENDERS_FILTER_KEY] === true);
+    const viewer: Viewer = { userId, deviceId: auth.deviceId, compatSender };
     const now = this.clock.now();
     const ignored = await this.ignoredUsers(userId);
 
@@ -233,7 +238,13 @@ export class SyncService {
         if (since !== undefined && m.streamOrdering <= since) continue;
         const invite = await this.rooms.getEvent(m.eventId);
         if (!invite || ignored.has(invite.event.sender)) continue; // invites from ignored users never reach the ignorer
-        response.rooms.invite[m.roomId] = { invite_state: { events: await this.inviteState(m.roomId, invite.event) } };
+        response.rooms.invite[m.roomId] = { invite_state: { events: await this.strippedStateWith(m.roomId, invite.event, compatSender) } };
+      } else if (m.membership === 'knock') {
+        // sync.yaml `rooms.knock`: the knocked room's stripped state, until the knock is answered.
+        if (since !== undefined && m.streamOrdering <= since) continue;
+        const knock = await this.rooms.getEvent(m.eventId);
+        if (!knock) continue;
+        response.rooms.knock[m.roomId] = { knock_state: { events: await this.strippedStateWith(m.roomId, knock.event, compatSender) } };
       } else if (m.membership === 'leave' || m.membership === 'ban') {
         const include = since !== undefined ? m.streamOrdering > since : roomFilter?.include_leave === true;
         if (!include) continue;
@@ -314,20 +325,25 @@ export class SyncService {
     return { global, rooms };
   }
 
-  private async inviteState(roomId: string, invite: StoredEvent): Promise<JsonObject[]> {
+  /**
+   * The stripped state shown with an invite or a knock (client-server-api "Stripped state"): the
+   * configured state types, the sender's member event (who invited, and why) and the membership
+   * event itself.
+   */
+  private async strippedStateWith(roomId: string, invite: StoredEvent, compatSender: string | undefined): Promise<JsonObject[]> {
     const room = await this.roomState.get(roomId);
     const out: JsonObject[] = [];
     if (room) {
       const lookup = lookupIn(room.state);
       for (const type of this.config.invite_room_state) {
         const e = lookup(type, '');
-        if (e) out.push(toStrippedState(e));
+        if (e) out.push(toStrippedState(e, compatSender));
       }
     }
     // The inviter's member event shows who invited, and why.
     const inviter = room ? lookupIn(room.state)('m.room.member', invite.sender) : undefined;
-    if (inviter) out.push(toStrippedState(inviter));
-    out.push({ ...toStrippedState(invite), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
+    if (inviter && inviter.event_id !== invite.event_id) out.push(toStrippedState(inviter, compatSender));
+    out.push({ ...toStrippedState(invite, compatSender), event_id: invite.event_id, origin_server_ts: invite.origin_server_ts });
     return out;
   }
 
@@ -379,11 +395,12 @@ export class SyncService {
       const unfiltered = !timelineFilter?.types && !timelineFilter?.not_types && !timelineFilter?.senders && !timelineFilter?.not_senders;
       stateEvents = await this.stateBefore(room, startPos, upTo, unfiltered ? timeline.range : undefined);
       // State events after the timeline's start that the timeline does not show (filtered, hidden).
-      if (timeline.hidden) stateEvents = await this.withStateAt(m.roomId, stateEvents, upTo);
+      if (timeline.hidden) stateEvents = await this.stateAround(m.roomId, undefined, stateEvents, upTo, timeline.events);
     } else if (timeline.limited || timeline.hidden) {
       // State that changed since `since` and is not in the timeline: at the timeline's start, and,
       // for events the timeline does not show, at its end (as Synapse computes it).
-      stateEvents = await this.stateDelta(m.roomId, since!, [startPos - 1, upTo]);
+      const atStart = await this.rooms.getStateAt(m.roomId, startPos - 1);
+      stateEvents = await this.stateAround(m.roomId, since, atStart, timeline.hidden ? upTo : undefined, timeline.events);
     }
     const timelineIds = new Set(timeline.events.map((r) => r.event.event_id));
     const timelineSenders = new Set(timeline.events.map((r) => r.event.sender));
@@ -559,7 +576,10 @@ export class SyncService {
     const everJoined = history.some((h) => h.streamOrdering <= m.streamOrdering && h.event?.content.membership === 'join');
     let stateEvents: StoredEvent[] = [];
     if (since !== undefined && (await this.membershipAt(m.roomId, viewer.userId, since))?.membership === 'join') {
-      if (timeline.limited || timeline.hidden) stateEvents = await this.stateDelta(m.roomId, since, [startPos - 1, m.streamOrdering]);
+      if (timeline.limited || timeline.hidden) {
+        const atStart = await this.rooms.getStateAt(m.roomId, startPos - 1);
+        stateEvents = await this.stateAround(m.roomId, since, atStart, timeline.hidden ? m.streamOrdering : undefined, events);
+      }
     } else if (everJoined) {
       stateEvents = await this.rooms.getStateAt(m.roomId, startPos - 1);
     }
@@ -574,22 +594,25 @@ export class SyncService {
     };
   }
 
-  /** State that changed between position `since` and each position of `ats` (state events at them that differ), without repeats. */
-  private async stateDelta(roomId: string, since: number, ats: number[]): Promise<StoredEvent[]> {
-    const before = new Set((await this.rooms.getStateAt(roomId, since)).map((e) => e.event_id));
-    const out = new Map<string, StoredEvent>();
-    for (const at of new Set(ats)) {
-      if (at <= since) continue;
-      for (const e of await this.rooms.getStateAt(roomId, at)) if (!before.has(e.event_id)) out.set(e.event_id, e);
+  /**
+   * The state section of a room whose timeline starts after position `since` (undefined: an initial or
+   * a newly joined room's sync): for each state key, the value at the timeline's start (`atStart`), or,
+   * when the timeline leaves out events (history visibility, filters, ignored senders) and shows no
+   * event of that key, its value at the timeline's end (`end`), so the client ends with the current
+   * state; without what the client had at `since`.
+   */
+  private async stateAround(roomId: string, since: number | undefined, atStart: StoredEvent[], end: number | undefined, timeline: EventRecord[]): Promise<StoredEvent[]> {
+    const keyOf = (e: StoredEvent) => `${e.type}\u0000${e.state_key}`;
+    const byKey = new Map(atStart.map((e) => [keyOf(e), e]));
+    if (end !== undefined) {
+      const shownKeys = new Set(timeline.filter((r) => r.event.state_key !== undefined).map((r) => keyOf(r.event)));
+      for (const e of await this.rooms.getStateAt(roomId, end)) if (!shownKeys.has(keyOf(e))) byKey.set(keyOf(e), e);
     }
-    return [...out.values()];
+    if (since === undefined) return [...byKey.values()];
+    const had = new Set((await this.rooms.getStateAt(roomId, since)).map((e) => e.event_id));
+    return [...byKey.values()].filter((e) => !had.has(e.event_id));
   }
 
-  /** `state` plus the state events at position `at` that it lacks. */
-  private async withStateAt(roomId: string, state: StoredEvent[], at: number): Promise<StoredEvent[]> {
-    const have = new Set(state.map((e) => e.event_id));
-    return [...state, ...(await this.rooms.getStateAt(roomId, at)).filter((e) => !have.has(e.event_id))];
-  }
 
 
   private applyFields(response: SyncResponse, fields: string[]): void {

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { badJson, MatrixError, uiaRequired } from '../errors.js';
 import { randomToken } from './ids.js';
 
-export type UiaStage = 'm.login.dummy' | 'm.login.password';
+export type UiaStage = 'm.login.dummy' | 'm.login.password' | 'm.login.registration_token';
 
 export interface UiaFlow {
   stages: UiaStage[];
@@ -16,10 +16,26 @@ interface UiaSession {
   userId: string | null;
   completed: Set<UiaStage>;
   expiresTs: number;
+  /** The registration token this session holds a pending use of (m.login.registration_token). */
+  registrationToken?: string;
+  /** Gives back what the session holds when it is dropped unfinished (expiry). */
+  release?: () => void;
 }
 
 /** Checks a password stage; returns true when the credentials are right for `userId`. */
 export type PasswordCheck = (auth: Record<string, unknown>, userId: string) => Promise<boolean>;
+
+/** The m.login.registration_token stage: a pending use of a valid token is taken, and given back. */
+export interface RegistrationTokenStage {
+  reserve(token: unknown): Promise<boolean>;
+  release(token: string): void;
+}
+
+/** What a completed flow leaves to its caller. */
+export interface UiaResult {
+  /** The registration token whose pending use the caller now owns: complete it or release it. */
+  registrationToken?: string;
+}
 
 const SESSION_LIFETIME_MS = 15 * 60 * 1000;
 
@@ -36,8 +52,8 @@ export class UiaService {
     purpose: string,
     auth: unknown,
     flows: UiaFlow[],
-    opts: { userId: string | null; checkPassword?: PasswordCheck },
-  ): Promise<void> {
+    opts: { userId: string | null; checkPassword?: PasswordCheck; registrationTokens?: RegistrationTokenStage },
+  ): Promise<UiaResult> {
     this.expire();
     if (auth === undefined || auth === null) throw this.challenge(this.newSession(purpose, opts.userId), flows);
     if (typeof auth !== 'object' || Array.isArray(auth)) throw badJson('auth must be an object');
@@ -63,11 +79,19 @@ export class UiaService {
         const ok = opts.userId !== null && opts.checkPassword !== undefined && (await opts.checkPassword(a, opts.userId));
         if (!ok) throw this.challenge(sessionId!, flows, { errcode: 'M_FORBIDDEN', error: 'Invalid password' });
       }
+      if (type === 'm.login.registration_token' && session.registrationToken === undefined) {
+        const stage = opts.registrationTokens;
+        const ok = stage !== undefined && (await stage.reserve(a.token));
+        if (!ok) throw this.challenge(sessionId!, flows, { errcode: 'M_FORBIDDEN', error: 'Invalid registration token' });
+        session.registrationToken = a.token as string;
+        session.release = () => stage!.release(a.token as string);
+      }
       session.completed.add(type as UiaStage);
     }
     const done = flows.some((f) => f.stages.every((s) => session!.completed.has(s)));
     if (!done) throw this.challenge(sessionId!, flows);
     this.sessions.delete(sessionId!);
+    return session.registrationToken !== undefined ? { registrationToken: session.registrationToken } : {};
   }
 
   private newSession(purpose: string, userId: string | null): string {
@@ -81,8 +105,13 @@ export class UiaService {
     return uiaRequired({ flows, params: {}, session: sessionId, completed }, failure);
   }
 
-  private expire(): void {
+  /** Drops expired sessions, giving back the registration token uses they held. */
+  expire(): void {
     const now = this.clock.now();
-    for (const [id, s] of this.sessions) if (s.expiresTs <= now) this.sessions.delete(id);
+    for (const [id, s] of this.sessions) {
+      if (s.expiresTs > now) continue;
+      this.sessions.delete(id);
+      s.release?.();
+    }
   }
 }

@@ -2,7 +2,8 @@
 // Hearth route with its middleware (request log and metrics, CORS, per-route policy and JSON body,
 // 404/405 and the Matrix error mapper), scoped to Hearth's path prefixes so that a host application
 // can mount it beside its own routes (`host.use(hearth.router)`). createApp wraps that router in an
-// Express app tuned for Hearth alone (no ETag, no X-Powered-By, a lean JSON writer).
+// Express app tuned for Hearth alone (no ETag, no X-Powered-By, a lean JSON writer) and serves the
+// built-in web client outside those prefixes (web-client.ts).
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,7 +15,8 @@ import type { Services } from '../services.js';
 import { setCorsHeaders } from './cors.js';
 import { errorHandler, pathOf } from './errors.js';
 import { createMetrics, metricsHandler, recordRequest, type Metrics } from './metrics.js';
-import { buildRouter, type RouteDef } from './routes.js';
+import { buildRouter, withLegacyR0, type RouteDef } from './routes.js';
+import { webClientMiddleware } from './web-client.js';
 import './locals.js';
 
 export interface AppOptions {
@@ -22,6 +24,8 @@ export interface AppOptions {
   defaultMetrics?: boolean;
   /** The Hearth router to serve (createHearthRouter's), when the caller also hands it out. */
   router?: Router;
+  /** Where the built web client is (dist/web/ by default; tests use their own files). */
+  webClientDir?: string;
 }
 
 /** The path prefixes Hearth answers under; everything else is left to a host application. */
@@ -30,7 +34,11 @@ export const HEARTH_PREFIXES = ['/_matrix', '/.well-known/matrix', '/_synapse', 
 /** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
 export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
   return [
-    { prefix: '/_matrix/client', routes: clientRoutes(services) },
+    // Client routes that existed in r0 are served under /_matrix/client/r0/ too (RouteDef.r0).
+    // The media repository, once there is one, mounts here as '/_matrix/media' with the same
+    // treatment: its r0-era routes (upload, download, thumbnail, preview_url, config) flagged r0 so
+    // that /_matrix/media/r0/... answers like /_matrix/media/v3/....
+    { prefix: '/_matrix/client', routes: withLegacyR0(clientRoutes(services)) },
     { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
     { prefix: '/_matrix/federation', routes: federationRoutes(services) },
     { prefix: '/_matrix/key', routes: keyRoutes(services) },
@@ -75,6 +83,9 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   installLeanJson(app);
   installQueryCache(app);
   app.use(opts.router ?? createHearthRouter(services, opts).router);
+  // The web client (spec/web-client.md) after every Hearth route: it can never shadow one.
+  const web = webClientMiddleware(services.config.web_client, { logger: services.logger, ...(opts.webClientDir ? { dir: opts.webClientDir } : {}) });
+  if (web) app.use(web);
   // Anything outside Hearth's prefixes, in Hearth's own app: still a Matrix 404.
   app.use((_req: Request, res: Response) => {
     setCorsHeaders(res);

@@ -40,8 +40,33 @@ export interface RouteDef {
    * 'raw' leaves the stream to the handler (uploads).
    */
   body?: 'json' | 'raw';
+  /**
+   * The operation existed in the legacy r0 client-server API (spec r0.x, i.e. before v1.1: no
+   * `x-addedInMatrixVersion` in the official OpenAPI), so a `/v3/...` route is also served under
+   * `/r0/...` (legacyR0Aliases). Routes added in v1.1 or later, `/v1/` and unstable routes never are.
+   */
+  r0?: boolean;
   handler: (req: Request, res: Response) => Promise<void> | void;
 }
+
+/**
+ * The `/r0/` aliases of the routes flagged `r0` (matrix-spec: client-server-api "API Standards"
+ * keeps r0 as the legacy prefix of the v3 endpoints; matrix-commander, synadm and older SDKs still
+ * call it). The aliases follow the v3 routes, share their handlers and policies, and carry their own
+ * pattern (`/_matrix/client/r0/...`) as the route label of metrics and logs.
+ */
+export function legacyR0Aliases(defs: RouteDef[]): RouteDef[] {
+  const out: RouteDef[] = [];
+  for (const d of defs) {
+    if (!d.r0) continue;
+    if (!d.path.startsWith('/v3/')) throw new Error(`route ${d.method.toUpperCase()} ${d.path} is flagged r0 but is not a /v3/ route`);
+    out.push({ ...d, path: `/r0/${d.path.slice('/v3/'.length)}` });
+  }
+  return out;
+}
+
+/** The routes with their r0 aliases appended (the v3 routes stay first: they are the busiest). */
+export const withLegacyR0 = (defs: RouteDef[]): RouteDef[] => [...defs, ...legacyR0Aliases(defs)];
 
 /** A route with its full pattern (mount prefix + path): the `route` label of metrics and logs. */
 interface Entry {

@@ -32,7 +32,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /**
  * Code that converts existing data after a migration's SQL, in the same transaction (keyed by the
- * migration's name, e.g. '0008_event_graph').
+ * migration's name, e.g. '0010_event_graph').
  */
 export type MigrationHooks = Record<string, (db: Database.Database) => void>;
 

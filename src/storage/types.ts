@@ -10,6 +10,8 @@ export interface UserRecord {
   isGuest: boolean;
   deactivated: boolean;
   createdTs: number;
+  /** Sends are answered but reach nobody (admin API shadow_ban). */
+  shadowBanned: boolean;
 }
 
 export interface DeviceRecord {
@@ -28,6 +30,9 @@ export interface TokenOwner {
   isGuest: boolean;
   isAdmin: boolean;
   deactivated: boolean;
+  shadowBanned: boolean;
+  /** The token stops working at this time (ms since the epoch); null: never. */
+  validUntilMs: number | null;
 }
 
 export interface NewUser {
@@ -47,6 +52,8 @@ export interface NewDeviceLogin {
   displayName: string | null;
   tokenHash: string;
   ts: number;
+  /** The token stops working at this time; absent or null: never. */
+  validUntilMs?: number | null;
 }
 
 export interface DeviceLoginResult {
@@ -65,6 +72,7 @@ export interface AccountStore {
   setPasswordHash(userId: string, hash: string | null): Promise<void>;
   setAdmin(userId: string, admin: boolean): Promise<void>;
   setDeactivated(userId: string, deactivated: boolean): Promise<void>;
+  setShadowBanned(userId: string, shadowBanned: boolean): Promise<void>;
   /** Marks the user deactivated and deletes every device and token; returns the revoked token hashes. */
   deactivateUser(userId: string): Promise<string[]>;
 
@@ -84,6 +92,11 @@ export interface AccountStore {
   getProfile(userId: string): Promise<Record<string, unknown>>;
   setProfileField(userId: string, field: string, value: unknown): Promise<void>;
   deleteProfileField(userId: string, field: string): Promise<void>;
+
+  /** Stores an OpenID token (its hash) for the user until `expiresTs`; expired ones are deleted on the way. */
+  putOpenIdToken(tokenHash: string, userId: string, expiresTs: number, now: number): Promise<void>;
+  /** The user of an OpenID token that has not expired at `now`. */
+  findOpenIdToken(tokenHash: string, now: number): Promise<string | undefined>;
 }
 
 export interface RoomRecord {
@@ -398,6 +411,14 @@ export interface UserListEntry extends UserRecord {
   avatarUrl: string | null;
 }
 
+/** A registration token as stored (`pending` uses live with UIA sessions, not here). */
+export interface RegistrationTokenRecord {
+  token: string;
+  usesAllowed: number | null;
+  completed: number;
+  expiryTime: number | null;
+}
+
 export interface RoomListEntry {
   roomId: string;
   roomVersion: string;
@@ -415,8 +436,19 @@ export interface AdminStore {
   /** Every active (not deactivated, not guest) local user. */
   activeUserIds(): Promise<string[]>;
   listRooms(): Promise<RoomListEntry[]>;
-  setRoomBlocked(roomId: string, blocked: boolean): Promise<void>;
+  /** Blocks (by whom, null when the server itself) or unblocks a room, known to this server or not. */
+  setRoomBlocked(roomId: string, blocked: boolean, by: string | null, ts: number): Promise<void>;
   isRoomBlocked(roomId: string): Promise<boolean>;
+  getRoomBlock(roomId: string): Promise<{ blockedBy: string | null } | undefined>;
+  listRegistrationTokens(): Promise<RegistrationTokenRecord[]>;
+  getRegistrationToken(token: string): Promise<RegistrationTokenRecord | undefined>;
+  /** Returns false when the token exists already. */
+  createRegistrationToken(t: RegistrationTokenRecord, ts: number): Promise<boolean>;
+  /** Changes the given fields; undefined when there is no such token. */
+  updateRegistrationToken(token: string, change: { usesAllowed?: number | null; expiryTime?: number | null }): Promise<RegistrationTokenRecord | undefined>;
+  deleteRegistrationToken(token: string): Promise<boolean>;
+  /** One more registration completed with the token (nothing when it was deleted meanwhile). */
+  completeRegistrationToken(token: string): Promise<void>;
   getNoticeRoom(userId: string): Promise<string | undefined>;
   setNoticeRoom(userId: string, roomId: string, ts: number): Promise<void>;
   getAdminTxn(userId: string, scope: string, txnId: string): Promise<string | undefined>;

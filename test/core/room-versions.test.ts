@@ -41,16 +41,17 @@ function v12Create(): Record<string, unknown> {
 }
 
 describe('room versions', () => {
-  it('knows the rules of 10, 11 and 12; hosts 10 and 11 (the writer cannot build v12 rooms yet); the default stays 11', () => {
+  it('knows the rules of 10, 11 and 12 and hosts all three; the default stays 11 (until federation with Synapse on 12)', () => {
     expect(Object.keys(ROOM_VERSIONS).sort()).toEqual(['10', '11', '12']);
     expect(knownRoomVersion('12')).toBe(V12);
     expect(knownRoomVersion('11')).toBe(V11);
     expect(knownRoomVersion('13')).toBeUndefined();
     expect(knownRoomVersion('constructor')).toBeUndefined();
-    expect(SUPPORTED_ROOM_VERSIONS).toEqual(['10', '11']);
+    expect(SUPPORTED_ROOM_VERSIONS).toEqual(['10', '11', '12']);
     expect(roomVersion('10')).toBe(V10);
     expect(roomVersion('11')).toBe(V11);
-    expect(roomVersion('12')).toBeUndefined();
+    expect(roomVersion('12')).toBe(V12);
+    expect(roomVersion('13')).toBeUndefined();
     expect(roomVersion('constructor')).toBeUndefined();
     expect(DEFAULT_ROOM_VERSION).toBe('11');
   });

@@ -11,7 +11,7 @@ import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices } from '../../src/services.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/index.js';
-import { makeTestServer, bearer, type TestServer } from '../helpers/server.js';
+import { makeTestServer, bearer, expectError, type TestServer } from '../helpers/server.js';
 
 interface RawResponse {
   status: number;
@@ -172,7 +172,8 @@ describe('request bodies', () => {
 });
 
 describe('routing', () => {
-  const s = makeTestServer();
+  // Without the web client, / is like any other unknown path (test/http/web-client.test.ts has it on).
+  const s = makeTestServer({ web_client: { enabled: false } });
   afterAll(() => s.close());
 
   it.each([
@@ -202,6 +203,24 @@ describe('routing', () => {
     const res = await s.http[m](path);
     expect(res.status).toBe(405);
     expect(res.body.errcode).toBe('M_UNRECOGNIZED');
+  });
+
+  // Regression (issue 14): the route is found before the body is parsed, so an unknown route with a
+  // body that is not JSON is 404 M_UNRECOGNIZED, not 400 M_NOT_JSON.
+  it.each([
+    ['application/json', '{not json'],
+    ['text/plain', 'hello'],
+    ['application/octet-stream', '\u00ff\u00fe binary'],
+  ])('answers an unknown route with a non-JSON body (%s) with 404 M_UNRECOGNIZED', async (type, body) => {
+    for (const path of ['/_matrix/client/v3/not/a/real/endpoint', '/_matrix/client/r0/knock/!r:test.local', '/_synapse/admin/v1/nope']) {
+      const res = await s.http.post(path).set('Content-Type', type).send(body);
+      expectError(res, 404, 'M_UNRECOGNIZED');
+    }
+  });
+
+  it('answers a known path with a wrong method and a non-JSON body with 405 M_UNRECOGNIZED', async () => {
+    const res = await s.http.put('/_matrix/client/v3/login').set('Content-Type', 'application/json').send('{not json');
+    expectError(res, 405, 'M_UNRECOGNIZED');
   });
 
   it('answers a wrong method before checking the token', async () => {

@@ -6,7 +6,7 @@ import express, { type Request, type Response } from 'express';
 import request from 'supertest';
 import { mountedRoutes } from '../../src/http/app.js';
 import { errorHandler } from '../../src/http/errors.js';
-import { buildRouter, type RouteDef } from '../../src/http/routes.js';
+import { buildRouter, legacyR0Aliases, withLegacyR0, type RouteDef } from '../../src/http/routes.js';
 import { createLogger } from '../../src/logger.js';
 import { expectError, makeTestServer } from '../helpers/server.js';
 
@@ -89,6 +89,19 @@ describe('buildRouter', () => {
     const s = makeTestServer();
     expect(() => buildRouter(s.services, '/x', [def('get', '/a'), def('get', '/A')], { bodyLimit: 10 })).toThrow(/duplicate route GET \/x\/A/);
     return s.close();
+  });
+});
+
+describe('legacyR0Aliases', () => {
+  it('derives an /r0/ route from each v3 route flagged r0, keeping the handler and policy', () => {
+    const flagged: RouteDef = { ...def('get', '/v3/devices/:deviceId'), r0: true, guest: true };
+    const aliases = legacyR0Aliases([flagged, def('post', '/v3/knock/:roomIdOrAlias'), def('get', '/v1/rooms/:roomId/hierarchy')]);
+    expect(aliases).toEqual([{ ...flagged, path: '/r0/devices/:deviceId' }]);
+    expect(withLegacyR0([flagged]).map((d) => d.path)).toEqual(['/v3/devices/:deviceId', '/r0/devices/:deviceId']);
+  });
+
+  it('refuses an r0 flag on a route that is not under /v3/', () => {
+    expect(() => legacyR0Aliases([{ ...def('get', '/v1/x'), r0: true }])).toThrow(/not a \/v3\/ route/);
   });
 });
 

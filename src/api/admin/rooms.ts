@@ -4,7 +4,7 @@ import { badJson, invalidParam } from '../../errors.js';
 import type { JsonObject } from '../../core/events/types.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
-import { objectBody, optObject, optString, queryInt, queryString, reqString, type Body } from '../../http/validate.js';
+import { objectBody, optBool, optObject, optString, queryInt, queryString, reqString, type Body } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 const A = { admin: true } as const;
@@ -112,6 +112,29 @@ export function adminRoomRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/_synapse/admin/v1/rooms/:roomId/members', ...A,
       handler: async (req, res) => {
         res.json(await admin.roomMembers(req.params.roomId as string));
+      },
+    },
+    {
+      // GET /_synapse/admin/v1/rooms/{roomId}/state (Synapse admin API: rooms "Room State API")
+      method: 'get', path: '/_synapse/admin/v1/rooms/:roomId/state', ...A,
+      handler: async (req, res) => {
+        res.json(await admin.roomState(req.params.roomId as string, queryString(req.query, 'type')));
+      },
+    },
+    {
+      // GET /_synapse/admin/v1/rooms/{roomId}/block (Synapse admin API: rooms "Get block status")
+      method: 'get', path: '/_synapse/admin/v1/rooms/:roomId/block', ...A,
+      handler: async (req, res) => {
+        res.json(await admin.roomBlock(req.params.roomId as string));
+      },
+    },
+    {
+      // PUT /_synapse/admin/v1/rooms/{roomId}/block (Synapse admin API: rooms "Block or unblock a room")
+      method: 'put', path: '/_synapse/admin/v1/rooms/:roomId/block', ...A,
+      handler: async (req, res) => {
+        const block = optBool(objectBody(req.body), 'block');
+        if (block === undefined) throw badJson("'block' is required");
+        res.json(await admin.setRoomBlock(authOf(res), req.params.roomId as string, block));
       },
     },
     {

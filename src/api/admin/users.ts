@@ -1,7 +1,11 @@
 // Admin API: users and their sessions (Synapse admin API paths and shapes: users, deactivate, whois,
-// joined_rooms; ours: /_hearth/admin/v1/sessions, GTChat's admin_show_table of active users).
+// joined_rooms, reset_password, login as a user, devices, shadow bans; ours: /_hearth/admin/v1/sessions,
+// GTChat's admin_show_table of active users). The media list of a user
+// (GET /_synapse/admin/v1/users/{userId}/media) comes with the media repository: there is none yet.
+import { badJson } from '../../errors.js';
+import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
-import { objectBody, optBool, optString, queryBool, queryInt, queryString } from '../../http/validate.js';
+import { objectBody, optBool, optInt, optString, optStringArray, queryBool, queryInt, queryString, reqString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 
@@ -84,6 +88,74 @@ export function adminUserRoutes(services: Services): RouteDef[] {
         res.json(await admin.joinedRooms(uid(req)));
       },
     },
+    {
+      // POST /_synapse/admin/v1/reset_password/{userId} (Synapse admin API: user_admin_api "Reset password")
+      method: 'post', path: '/_synapse/admin/v1/reset_password/:userId', ...A,
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        await admin.resetPassword(uid(req), reqString(b, 'new_password'), optBool(b, 'logout_devices') ?? true);
+        res.json({});
+      },
+    },
+    {
+      // POST /_synapse/admin/v1/users/{userId}/login (Synapse admin API: user_admin_api "Login as a user")
+      method: 'post', path: '/_synapse/admin/v1/users/:userId/login', ...A,
+      handler: async (req, res) => {
+        const validUntil = optInt(objectBody(req.body), 'valid_until_ms');
+        res.json(await admin.loginAs(authOf(res), uid(req), validUntil ?? null));
+      },
+    },
+    {
+      // GET /_synapse/admin/v2/users/{userId}/devices (Synapse admin API: user_admin_api "List all devices")
+      method: 'get', path: '/_synapse/admin/v2/users/:userId/devices', ...A,
+      handler: async (req, res) => {
+        res.json(await admin.listDevices(uid(req)));
+      },
+    },
+    {
+      // POST /_synapse/admin/v2/users/{userId}/delete_devices (Synapse admin API: user_admin_api "Delete multiple devices")
+      method: 'post', path: '/_synapse/admin/v2/users/:userId/delete_devices', ...A,
+      handler: async (req, res) => {
+        const ids = optStringArray(objectBody(req.body), 'devices');
+        if (ids === undefined) throw badJson("'devices' is required");
+        await admin.deleteDevices(uid(req), ids);
+        res.json({});
+      },
+    },
+    {
+      // GET /_synapse/admin/v2/users/{userId}/devices/{deviceId} (Synapse admin API: user_admin_api "Show a device")
+      method: 'get', path: '/_synapse/admin/v2/users/:userId/devices/:deviceId', ...A,
+      handler: async (req, res) => {
+        res.json(await admin.getDevice(uid(req), req.params.deviceId as string));
+      },
+    },
+    {
+      // PUT /_synapse/admin/v2/users/{userId}/devices/{deviceId} (Synapse admin API: user_admin_api "Update a device")
+      method: 'put', path: '/_synapse/admin/v2/users/:userId/devices/:deviceId', ...A,
+      handler: async (req, res) => {
+        const b = objectBody(req.body);
+        const name = b.display_name === null ? null : optString(b, 'display_name');
+        await admin.renameDevice(uid(req), req.params.deviceId as string, name);
+        res.json({});
+      },
+    },
+    {
+      // DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId} (Synapse admin API: user_admin_api "Delete a device")
+      method: 'delete', path: '/_synapse/admin/v2/users/:userId/devices/:deviceId', ...A,
+      handler: async (req, res) => {
+        await admin.deleteDevices(uid(req), [req.params.deviceId as string]);
+        res.json({});
+      },
+    },
+    ...(['post', 'delete'] as const).map((method): RouteDef => ({
+      // POST /_synapse/admin/v1/users/{userId}/shadow_ban (Synapse admin API: user_admin_api "Controlling whether a user is shadow-banned")
+      // DELETE /_synapse/admin/v1/users/{userId}/shadow_ban (Synapse admin API: user_admin_api "Controlling whether a user is shadow-banned")
+      method, path: '/_synapse/admin/v1/users/:userId/shadow_ban', ...A,
+      handler: async (req, res) => {
+        await admin.setShadowBanned(uid(req), method === 'post');
+        res.json({});
+      },
+    })),
     {
       // GET /_hearth/admin/v1/sessions (hearth: spec/admin.md "Sessions")
       method: 'get', path: '/_hearth/admin/v1/sessions', ...A,

@@ -13,14 +13,14 @@ export function accountDataRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/user/{userId}/account_data/{type} (matrix-spec: account-data.yaml#getAccountData)
-      method: 'get', path: '/v3/user/:userId/account_data/:type',
+      method: 'get', path: '/v3/user/:userId/account_data/:type', r0: true,
       handler: async (req, res) => {
         res.json(await accountData.get(authOf(res), p(req, 'userId'), '', p(req, 'type')));
       },
     },
     {
       // PUT /_matrix/client/v3/user/{userId}/account_data/{type} (matrix-spec: account-data.yaml#setAccountData)
-      method: 'put', path: '/v3/user/:userId/account_data/:type',
+      method: 'put', path: '/v3/user/:userId/account_data/:type', r0: true,
       handler: async (req, res) => {
         await accountData.set(authOf(res), p(req, 'userId'), '', p(req, 'type'), objectBody(req.body) as JsonObject);
         res.json({});
@@ -28,14 +28,14 @@ export function accountDataRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type} (matrix-spec: account-data.yaml#getAccountDataPerRoom)
-      method: 'get', path: '/v3/user/:userId/rooms/:roomId/account_data/:type',
+      method: 'get', path: '/v3/user/:userId/rooms/:roomId/account_data/:type', r0: true,
       handler: async (req, res) => {
         res.json(await accountData.get(authOf(res), p(req, 'userId'), p(req, 'roomId'), p(req, 'type')));
       },
     },
     {
       // PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type} (matrix-spec: account-data.yaml#setAccountDataPerRoom)
-      method: 'put', path: '/v3/user/:userId/rooms/:roomId/account_data/:type',
+      method: 'put', path: '/v3/user/:userId/rooms/:roomId/account_data/:type', r0: true,
       handler: async (req, res) => {
         await accountData.set(authOf(res), p(req, 'userId'), p(req, 'roomId'), p(req, 'type'), objectBody(req.body) as JsonObject);
         res.json({});
@@ -43,7 +43,7 @@ export function accountDataRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId} (matrix-spec: receipts.yaml#postReceipt)
-      method: 'post', path: '/v3/rooms/:roomId/receipt/:receiptType/:eventId', hot: true,
+      method: 'post', path: '/v3/rooms/:roomId/receipt/:receiptType/:eventId', r0: true, hot: true,
       handler: async (req, res) => {
         // receipts.yaml 400: a thread_id that is not a string or is empty is M_INVALID_PARAM.
         const threadId = objectBody(req.body).thread_id;
@@ -54,7 +54,7 @@ export function accountDataRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/read_markers (matrix-spec: read_markers.yaml#setReadMarker)
-      method: 'post', path: '/v3/rooms/:roomId/read_markers',
+      method: 'post', path: '/v3/rooms/:roomId/read_markers', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const body: { fullyRead?: string; read?: string; readPrivate?: string } = {};
@@ -70,7 +70,7 @@ export function accountDataRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId} (matrix-spec: to_device.yaml#sendToDevice)
-      method: 'put', path: '/v3/sendToDevice/:eventType/:txnId', guest: true,
+      method: 'put', path: '/v3/sendToDevice/:eventType/:txnId', r0: true, guest: true,
       handler: async (req, res) => {
         const messages = optObject(objectBody(req.body), 'messages');
         if (messages === undefined) throw badJson("'messages' is required");

@@ -6,13 +6,13 @@ import type { RouteDef } from '../../http/routes.js';
 import { objectBody, optObject, optStringArray } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
-/** Client format of a device: fields without a value are left out. */
-function deviceJson(d: Device): Record<string, unknown> {
-  const out: Record<string, unknown> = { device_id: d.deviceId };
-  if (d.displayName !== null) out.display_name = d.displayName;
-  if (d.lastSeenIp !== null) out.last_seen_ip = d.lastSeenIp;
-  if (d.lastSeenTs !== null) out.last_seen_ts = d.lastSeenTs;
-  return out;
+/**
+ * Client format of a device (device_management.yaml "Device"). Every key is present, null when
+ * unknown: the spec says "absent", but Synapse sends null and matrix-nio's Devices schema requires
+ * the keys (a device without a name or a last-seen time would fail the whole list there).
+ */
+export function deviceJson(d: Device): Record<string, unknown> {
+  return { device_id: d.deviceId, display_name: d.displayName, last_seen_ip: d.lastSeenIp, last_seen_ts: d.lastSeenTs };
 }
 
 export function deviceRoutes(services: Services): RouteDef[] {
@@ -20,7 +20,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/devices (matrix-spec: device_management.yaml#getDevices)
-      method: 'get', path: '/v3/devices', guest: true,
+      method: 'get', path: '/v3/devices', r0: true, guest: true,
       handler: async (_req, res) => {
         const list = await devices.list(authOf(res).userId);
         res.json({ devices: list.map(deviceJson) });
@@ -28,14 +28,14 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#getDevice)
-      method: 'get', path: '/v3/devices/:deviceId', guest: true,
+      method: 'get', path: '/v3/devices/:deviceId', r0: true, guest: true,
       handler: async (req, res) => {
         res.json(deviceJson(await devices.get(authOf(res).userId, req.params.deviceId as string)));
       },
     },
     {
       // PUT /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#updateDevice)
-      method: 'put', path: '/v3/devices/:deviceId', guest: true,
+      method: 'put', path: '/v3/devices/:deviceId', r0: true, guest: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const name = b.display_name;
@@ -47,7 +47,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // DELETE /_matrix/client/v3/devices/{deviceId} (matrix-spec: device_management.yaml#deleteDevice)
-      method: 'delete', path: '/v3/devices/:deviceId',
+      method: 'delete', path: '/v3/devices/:deviceId', r0: true,
       handler: async (req, res) => {
         const me = authOf(res);
         // A device that was already removed answers 200 too (spec: "or had been removed previously").
@@ -57,7 +57,7 @@ export function deviceRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/delete_devices (matrix-spec: device_management.yaml#deleteDevices)
-      method: 'post', path: '/v3/delete_devices',
+      method: 'post', path: '/v3/delete_devices', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const ids = optStringArray(b, 'devices');

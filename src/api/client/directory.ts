@@ -10,7 +10,7 @@ export function directoryRoutes(services: Services): RouteDef[] {
   return [
     {
       // PUT /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#setRoomAlias)
-      method: 'put', path: '/v3/directory/room/:roomAlias',
+      method: 'put', path: '/v3/directory/room/:roomAlias', r0: true,
       handler: async (req, res) => {
         const roomId = reqString(objectBody(req.body), 'room_id');
         await directory.createAlias(authOf(res), req.params.roomAlias as string, roomId, clock.now());
@@ -19,14 +19,14 @@ export function directoryRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#getRoomIdByAlias)
-      method: 'get', path: '/v3/directory/room/:roomAlias', auth: 'none',
+      method: 'get', path: '/v3/directory/room/:roomAlias', r0: true, auth: 'none',
       handler: async (req, res) => {
         res.json(await directory.resolveAlias(req.params.roomAlias as string));
       },
     },
     {
       // DELETE /_matrix/client/v3/directory/room/{roomAlias} (matrix-spec: directory.yaml#deleteRoomAlias)
-      method: 'delete', path: '/v3/directory/room/:roomAlias',
+      method: 'delete', path: '/v3/directory/room/:roomAlias', r0: true,
       handler: async (req, res) => {
         await directory.deleteAlias(authOf(res), req.params.roomAlias as string);
         res.json({});
@@ -34,21 +34,21 @@ export function directoryRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/rooms/{roomId}/aliases (matrix-spec: directory.yaml#getLocalAliases)
-      method: 'get', path: '/v3/rooms/:roomId/aliases',
+      method: 'get', path: '/v3/rooms/:roomId/aliases', r0: true,
       handler: async (req, res) => {
         res.json({ aliases: await directory.roomAliases(authOf(res), req.params.roomId as string) });
       },
     },
     {
       // GET /_matrix/client/v3/directory/list/room/{roomId} (matrix-spec: list_public_rooms.yaml#getRoomVisibilityOnDirectory)
-      method: 'get', path: '/v3/directory/list/room/:roomId', auth: 'none',
+      method: 'get', path: '/v3/directory/list/room/:roomId', r0: true, auth: 'none',
       handler: async (req, res) => {
         res.json({ visibility: await directory.getVisibility(req.params.roomId as string) });
       },
     },
     {
       // PUT /_matrix/client/v3/directory/list/room/{roomId} (matrix-spec: list_public_rooms.yaml#setRoomVisibilityOnDirectory)
-      method: 'put', path: '/v3/directory/list/room/:roomId',
+      method: 'put', path: '/v3/directory/list/room/:roomId', r0: true,
       handler: async (req, res) => {
         const visibility = optString(objectBody(req.body), 'visibility') ?? 'public';
         if (visibility !== 'public' && visibility !== 'private') throw badJson("'visibility' must be 'public' or 'private'");
@@ -58,7 +58,7 @@ export function directoryRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#getPublicRooms)
-      method: 'get', path: '/v3/publicRooms', auth: 'optional', guest: true,
+      method: 'get', path: '/v3/publicRooms', r0: true, auth: 'optional', guest: true,
       handler: async (req, res) => {
         const server = queryString(req.query, 'server');
         if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');
@@ -67,7 +67,7 @@ export function directoryRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#queryPublicRooms)
-      method: 'post', path: '/v3/publicRooms',
+      method: 'post', path: '/v3/publicRooms', r0: true,
       handler: async (req, res) => {
         const server = queryString(req.query, 'server');
         if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');

@@ -17,7 +17,7 @@ export function eventRoutes(services: Services): RouteDef[] {
   return [
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} (matrix-spec: room_send.yaml#sendMessage)
-      method: 'put', path: '/v3/rooms/:roomId/send/:eventType/:txnId', guest: true, active: true, hot: true,
+      method: 'put', path: '/v3/rooms/:roomId/send/:eventType/:txnId', r0: true, hot: true, guest: true, active: true,
       handler: async (req, res) => {
         // The body is the content; a `sender` in it does not change who sent the event.
         const eventId = await rooms.sendMessage(authOf(res), req.params.roomId as string, req.params.eventType as string, req.params.txnId as string, objectBody(req.body) as JsonObject);
@@ -26,17 +26,17 @@ export function eventRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: room_state.yaml#setRoomStateWithKey)
-      method: 'put', path: '/v3/rooms/:roomId/state/:eventType/:stateKey', guest: true, active: true,
+      method: 'put', path: '/v3/rooms/:roomId/state/:eventType/:stateKey', r0: true, guest: true, active: true,
       handler: setState,
     },
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key; matrix-spec: room_state.yaml#setRoomStateWithKey)
-      method: 'put', path: '/v3/rooms/:roomId/state/:eventType', guest: true, active: true,
+      method: 'put', path: '/v3/rooms/:roomId/state/:eventType', r0: true, guest: true, active: true,
       handler: setState,
     },
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId} (matrix-spec: redaction.yaml#redactEvent)
-      method: 'put', path: '/v3/rooms/:roomId/redact/:eventId/:txnId', active: true,
+      method: 'put', path: '/v3/rooms/:roomId/redact/:eventId/:txnId', r0: true, active: true,
       handler: async (req, res) => {
         const reason = optString(objectBody(req.body), 'reason');
         const eventId = await rooms.redact(authOf(res), req.params.roomId as string, req.params.eventId as string, req.params.txnId as string, reason);

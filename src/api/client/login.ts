@@ -13,7 +13,7 @@ export function loginRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/login (matrix-spec: login.yaml#getLoginFlows)
-      method: 'get', path: '/v3/login', auth: 'none',
+      method: 'get', path: '/v3/login', r0: true, auth: 'none',
       handler: (_req, res) => {
         const flows: { type: string }[] = [{ type: 'm.login.password' }];
         if (config.jwt_login.enabled) flows.push({ type: JWT_LOGIN_TYPE });
@@ -22,7 +22,7 @@ export function loginRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/login (matrix-spec: login.yaml#login)
-      method: 'post', path: '/v3/login', auth: 'none',
+      method: 'post', path: '/v3/login', r0: true, auth: 'none',
       handler: async (req, res) => {
         rateLimiter.check('login', req.ip ?? 'unknown');
         const b = objectBody(req.body);
@@ -48,7 +48,7 @@ export function loginRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/logout (matrix-spec: logout.yaml#logout)
-      method: 'post', path: '/v3/logout', guest: true,
+      method: 'post', path: '/v3/logout', r0: true, guest: true,
       handler: async (_req, res) => {
         await accounts.logout(authOf(res));
         res.json({});
@@ -56,7 +56,7 @@ export function loginRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/logout/all (matrix-spec: logout.yaml#logout_all)
-      method: 'post', path: '/v3/logout/all', guest: true,
+      method: 'post', path: '/v3/logout/all', r0: true, guest: true,
       handler: async (_req, res) => {
         await accounts.logoutAll(authOf(res));
         res.json({});

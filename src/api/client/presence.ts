@@ -12,7 +12,7 @@ export function presenceRoutes(services: Services): RouteDef[] {
   return [
     {
       // PUT /_matrix/client/v3/presence/{userId}/status (matrix-spec: presence.yaml#setPresence)
-      method: 'put', path: '/v3/presence/:userId/status', guest: true,
+      method: 'put', path: '/v3/presence/:userId/status', r0: true, guest: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const p = reqString(b, 'presence');
@@ -24,14 +24,14 @@ export function presenceRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/presence/{userId}/status (matrix-spec: presence.yaml#getPresence)
-      method: 'get', path: '/v3/presence/:userId/status', guest: true,
+      method: 'get', path: '/v3/presence/:userId/status', r0: true, guest: true,
       handler: async (req, res) => {
         res.json(await presence.getStatus(authOf(res).userId, req.params.userId as string));
       },
     },
     {
       // PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping)
-      method: 'put', path: '/v3/rooms/:roomId/typing/:userId', guest: true, active: true, hot: true,
+      method: 'put', path: '/v3/rooms/:roomId/typing/:userId', r0: true, hot: true, guest: true, active: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         const isTyping = optBool(b, 'typing');

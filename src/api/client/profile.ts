@@ -10,14 +10,14 @@ export function profileRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/profile/{userId} (matrix-spec: profile.yaml#getUserProfile)
-      method: 'get', path: '/v3/profile/:userId', auth: 'optional', guest: true,
+      method: 'get', path: '/v3/profile/:userId', r0: true, auth: 'optional', guest: true,
       handler: async (req, res) => {
         res.json(await profiles.get(req.params.userId as string));
       },
     },
     {
       // GET /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#getProfileField)
-      method: 'get', path: '/v3/profile/:userId/:keyName', auth: 'optional', guest: true,
+      method: 'get', path: '/v3/profile/:userId/:keyName', r0: true, auth: 'optional', guest: true,
       handler: async (req, res) => {
         const key = req.params.keyName as string;
         res.json({ [key]: await profiles.getField(req.params.userId as string, key) });
@@ -25,7 +25,7 @@ export function profileRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/profile/{userId}/{keyName} (matrix-spec: profile.yaml#setProfileField)
-      method: 'put', path: '/v3/profile/:userId/:keyName', guest: true,
+      method: 'put', path: '/v3/profile/:userId/:keyName', r0: true, guest: true,
       handler: async (req, res) => {
         const key = req.params.keyName as string;
         const b = objectBody(req.body);

@@ -18,21 +18,21 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/pushrules/ (matrix-spec: pushrules.yaml#getPushRules)
-      method: 'get', path: '/v3/pushrules{/}',
+      method: 'get', path: '/v3/pushrules{/}', r0: true,
       handler: async (_req, res) => {
         res.json(await push.getRules(authOf(res).userId));
       },
     },
     {
       // GET /_matrix/client/v3/pushrules/global/ (matrix-spec: pushrules.yaml#getPushRulesGlobal)
-      method: 'get', path: '/v3/pushrules/global{/}',
+      method: 'get', path: '/v3/pushrules/global{/}', r0: true,
       handler: async (_req, res) => {
         res.json((await push.getRules(authOf(res).userId)).global);
       },
     },
     {
       // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#getPushRule)
-      method: 'get', path: '/v3/pushrules/global/:kind/:ruleId',
+      method: 'get', path: '/v3/pushrules/global/:kind/:ruleId', r0: true,
       handler: async (req, res) => {
         const kind = kindOf(req.params);
         res.json(findRule(await push.getRules(authOf(res).userId), kind, rule(req.params)));
@@ -40,7 +40,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
     },
     {
       // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#setPushRule)
-      method: 'put', path: '/v3/pushrules/global/:kind/:ruleId',
+      method: 'put', path: '/v3/pushrules/global/:kind/:ruleId', r0: true,
       handler: async (req, res) => {
         const me = authOf(res);
         const kind = kindOf(req.params);
@@ -55,7 +55,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
     },
     {
       // DELETE /_matrix/client/v3/pushrules/global/{kind}/{ruleId} (matrix-spec: pushrules.yaml#deletePushRule)
-      method: 'delete', path: '/v3/pushrules/global/:kind/:ruleId',
+      method: 'delete', path: '/v3/pushrules/global/:kind/:ruleId', r0: true,
       handler: async (req, res) => {
         const me = authOf(res);
         const kind = kindOf(req.params);
@@ -67,7 +67,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
       {
         // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled (matrix-spec: pushrules.yaml#isPushRuleEnabled)
         // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions (matrix-spec: pushrules.yaml#getPushRuleActions)
-        method: 'get', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`,
+        method: 'get', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`, r0: true,
         handler: async (req, res) => {
           const kind = kindOf(req.params);
           const r = findRule(await push.getRules(authOf(res).userId), kind, rule(req.params));
@@ -77,7 +77,7 @@ export function pushRuleRoutes(services: Services): RouteDef[] {
       {
         // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled (matrix-spec: pushrules.yaml#setPushRuleEnabled)
         // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions (matrix-spec: pushrules.yaml#setPushRuleActions)
-        method: 'put', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`,
+        method: 'put', path: `/v3/pushrules/global/:kind/:ruleId/${attr}`, r0: true,
         handler: async (req, res) => {
           const me = authOf(res);
           const kind = kindOf(req.params);

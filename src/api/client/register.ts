@@ -5,11 +5,11 @@ import { objectBody, optBool, optObject, optString, queryString } from '../../ht
 import type { Services } from '../../services.js';
 
 export function registerRoutes(services: Services): RouteDef[] {
-  const { registration, rateLimiter } = services;
+  const { registration, registrationTokens, rateLimiter } = services;
   return [
     {
       // POST /_matrix/client/v3/register (matrix-spec: registration.yaml#register)
-      method: 'post', path: '/v3/register', auth: 'none',
+      method: 'post', path: '/v3/register', r0: true, auth: 'none',
       handler: async (req, res) => {
         const kind = queryString(req.query, 'kind') ?? 'user';
         if (kind !== 'user' && kind !== 'guest') throw invalidParam(`Unknown account kind '${kind}'`);
@@ -32,13 +32,24 @@ export function registerRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/register/available (matrix-spec: registration.yaml#checkUsernameAvailability)
-      method: 'get', path: '/v3/register/available', auth: 'none',
+      method: 'get', path: '/v3/register/available', r0: true, auth: 'none',
       handler: async (req, res) => {
         rateLimiter.check('registration', req.ip ?? 'unknown');
         const username = queryString(req.query, 'username');
         if (username === undefined) throw missingParam("Query parameter 'username' is required");
         await registration.checkAvailable(username);
         res.json({ available: true });
+      },
+    },
+    {
+      // GET /_matrix/client/v1/register/m.login.registration_token/validity (matrix-spec: registration_tokens.yaml#registrationTokenValidity)
+      method: 'get', path: '/v1/register/m.login.registration_token/validity', auth: 'none',
+      handler: async (req, res) => {
+        // "Servers should be sure to rate limit this endpoint to avoid brute force attacks."
+        rateLimiter.check('registration', req.ip ?? 'unknown');
+        const token = queryString(req.query, 'token');
+        if (token === undefined) throw missingParam("Query parameter 'token' is required");
+        res.json({ valid: await registrationTokens.validity(token) });
       },
     },
   ];

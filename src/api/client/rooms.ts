@@ -61,7 +61,7 @@ export function roomRoutes(services: Services): RouteDef[] {
   return [
     {
       // POST /_matrix/client/v3/createRoom (matrix-spec: create_room.yaml#createRoom)
-      method: 'post', path: '/v3/createRoom',
+      method: 'post', path: '/v3/createRoom', r0: true,
       handler: async (req, res) => {
         const roomId = await rooms.createRoom(authOf(res), parseCreateRoom(objectBody(req.body)), directory);
         res.json({ room_id: roomId });
@@ -69,7 +69,7 @@ export function roomRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/join (matrix-spec: joining.yaml#joinRoomById)
-      method: 'post', path: '/v3/rooms/:roomId/join', guest: true,
+      method: 'post', path: '/v3/rooms/:roomId/join', r0: true, guest: true,
       handler: async (req, res) => {
         const roomId = req.params.roomId as string;
         await rooms.join(authOf(res), roomId, reasonOf(req));
@@ -78,7 +78,7 @@ export function roomRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/join/{roomIdOrAlias} (matrix-spec: joining.yaml#joinRoom)
-      method: 'post', path: '/v3/join/:roomIdOrAlias', guest: true,
+      method: 'post', path: '/v3/join/:roomIdOrAlias', r0: true, guest: true,
       handler: async (req, res) => {
         const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
         await rooms.join(authOf(res), roomId, reasonOf(req));
@@ -88,13 +88,16 @@ export function roomRoutes(services: Services): RouteDef[] {
     {
       // POST /_matrix/client/v3/knock/{roomIdOrAlias} (matrix-spec: knocking.yaml#knockRoom)
       method: 'post', path: '/v3/knock/:roomIdOrAlias',
-      handler: () => {
-        throw forbidden('Knocking is not supported by this server yet');
+      handler: async (req, res) => {
+        // `via` / `server_name` name servers to knock through: only this one exists (no federation).
+        const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
+        await rooms.knock(authOf(res), roomId, reasonOf(req));
+        res.json({ room_id: roomId });
       },
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/invite (matrix-spec: inviting.yaml#inviteUser)
-      method: 'post', path: '/v3/rooms/:roomId/invite',
+      method: 'post', path: '/v3/rooms/:roomId/invite', r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         await rooms.invite(authOf(res), req.params.roomId as string, reqString(b, 'user_id'), optString(b, 'reason'));
@@ -103,7 +106,7 @@ export function roomRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/leave (matrix-spec: leaving.yaml#leaveRoom)
-      method: 'post', path: '/v3/rooms/:roomId/leave', guest: true,
+      method: 'post', path: '/v3/rooms/:roomId/leave', r0: true, guest: true,
       handler: async (req, res) => {
         await rooms.leave(authOf(res), req.params.roomId as string, reasonOf(req));
         res.json({});
@@ -111,7 +114,7 @@ export function roomRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/rooms/{roomId}/forget (matrix-spec: leaving.yaml#forgetRoom)
-      method: 'post', path: '/v3/rooms/:roomId/forget', guest: true,
+      method: 'post', path: '/v3/rooms/:roomId/forget', r0: true, guest: true,
       handler: async (req, res) => {
         await rooms.forget(authOf(res), req.params.roomId as string);
         res.json({});
@@ -121,7 +124,7 @@ export function roomRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/rooms/{roomId}/kick (matrix-spec: kicking.yaml#kick)
       // POST /_matrix/client/v3/rooms/{roomId}/ban (matrix-spec: banning.yaml#ban)
       // POST /_matrix/client/v3/rooms/{roomId}/unban (matrix-spec: banning.yaml#unban)
-      method: 'post', path: `/v3/rooms/:roomId/${action}`,
+      method: 'post', path: `/v3/rooms/:roomId/${action}`, r0: true,
       handler: async (req, res) => {
         const b = objectBody(req.body);
         await rooms.setOtherMembership(authOf(res), req.params.roomId as string, reqString(b, 'user_id'), action, optString(b, 'reason'));

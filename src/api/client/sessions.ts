@@ -4,7 +4,7 @@ import { MAX_STATUS_MSG_CHARS } from '../../core/presence.js';
 import type { SessionPresence } from '../../core/sessions.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
-import { objectBody, optString } from '../../http/validate.js';
+import { objectBody, optBool, optString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 import { SESSION_HEADER } from '../../core/sessions.js';
 
@@ -19,6 +19,7 @@ export function sessionRoutes(services: Services): RouteDef[] {
     created_ts: s.createdTs,
     last_seen_ts: s.lastSeenTs,
     expires_in_ms: sessions.expiresInMs(s),
+    ...(s.domainSenders ? { domain_senders: true } : {}),
   });
   return [
     {
@@ -33,14 +34,16 @@ export function sessionRoutes(services: Services): RouteDef[] {
         const p = optString(b, 'presence') ?? 'online';
         if (!PRESENCE.has(p)) throw badJson("'presence' must be online, unavailable or offline");
         const statusMsg = b.status_msg === null ? null : optString(b, 'status_msg');
+        // The client understands server-name senders (spec/server-events.md).
+        const domainSenders = optBool(b, 'domain_senders') ?? false;
         // Everything is checked before the session starts: a refused request starts none.
         if (typeof statusMsg === 'string' && statusMsg.length > MAX_STATUS_MSG_CHARS) throw invalidParam(`status_msg may be at most ${MAX_STATUS_MSG_CHARS} characters`);
-        const s = sessions.start(me, p as SessionPresence, { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null });
+        const s = sessions.start(me, p as SessionPresence, { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null }, { domainSenders });
         if (statusMsg !== undefined) await presence.setStatus(me.userId, s, p, statusMsg);
         const done = sessions.begin(s, { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null });
         res.once('close', done);
         res.setHeader(SESSION_HEADER, s.id);
-        res.json({ session_id: s.id, presence: s.presence, expires_in_ms: sessions.idleTimeoutMs });
+        res.json({ session_id: s.id, presence: s.presence, expires_in_ms: sessions.idleTimeoutMs, ...(domainSenders ? { domain_senders: true } : {}) });
       },
     },
     {

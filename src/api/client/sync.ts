@@ -14,7 +14,7 @@ export function syncRoutes(services: Services): RouteDef[] {
   return [
     {
       // GET /_matrix/client/v3/sync (matrix-spec: sync.yaml#sync)
-      method: 'get', path: '/v3/sync', guest: true, hot: true,
+      method: 'get', path: '/v3/sync', r0: true, hot: true, guest: true,
       handler: async (req, res) => {
         const me = authOf(res);
         // Unknown query parameters (_cacheBuster, org.matrix.msc4222.use_state_after, ...) are ignored.
@@ -34,6 +34,7 @@ export function syncRoutes(services: Services): RouteDef[] {
             fullState: queryBool(req.query, 'full_state') ?? false,
             ...(filter ? { filter } : {}),
             ...(setPresence ? { setPresence: setPresence as 'online' | 'offline' | 'unavailable' } : {}),
+            domainSenders: sessionOf(res).domainSenders,
             signal: controller.signal,
           });
           if (!res.writableEnded && !controller.signal.aborted) res.json(body);
@@ -44,7 +45,7 @@ export function syncRoutes(services: Services): RouteDef[] {
     },
     {
       // POST /_matrix/client/v3/user/{userId}/filter (matrix-spec: filter.yaml#defineFilter)
-      method: 'post', path: '/v3/user/:userId/filter', guest: true,
+      method: 'post', path: '/v3/user/:userId/filter', r0: true, guest: true,
       handler: async (req, res) => {
         const me = authOf(res);
         if (req.params.userId !== me.userId) throw forbidden('You can only create filters for yourself');
@@ -53,7 +54,7 @@ export function syncRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/user/{userId}/filter/{filterId} (matrix-spec: filter.yaml#getFilter)
-      method: 'get', path: '/v3/user/:userId/filter/:filterId', guest: true,
+      method: 'get', path: '/v3/user/:userId/filter/:filterId', r0: true, guest: true,
       handler: async (req, res) => {
         const me = authOf(res);
         if (req.params.userId !== me.userId) throw forbidden('You can only read your own filters');

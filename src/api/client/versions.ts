@@ -1,6 +1,7 @@
 // Discovery: /versions, /capabilities and .well-known.
 import { publicBaseUrl } from '../../config.js';
 import { SUPPORTED_ROOM_VERSIONS } from '../../core/room-versions.js';
+import { compatSenderId } from '../../core/events/server-senders.js';
 import type { RouteDef } from '../../http/routes.js';
 import type { Services } from '../../services.js';
 
@@ -12,7 +13,8 @@ export const SUPPORTED_SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 
 
 /** Our extensions, advertised under unstable_features. */
 export function unstableFeatures(): Record<string, boolean> {
-  return { 'hearth.sessions': true };
+  // hearth.domain_senders: a client may say it understands server-name senders (spec/server-events.md).
+  return { 'hearth.sessions': true, 'hearth.domain_senders': true };
 }
 
 export function versionRoutes(services: Services): RouteDef[] {
@@ -26,7 +28,7 @@ export function versionRoutes(services: Services): RouteDef[] {
     },
     {
       // GET /_matrix/client/v3/capabilities (matrix-spec: capabilities.yaml#getCapabilities)
-      method: 'get', path: '/v3/capabilities', guest: true,
+      method: 'get', path: '/v3/capabilities', r0: true, guest: true,
       handler: (_req, res) => {
         const available: Record<string, string> = {};
         for (const id of SUPPORTED_ROOM_VERSIONS) available[id] = 'stable';
@@ -39,6 +41,8 @@ export function versionRoutes(services: Services): RouteDef[] {
             'm.3pid_changes': { enabled: false },
             'm.get_login_token': { enabled: false },
             'hearth.sessions': { idle_timeout_ms: services.config.sessions.idle_timeout_ms },
+            // Who server-generated events come from for clients that have not said they understand server names.
+            'hearth.server_events': { sender: services.config.server_name, compat_sender: compatSenderId(services.config) ?? null },
           },
         });
       },

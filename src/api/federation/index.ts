@@ -2,11 +2,21 @@
 import { signJson } from '../../core/crypto/signing.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
+import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 /** Routes below /_matrix/federation. */
-export function federationRoutes(_services: Services): RouteDef[] {
+export function federationRoutes(services: Services): RouteDef[] {
   return [
+    {
+      // GET /_matrix/federation/v1/openid/userinfo (matrix-spec: server-server/openid.yaml#exchangeOpenIdToken)
+      // An integration server resolves a client's OpenID token; no server signature is needed (the
+      // token is the credential), so it is answered without federation auth.
+      method: 'get', path: '/v1/openid/userinfo', auth: 'none',
+      handler: async (req, res) => {
+        res.json(await services.openId.userInfo(queryString(req.query, 'access_token')));
+      },
+    },
     {
       // GET /_matrix/federation/v1/version (matrix-spec: server-server/version.yaml#getVersion)
       method: 'get', path: '/v1/version', auth: 'none',

@@ -9,6 +9,8 @@ export interface AuthContext {
   isGuest: boolean;
   isAdmin: boolean;
   tokenHash: string;
+  /** Shadow-banned (admin API): sends are answered but reach nobody. */
+  isShadowBanned?: boolean;
 }
 
 export interface LoginResult {
@@ -20,8 +22,8 @@ export interface LoginResult {
 
 export interface AccountListener {
   tokensRevoked?(userId: string, deviceIds: string[] | 'all-but', keepDeviceId?: string): void;
-  /** `via` tells a login from the first device of a new account. */
-  deviceLoggedIn?(userId: string, deviceId: string, isNewDevice: boolean, via: 'login' | 'register'): void;
+  /** `via` tells a login from the first device of a new account and from an admin logging in as the user. */
+  deviceLoggedIn?(userId: string, deviceId: string, isNewDevice: boolean, via: 'login' | 'register' | 'admin'): void;
   passwordChanged?(userId: string): void;
   userDeactivated?(userId: string): void;
 }

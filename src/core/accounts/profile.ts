@@ -3,6 +3,7 @@
 import type { Config } from '../../config.js';
 import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
+import { compatSenderId } from '../events/server-senders.js';
 import { parseUserId } from '../ids.js';
 import type { AuthContext } from './events.js';
 
@@ -16,15 +17,25 @@ function checkProfileKey(field: string): void {
   if (!PROFILE_KEY_RE.test(field)) throw invalidParam('Profile keys must be avatar_url, displayname, m.tz or namespaced (e.g. com.example.key)');
 }
 
+/** Fields whose changes go into the user's m.room.member events (client-server-api "Events on Change of Profile Information"). */
+const MEMBER_FIELDS = new Set(['displayname', 'avatar_url']);
+
+/** Tells the rooms about a changed display name or avatar; must not throw for a room that refuses. */
+export type ProfilePropagator = (userId: string) => Promise<void>;
+
 export class ProfileService {
   constructor(
     private readonly config: Config,
     private readonly store: AccountStore,
+    /** Who updates the user's member events when `displayname` or `avatar_url` changes (the rooms service). */
+    private readonly propagate: ProfilePropagator = async () => {},
   ) {}
 
   async get(userId: string): Promise<Record<string, unknown>> {
     const user = parseUserId(userId);
     if (!user) throw invalidParam('Invalid user ID');
+    // The server-owned user that stands in for the server as a sender (spec/server-events.md).
+    if (userId === compatSenderId(this.config)) return { displayname: this.config.server_name };
     const record = user.domain === this.config.server_name ? await this.store.getUser(userId) : undefined;
     if (!record) throw notFound('Profile not found');
     return this.store.getProfile(userId);
@@ -50,6 +61,7 @@ export class ProfileService {
     profile[field] = value;
     if (Buffer.byteLength(JSON.stringify(profile), 'utf8') > MAX_PROFILE_BYTES) throw new MatrixError(400, 'M_PROFILE_TOO_LARGE', 'The profile would be larger than 64 KiB');
     await this.store.setProfileField(userId, field, value);
+    if (MEMBER_FIELDS.has(field)) await this.propagate(userId);
   }
 
   async deleteField(auth: AuthContext, userId: string, field: string): Promise<void> {
@@ -57,5 +69,22 @@ export class ProfileService {
     if (auth.isGuest && field !== 'displayname') throw guestAccessForbidden('Guests may only change their display name');
     checkProfileKey(field);
     await this.store.deleteProfileField(userId, field);
+    if (MEMBER_FIELDS.has(field)) await this.propagate(userId);
+  }
+
+  /**
+   * Admin API (PUT /_synapse/admin/v2/users/{userId}): sets or removes (null) the display name and
+   * avatar without the user's own checks, and tells the rooms like a change by the user.
+   */
+  async setByAdmin(userId: string, change: { displayname?: string | null; avatarUrl?: string | null }): Promise<void> {
+    if (change.displayname !== undefined) {
+      if (change.displayname === null) await this.store.deleteProfileField(userId, 'displayname');
+      else await this.store.setProfileField(userId, 'displayname', change.displayname);
+    }
+    if (change.avatarUrl !== undefined) {
+      if (change.avatarUrl === null) await this.store.deleteProfileField(userId, 'avatar_url');
+      else await this.store.setProfileField(userId, 'avatar_url', change.avatarUrl);
+    }
+    if (change.displayname !== undefined || change.avatarUrl !== undefined) await this.propagate(userId);
   }
 }

@@ -8,10 +8,18 @@ import { forbidden, MatrixError, userInUse } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
 import { generateDeviceId, normaliseNewLocalpart, randomToken, userIdFor } from '../ids.js';
 import { DEFAULT_SCRYPT, hashPassword, type ScryptParams } from '../passwords.js';
-import type { UiaService } from '../uia.js';
+import type { UiaFlow, UiaService } from '../uia.js';
+import type { RegistrationTokenService } from './registration-tokens.js';
 import type { AccountEvents, LoginResult } from './events.js';
 import { checkDeviceId, checkPasswordPolicy } from './policy.js';
 import { hashToken, newAccessToken, type TokenService } from './tokens.js';
+
+/**
+ * The flows of /register: a dummy stage; with registration_requires_token the registration token
+ * stage first (as Synapse), so a token's use is pending from that stage until the registration ends.
+ */
+const OPEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.dummy'] }];
+const TOKEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.registration_token', 'm.login.dummy'] }];
 
 /** Shared-secret registration nonces live this long (Synapse uses 60 s). */
 const NONCE_LIFETIME_MS = 60_000;
@@ -44,12 +52,19 @@ export class RegistrationService {
     private readonly uia: UiaService,
     private readonly tokens: TokenService,
     private readonly events: AccountEvents,
+    private readonly registrationTokens: RegistrationTokenService,
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
   ) {}
+
+  /** The localpart of the server-owned compat sender (spec/server-events.md) is never an account. */
+  private refuseReserved(localpart: string): void {
+    if (localpart === this.config.server_events.compat_sender_localpart) throw userInUse('This user ID is reserved for the server');
+  }
 
   /** GET /register/available: throws M_INVALID_USERNAME or M_USER_IN_USE, else resolves. */
   async checkAvailable(username: string): Promise<void> {
     const localpart = normaliseNewLocalpart(username, this.config.server_name);
+    this.refuseReserved(localpart);
     if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
   }
 
@@ -65,6 +80,7 @@ export class RegistrationService {
     if (!req.guest) {
       if (req.username !== undefined) {
         localpart = normaliseNewLocalpart(req.username, this.config.server_name);
+        this.refuseReserved(localpart);
         if (await this.store.getUser(userIdFor(localpart, this.config.server_name))) throw userInUse();
       }
       if (req.password === undefined) {
@@ -73,14 +89,31 @@ export class RegistrationService {
       } else {
         checkPasswordPolicy(this.config, req.password);
       }
-      await this.uia.authenticate('register', req.auth, [{ stages: ['m.login.dummy'] }], { userId: null });
-      if (req.password === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+      const flows = this.config.registration_requires_token ? TOKEN_FLOWS : OPEN_FLOWS;
+      const done = await this.uia.authenticate('register', req.auth, flows, { userId: null, registrationTokens: this.registrationTokens });
+      // The flow is complete: a token's pending use is completed with the account, or given back.
+      const token = done.registrationToken;
+      try {
+        if (req.password === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'password is required');
+        const result = await this.createRegistered(req, localpart);
+        if (token !== undefined) await this.registrationTokens.complete(token);
+        return result;
+      } catch (e) {
+        if (token !== undefined) this.registrationTokens.release(token);
+        throw e;
+      }
     }
+    return this.createRegistered(req, localpart);
+  }
+
+  /** Creates the account of a registration that passed its checks (and, unless inhibited, logs it in). */
+  private async createRegistered(req: RegisterRequest, localpart: string | undefined): Promise<Partial<LoginResult> & { user_id: string; home_server: string }> {
     const passwordHash = req.password !== undefined && !req.guest ? await hashPassword(req.password, this.scrypt) : null;
 
     for (let attempt = 0; ; attempt++) {
       // Guests get numeric localparts (reserved for them); others a random one when they name none.
       const lp = localpart ?? (req.guest ? String(await this.store.nextCounter('guest_localpart')) : `u${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`);
+      if (lp === this.config.server_events.compat_sender_localpart) continue;
       const userId = userIdFor(lp, this.config.server_name);
       const deviceId = req.deviceId ?? generateDeviceId();
       const token = newAccessToken();
@@ -103,6 +136,7 @@ export class RegistrationService {
   /** Creates a user directly (CLI, shared-secret registration, admin API, JWT login). Throws M_USER_IN_USE. */
   async createUser(opts: CreateUserRequest): Promise<Partial<LoginResult> & { user_id: string }> {
     const localpart = normaliseNewLocalpart(opts.localpart, this.config.server_name);
+    this.refuseReserved(localpart);
     if (opts.password !== null) checkPasswordPolicy(this.config, opts.password);
     const userId = userIdFor(localpart, this.config.server_name);
     const hash = opts.password !== null ? await hashPassword(opts.password, this.scrypt) : null;

@@ -37,7 +37,9 @@ export class TokenService {
       if (owner) this.cache.set(tokenHash, owner);
     }
     if (!owner || owner.deactivated) throw unknownToken();
-    return { userId: owner.userId, deviceId: owner.deviceId, isGuest: owner.isGuest, isAdmin: owner.isAdmin, tokenHash };
+    // A token with an expiry (admin login as a user) stops working then; the client gets a plain 401.
+    if (owner.validUntilMs !== null && this.clock.now() >= owner.validUntilMs) throw unknownToken('The access token has expired');
+    return { userId: owner.userId, deviceId: owner.deviceId, isGuest: owner.isGuest, isAdmin: owner.isAdmin, tokenHash, isShadowBanned: owner.shadowBanned };
   }
 
   /** Revoked tokens leave the cache. */
@@ -60,11 +62,14 @@ export class TokenService {
     await this.store.updateDeviceLastSeen(auth.userId, auth.deviceId, now, ip, userAgent);
   }
 
-  /** Creates (or reuses) a device and hands out a fresh token; earlier tokens of that device are revoked. */
-  async issueLogin(userId: string, deviceId: string | undefined, displayName: string | undefined, via: 'login' | 'register' = 'login'): Promise<LoginResult> {
+  /**
+   * Creates (or reuses) a device and hands out a fresh token; earlier tokens of that device are
+   * revoked. `validUntilMs`: the token stops working then (admin login as a user).
+   */
+  async issueLogin(userId: string, deviceId: string | undefined, displayName: string | undefined, via: 'login' | 'register' | 'admin' = 'login', validUntilMs: number | null = null): Promise<LoginResult> {
     const id = deviceId ?? generateDeviceId();
     const token = newAccessToken();
-    const result = await this.store.loginDevice({ userId, deviceId: id, displayName: displayName ?? null, tokenHash: hashToken(token), ts: this.clock.now() });
+    const result = await this.store.loginDevice({ userId, deviceId: id, displayName: displayName ?? null, tokenHash: hashToken(token), ts: this.clock.now(), validUntilMs });
     this.forget(result.revokedTokenHashes);
     if (result.revokedTokenHashes.length > 0) this.events.emit('tokensRevoked', userId, [id]);
     this.events.emit('deviceLoggedIn', userId, id, result.createdDevice, via);

@@ -6,6 +6,7 @@
 // replaced (unsigned.replaces_state), and prev_content is read from that event when formatting, so a
 // redaction of the replaced event (which rewrites its stored JSON) reaches every view of it.
 import type { EventRecord, RoomStore } from '../../storage/types.js';
+import { isServerSender, SERVER_SENDER_KEY } from './server-senders.js';
 import type { JsonObject } from './types.js';
 
 export interface ClientEvent {
@@ -23,6 +24,11 @@ export interface ClientEvent {
 export interface Viewer {
   userId: string;
   deviceId: string;
+  /**
+   * Shown as the sender of server-generated events instead of the server name (the server-owned
+   * user of server_events.compat_sender_localpart), for clients that need a user ID there.
+   */
+  compatSender?: string | undefined;
 }
 
 /** What formatting a batch of events needs from other events. */
@@ -66,13 +72,25 @@ export function toClientEvent(rec: EventRecord, now: number, viewer?: Viewer, re
     const because = related?.redactions.get(rec.redactedBy);
     if (because) unsigned.redacted_because = because as unknown as JsonObject;
   }
+  const compat = viewer?.compatSender;
+  if (compat !== undefined) {
+    // spec/server-events.md: the server-owned user as sender, the real sender kept in unsigned.
+    if (isServerSender(e.sender)) {
+      out.sender = compat;
+      unsigned[SERVER_SENDER_KEY] = e.sender;
+    }
+    if (typeof unsigned.prev_sender === 'string' && isServerSender(unsigned.prev_sender)) unsigned.prev_sender = compat;
+  }
   out.unsigned = unsigned;
   return out;
 }
 
-/** Stripped state (matrix-spec: client-server-api "Stripped state"): type, state_key, content, sender. */
-export function toStrippedState(e: { type: string; state_key?: string; content: JsonObject; sender: string }): JsonObject {
-  return { type: e.type, state_key: e.state_key ?? '', content: e.content, sender: e.sender };
+/**
+ * Stripped state (matrix-spec: client-server-api "Stripped state"): type, state_key, content, sender;
+ * a server-name sender shows as `compatSender` when given (spec/server-events.md).
+ */
+export function toStrippedState(e: { type: string; state_key?: string; content: JsonObject; sender: string }, compatSender?: string): JsonObject {
+  return { type: e.type, state_key: e.state_key ?? '', content: e.content, sender: compatSender !== undefined && isServerSender(e.sender) ? compatSender : e.sender };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
 import type { JsonObject } from '../events/types.js';
-import { joinedMembers, lookupIn, type RoomStateService } from './room-state.js';
+import { joinedMembers, lookupIn, type RoomState, type RoomStateService } from './room-state.js';
 
 export interface PublicRoomChunk {
   room_id: string;
@@ -25,6 +25,36 @@ export interface PublicRoomsPage {
   total_room_count_estimate: number;
   next_batch?: string;
   prev_batch?: string;
+}
+
+/**
+ * A room as the directory and the space hierarchy describe it (list_public_rooms.yaml
+ * PublishedRoomsChunk): counts and flags always, name, topic, alias, avatar and type when set.
+ */
+export function publishedRoomChunk(room: RoomState): PublicRoomChunk {
+  const lookup = lookupIn(room.state);
+  const str = (type: string, key: string): string | undefined => {
+    const v = lookup(type, '')?.content[key];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const chunk: PublicRoomChunk = {
+    room_id: room.roomId,
+    num_joined_members: joinedMembers(room).length,
+    world_readable: str('m.room.history_visibility', 'history_visibility') === 'world_readable',
+    guest_can_join: str('m.room.guest_access', 'guest_access') === 'can_join',
+    join_rule: str('m.room.join_rules', 'join_rule') ?? 'invite',
+  };
+  const name = str('m.room.name', 'name');
+  if (name) chunk.name = name;
+  const topic = str('m.room.topic', 'topic');
+  if (topic) chunk.topic = topic;
+  const alias = str('m.room.canonical_alias', 'alias');
+  if (alias) chunk.canonical_alias = alias;
+  const avatar = str('m.room.avatar', 'url');
+  if (avatar) chunk.avatar_url = avatar;
+  const createType = (lookup('m.room.create', '')?.content as JsonObject | undefined)?.type;
+  if (typeof createType === 'string') chunk.room_type = createType;
+  return chunk;
 }
 
 // appendices "Server Name": hostname [ ":" port ], hostname = IPv4 / "[" IPv6 "]" / dns-name.
@@ -166,29 +196,7 @@ export class DirectoryService {
     for (const r of rooms) {
       const room = await this.roomState.get(r.roomId);
       if (!room) continue;
-      const lookup = lookupIn(room.state);
-      const str = (type: string, key: string): string | undefined => {
-        const v = lookup(type, '')?.content[key];
-        return typeof v === 'string' ? v : undefined;
-      };
-      const joined = joinedMembers(room).length;
-      const chunk: PublicRoomChunk = {
-        room_id: r.roomId,
-        num_joined_members: joined,
-        world_readable: str('m.room.history_visibility', 'history_visibility') === 'world_readable',
-        guest_can_join: str('m.room.guest_access', 'guest_access') === 'can_join',
-        join_rule: str('m.room.join_rules', 'join_rule') ?? 'invite',
-      };
-      const name = str('m.room.name', 'name');
-      if (name) chunk.name = name;
-      const topic = str('m.room.topic', 'topic');
-      if (topic) chunk.topic = topic;
-      const alias = str('m.room.canonical_alias', 'alias');
-      if (alias) chunk.canonical_alias = alias;
-      const avatar = str('m.room.avatar', 'url');
-      if (avatar) chunk.avatar_url = avatar;
-      const createType = (lookup('m.room.create', '')?.content as JsonObject | undefined)?.type;
-      if (typeof createType === 'string') chunk.room_type = createType;
+      const chunk = publishedRoomChunk(room);
       all.push(chunk);
     }
     const term = opts.term?.toLowerCase();

@@ -22,6 +22,12 @@ import type { JsonObject, StoredEvent } from '../events/types.js';
 import { lookupIn, type RoomState, type RoomStateService } from './room-state.js';
 import { eventMatches, type RoomEventFilter } from '../filters.js';
 import { pagingToken, parsePagingToken, type TopologicalToken } from '../tokens.js';
+import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from '../events/server-senders.js';
+
+/** What the calling client said about itself (its session): it understands server-name senders. */
+export interface ReadPrefs {
+  domainSenders?: boolean;
+}
 
 export type Direction = 'b' | 'f';
 
@@ -271,6 +277,12 @@ export class RoomReader {
 
   // ---- formatting -----------------------------------------------------------------------------
 
+  /** The viewer of a request: who, and how server-generated events' senders are shown (spec/server-events.md). */
+  private viewerOf(auth: AuthContext, prefs: ReadPrefs, filter?: RoomEventFilter): Viewer {
+    const understands = prefs.domainSenders === true || filter?.[DOMAIN_SENDERS_FILTER_KEY] === true;
+    return { userId: auth.userId, deviceId: auth.deviceId, compatSender: compatSenderFor(this.config, understands) };
+  }
+
   /** Client format for `viewer` (redacted_because, prev_content) and unsigned.membership when known. */
   private async format(viewer: Viewer, records: EventRecord[], vis?: Visibility): Promise<ClientEvent[]> {
     const format = await clientFormatter(this.store, viewer, this.clock.now(), records);
@@ -398,7 +410,7 @@ export class RoomReader {
   // ---- endpoints ------------------------------------------------------------------------------
 
   /** GET /rooms/{roomId}/event/{eventId} (matrix-spec: rooms.yaml#getOneRoomEvent): 404 when unknown or not visible. */
-  async getEvent(auth: AuthContext, roomId: string, eventId: string): Promise<ClientEvent> {
+  async getEvent(auth: AuthContext, roomId: string, eventId: string, prefs: ReadPrefs = {}): Promise<ClientEvent> {
     const rec = await this.store.getEvent(eventId);
     // Outliers, rejected and soft-failed events are never shown to clients.
     if (!rec || rec.event.room_id !== roomId || rec.graph?.outlier || rec.graph?.rejected || rec.graph?.softFailed) throw notFound('Event not found');
@@ -412,13 +424,14 @@ export class RoomReader {
     }
     const vis = await this.visibility(auth.userId, roomId);
     if (rec.streamOrdering > a.cap || !vis.isVisible(rec.streamOrdering)) throw notFound('Event not found');
-    const [ev] = await this.format(auth, [rec], vis);
+    const [ev] = await this.format(this.viewerOf(auth, prefs), [rec], vis);
     return ev!;
   }
 
   /** GET /rooms/{roomId}/messages (matrix-spec: message_pagination.yaml#getRoomEvents), in topological order. */
-  async messages(auth: AuthContext, roomId: string, q: MessagesQuery): Promise<MessagesResponse> {
+  async messages(auth: AuthContext, roomId: string, q: MessagesQuery, prefs: ReadPrefs = {}): Promise<MessagesResponse> {
     const a = await this.access(auth.userId, roomId);
+    const viewer = this.viewerOf(auth, prefs, q.filter);
     const vis = await this.visibility(auth.userId, roomId);
     // "If [from] is not provided, the homeserver shall return a list of messages from the first or last
     // (per the value of the dir parameter) visible event in the room history for the requesting user."
@@ -429,18 +442,19 @@ export class RoomReader {
     else from = await this.newestGap(roomId, a.cap);
     const to = q.to !== undefined ? await this.place(roomId, q.to, 'to') : undefined;
     const page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
-    const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(auth, page.events, vis) };
+    const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
     if (q.filter?.lazy_load_members) {
       const newest = Math.max(0, ...page.events.map((r) => r.streamOrdering));
-      out.state = await this.format(auth, await this.membersOf(roomId, page.events.map((r) => r.event.sender), newest));
+      out.state = await this.format(viewer, await this.membersOf(roomId, page.events.map((r) => r.event.sender), newest));
     }
     return out;
   }
 
   /** GET /rooms/{roomId}/context/{eventId} (matrix-spec: event_context.yaml#getEventContext). */
-  async context(auth: AuthContext, roomId: string, eventId: string, limit: number, filter: RoomEventFilter | undefined): Promise<ContextResponse> {
+  async context(auth: AuthContext, roomId: string, eventId: string, limit: number, filter: RoomEventFilter | undefined, prefs: ReadPrefs = {}): Promise<ContextResponse> {
     const a = await this.access(auth.userId, roomId);
+    const viewer = this.viewerOf(auth, prefs, filter);
     const rec = await this.store.getEvent(eventId);
     if (!rec || rec.event.room_id !== roomId || rec.graph?.outlier || rec.graph?.rejected || rec.graph?.softFailed) throw notFound('Event not found');
     const vis = await this.visibility(auth.userId, roomId);
@@ -462,15 +476,15 @@ export class RoomReader {
     }
     state = state.filter((e) => eventMatches(filter, { type: e.type, sender: e.sender, room_id: roomId, content: e.content }));
 
-    const [event] = await this.format(auth, [rec], vis);
+    const [event] = await this.format(viewer, [rec], vis);
     return {
       // start: the gap below the earliest event returned; end: the gap above the last.
       start: pagingToken(gapBelow(earliest)),
       end: pagingToken(gapAbove(last)),
-      events_before: await this.format(auth, before.events, vis),
+      events_before: await this.format(viewer, before.events, vis),
       event: event!,
-      events_after: await this.format(auth, after.events, vis),
-      state: await this.format(auth, await this.records(state)),
+      events_after: await this.format(viewer, after.events, vis),
+      state: await this.format(viewer, await this.records(state)),
     };
   }
 
@@ -479,7 +493,7 @@ export class RoomReader {
    * joined user, the members when they left for a departed one; `at` a token for the state at that
    * point (never past the departure). `membership` / `not_membership` together are an 'or'.
    */
-  async members(auth: AuthContext, roomId: string, q: MembersQuery): Promise<{ chunk: ClientEvent[] }> {
+  async members(auth: AuthContext, roomId: string, q: MembersQuery, prefs: ReadPrefs = {}): Promise<{ chunk: ClientEvent[] }> {
     const a = await this.access(auth.userId, roomId);
     const at = q.at !== undefined ? Math.min(await this.streamPositionOf(roomId, q.at), a.cap) : a.cap;
     const keep = (membership: string) => {
@@ -494,7 +508,7 @@ export class RoomReader {
       const state = (await this.store.getStateAt(roomId, at)).filter((e) => e.type === 'm.room.member' && keep(membershipValue(e)));
       recs = await this.records(state);
     }
-    return { chunk: await this.format(auth, recs) };
+    return { chunk: await this.format(this.viewerOf(auth, prefs), recs) };
   }
 
   /** GET /rooms/{roomId}/joined_members (matrix-spec: rooms.yaml#getJoinedMembersByRoom): only for current members. */
@@ -524,16 +538,16 @@ export class RoomReader {
   }
 
   /** GET /rooms/{roomId}/state (matrix-spec: rooms.yaml#getRoomState): current, or as at the user's departure. */
-  async roomState(auth: AuthContext, roomId: string): Promise<ClientEvent[]> {
+  async roomState(auth: AuthContext, roomId: string, prefs: ReadPrefs = {}): Promise<ClientEvent[]> {
     const a = await this.access(auth.userId, roomId);
-    return this.format(auth, await this.records(await this.visibleState(a, roomId)));
+    return this.format(this.viewerOf(auth, prefs), await this.records(await this.visibleState(a, roomId)));
   }
 
   /**
    * GET /rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: rooms.yaml#getRoomStateWithKey):
    * the content, or with `format=event` the client-format event; 404 when that state is not set.
    */
-  async stateEvent(auth: AuthContext, roomId: string, type: string, stateKey: string, format: 'content' | 'event'): Promise<JsonObject | ClientEvent> {
+  async stateEvent(auth: AuthContext, roomId: string, type: string, stateKey: string, format: 'content' | 'event', prefs: ReadPrefs = {}): Promise<JsonObject | ClientEvent> {
     const a = await this.access(auth.userId, roomId);
     let eventId: string | undefined;
     if (a.cap === END) {
@@ -544,7 +558,7 @@ export class RoomReader {
     const rec = eventId !== undefined ? await this.store.getEvent(eventId) : undefined;
     if (!rec) throw notFound(`No ${type} state with key '${stateKey}' in this room`);
     if (format === 'content') return rec.event.content;
-    const [ev] = await this.format(auth, [rec]);
+    const [ev] = await this.format(this.viewerOf(auth, prefs), [rec]);
     return ev!;
   }
 }

@@ -82,6 +82,27 @@ export class RoomService {
     private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
   ) {}
 
+  // ---- shadow bans (admin API): sends are answered as usual but reach nobody ---------------------
+
+  /** Event IDs handed to shadow-banned senders, per transaction, so a retry gets the same one. */
+  private readonly shadowTxns = new Map<string, string>();
+
+  /**
+   * An event ID for a send of a shadow-banned user that is stored nowhere: the same shape as a real
+   * one (a reference hash), the same for a retry of the same transaction.
+   */
+  private shadowEventId(auth: AuthContext, scope: string, txnId?: string): string {
+    const key = txnId === undefined ? undefined : `${auth.userId}\u0000${auth.deviceId}\u0000${scope}\u0000${txnId}`;
+    const earlier = key === undefined ? undefined : this.shadowTxns.get(key);
+    if (earlier !== undefined) return earlier;
+    const id = `$${randomToken(32)}`;
+    if (key !== undefined) {
+      if (this.shadowTxns.size >= 10_000) this.shadowTxns.clear();
+      this.shadowTxns.set(key, id);
+    }
+    return id;
+  }
+
   private async refuseIfBlocked(roomId: string): Promise<void> {
     if (await this.isBlocked(roomId)) throw forbidden('This room has been shut down by the server administrators');
   }
@@ -115,7 +136,7 @@ export class RoomService {
 
   private async memberContent(userId: string, membership: string, reason?: string, extra: JsonObject = {}): Promise<JsonObject> {
     const content: JsonObject = { membership, ...extra };
-    if (membership === 'join' || membership === 'invite') {
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') {
       const profile = await this.accounts.getProfile(userId);
       if (typeof profile.displayname === 'string') content.displayname = profile.displayname;
       if (typeof profile.avatar_url === 'string') content.avatar_url = profile.avatar_url;
@@ -186,8 +207,8 @@ export class RoomService {
     if (req.topic !== undefined) {
       drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': { 'm.text': [{ mimetype: 'text/plain', body: req.topic }] } } });
     }
-    // 8. invites
-    for (const u of invitees) {
+    // 8. invites (a shadow-banned creator's invites reach nobody: the room is made without them)
+    for (const u of auth.isShadowBanned ? [] : invitees) {
       drafts.push({ type: 'm.room.member', state_key: u, sender: me, content: await this.memberContent(u, 'invite', undefined, req.is_direct ? { is_direct: true } : {}) });
     }
 
@@ -243,7 +264,28 @@ export class RoomService {
     // Invites carry free text to someone who did not ask for it: limited per inviter and per invitee.
     this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
     this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+    if (auth.isShadowBanned) return; // answered as sent, reaches nobody
     await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, 'invite', reason) });
+  }
+
+  /**
+   * POST /knock/{roomIdOrAlias} (matrix-spec: knocking.yaml#knockRoom; client-server-api "Knocking on
+   * rooms"): a member event with membership knock, which the room's members see; the room's
+   * join_rule must be knock or knock_restricted (auth rules 4.7, room versions 7+). Users who are in
+   * the room, invited or banned cannot knock. A member who may invite accepts (invite), one who may
+   * kick or ban denies (kick, ban); the knocker retracts with /leave.
+   */
+  async knock(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
+    this.checkReason(reason);
+    const room = await this.requireRoom(roomId);
+    await this.refuseIfBlocked(roomId);
+    const current = membershipOf(auth.userId, lookupIn(room.state));
+    if (current === 'join') throw forbidden('You are already in this room');
+    if (current === 'invite') throw forbidden('You are already invited to this room: join it');
+    if (current === 'ban') throw forbidden('You are banned from this room');
+    // A knock reaches the room's moderators like an invite reaches its invitee: limited like messages.
+    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: auth.userId, sender: auth.userId, content: await this.memberContent(auth.userId, 'knock', reason) });
   }
 
   /** POST /rooms/{roomId}/leave (matrix-spec: leaving.yaml#leaveRoom); also rejects an invite. */
@@ -268,6 +310,40 @@ export class RoomService {
     if (action === 'unban' && theirs !== 'ban') throw forbidden(`${target} is not banned`);
     const membership = action === 'ban' ? 'ban' : 'leave';
     await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, membership, reason) });
+  }
+
+  /**
+   * A profile change reaches the user's rooms (client-server-api "Events on Change of Profile
+   * Information"): in every room the user is joined to, a new m.room.member event (membership join)
+   * with the profile's current `displayname` and `avatar_url`, through the normal writer and auth
+   * rules. The rest of the member content is kept (as Synapse does), a `reason` is not repeated. A
+   * room that refuses the event, or fails otherwise, is skipped: the profile itself is already
+   * stored, and the other rooms still get the change. Returns the rooms updated and those that failed.
+   */
+  async propagateProfile(userId: string): Promise<{ updated: string[]; failed: { roomId: string; error: unknown }[] }> {
+    const profile = await this.accounts.getProfile(userId);
+    const updated: string[] = [];
+    const failed: { roomId: string; error: unknown }[] = [];
+    for (const m of await this.store.getRoomsForUser(userId, ['join'])) {
+      try {
+        const changed = await this.writer.withRoomLock(m.roomId, async () => {
+          const room = await this.roomState.get(m.roomId);
+          const current = room ? lookupIn(room.state)('m.room.member', userId) : undefined;
+          if (!current || current.content.membership !== 'join') return false;
+          const { reason: _reason, displayname: _d, avatar_url: _a, ...rest } = current.content;
+          const content: JsonObject = { ...rest, membership: 'join' };
+          if (typeof profile.displayname === 'string') content.displayname = profile.displayname;
+          if (typeof profile.avatar_url === 'string') content.avatar_url = profile.avatar_url;
+          if (sameJson(content, current.content)) return false;
+          await this.writer.sendLocked(m.roomId, { type: 'm.room.member', state_key: userId, sender: userId, content });
+          return true;
+        });
+        if (changed) updated.push(m.roomId);
+      } catch (error) {
+        failed.push({ roomId: m.roomId, error });
+      }
+    }
+    return { updated, failed };
   }
 
   /** POST /rooms/{roomId}/forget (matrix-spec: leaving.yaml#forgetRoom). */
@@ -303,6 +379,7 @@ export class RoomService {
     const earlier = await this.earlierTxn(auth, scope, txnId);
     if (earlier !== undefined) return earlier;
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     const result = await this.writer.send(
       roomId,
       { type, sender: auth.userId, content },
@@ -317,6 +394,8 @@ export class RoomService {
     checkEventKey('state_key', stateKey);
     if (type === 'm.room.create') throw forbidden('The create event cannot be replaced');
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    // A shadow-banned user's own membership (joining, leaving) still works; other state reaches nobody.
+    if (auth.isShadowBanned && !(type === 'm.room.member' && stateKey === auth.userId)) return this.shadowEventId(auth, `state ${roomId} ${type} ${stateKey}`);
     return this.writer.withRoomLock(roomId, async () => {
       const room = await this.requireRoom(roomId);
       const lookup = lookupIn(room.state);
@@ -399,6 +478,7 @@ export class RoomService {
       }
     }
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     // Room versions before 11 carry `redacts` at the top level, 11 in the content (the writer places it).
     const { redacts: _r, ...rest } = content;
     const r = await this.writer.send(roomId, { type: 'm.room.redaction', sender: auth.userId, content: rest, redacts: eventId }, { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } });

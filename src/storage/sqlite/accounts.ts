@@ -3,12 +3,12 @@
 import type Database from 'better-sqlite3';
 import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, NewUser, TokenOwner, UserRecord } from '../types.js';
 
-interface UserRow { user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number; deactivated: number; created_ts: number }
+interface UserRow { user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number; deactivated: number; created_ts: number; shadow_banned: number }
 interface DeviceRow { user_id: string; device_id: string; display_name: string | null; created_ts: number; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent: string | null }
 
 const toUser = (r: UserRow): UserRecord => ({
   userId: r.user_id, localpart: r.localpart, passwordHash: r.password_hash, isAdmin: r.is_admin === 1,
-  isGuest: r.is_guest === 1, deactivated: r.deactivated === 1, createdTs: r.created_ts,
+  isGuest: r.is_guest === 1, deactivated: r.deactivated === 1, createdTs: r.created_ts, shadowBanned: r.shadow_banned === 1,
 });
 const toDevice = (r: DeviceRow): DeviceRecord => ({
   userId: r.user_id, deviceId: r.device_id, displayName: r.display_name, createdTs: r.created_ts,
@@ -25,6 +25,10 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     setAdmin: db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?'),
     setDeactivatedFlag: db.prepare('UPDATE users SET deactivated = ? WHERE user_id = ?'),
     setDeactivated: db.prepare('UPDATE users SET deactivated = 1 WHERE user_id = ?'),
+    setShadowBanned: db.prepare('UPDATE users SET shadow_banned = ? WHERE user_id = ?'),
+    insertOpenId: db.prepare('INSERT INTO openid_tokens (token_hash, user_id, expires_ts) VALUES (?, ?, ?)'),
+    findOpenId: db.prepare('SELECT user_id FROM openid_tokens WHERE token_hash = ? AND expires_ts > ?').pluck(),
+    deleteExpiredOpenId: db.prepare('DELETE FROM openid_tokens WHERE expires_ts <= ?'),
     getDevice: db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?'),
     listDevices: db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY created_ts, device_id'),
     insertDevice: db.prepare('INSERT OR IGNORE INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?)'),
@@ -38,9 +42,9 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     deleteTokensOfDevice: db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?'),
     deleteTokensOfOtherDevices: db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND device_id IS NOT ?'),
     deleteOtherDevices: db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id IS NOT ?'),
-    insertToken: db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
+    insertToken: db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, valid_until_ms) VALUES (?, ?, ?, ?, ?)'),
     deleteToken: db.prepare('DELETE FROM access_tokens WHERE token_hash = ?'),
-    tokenOwner: db.prepare(`SELECT t.user_id, t.device_id, u.is_guest, u.is_admin, u.deactivated
+    tokenOwner: db.prepare(`SELECT t.user_id, t.device_id, t.valid_until_ms, u.is_guest, u.is_admin, u.deactivated, u.shadow_banned
       FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ?`),
     profile: db.prepare('SELECT field, value_json FROM profile_fields WHERE user_id = ? ORDER BY field'),
     setProfile: db.prepare('INSERT INTO profile_fields (user_id, field, value_json) VALUES (?, ?, ?) ON CONFLICT(user_id, field) DO UPDATE SET value_json = excluded.value_json'),
@@ -51,7 +55,7 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     const created = s.insertDevice.run(l.userId, l.deviceId, l.displayName, l.ts).changes === 1;
     const revoked = s.tokensOfDevice.all(l.userId, l.deviceId) as string[];
     s.deleteTokensOfDevice.run(l.userId, l.deviceId);
-    s.insertToken.run(l.tokenHash, l.userId, l.deviceId, l.ts);
+    s.insertToken.run(l.tokenHash, l.userId, l.deviceId, l.ts, l.validUntilMs ?? null);
     return { revokedTokenHashes: revoked, createdDevice: created };
   });
 
@@ -60,6 +64,11 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     if (u.displayName !== null) s.setProfile.run(u.userId, 'displayname', JSON.stringify(u.displayName));
     if (login) loginDeviceTx(login);
     return true;
+  });
+
+  const putOpenIdTx = db.transaction((tokenHash: string, userId: string, expiresTs: number, now: number) => {
+    s.deleteExpiredOpenId.run(now);
+    s.insertOpenId.run(tokenHash, userId, expiresTs);
   });
 
   const deleteDevicesTx = db.transaction((userId: string, deviceIds: string[]): string[] => {
@@ -96,12 +105,16 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     async setPasswordHash(userId, hash) { s.setPassword.run(hash, userId); },
     async setAdmin(userId, admin) { s.setAdmin.run(admin ? 1 : 0, userId); },
     async setDeactivated(userId, deactivated) { s.setDeactivatedFlag.run(deactivated ? 1 : 0, userId); },
+    async setShadowBanned(userId, banned) { s.setShadowBanned.run(banned ? 1 : 0, userId); },
     async deactivateUser(userId) { return deactivateTx(userId); },
     async loginDevice(login) { return loginDeviceTx(login); },
     async findTokenOwner(tokenHash) {
-      const row = s.tokenOwner.get(tokenHash) as { user_id: string; device_id: string; is_guest: number; is_admin: number; deactivated: number } | undefined;
+      const row = s.tokenOwner.get(tokenHash) as { user_id: string; device_id: string; valid_until_ms: number | null; is_guest: number; is_admin: number; deactivated: number; shadow_banned: number } | undefined;
       if (!row) return undefined;
-      const owner: TokenOwner = { userId: row.user_id, deviceId: row.device_id, isGuest: row.is_guest === 1, isAdmin: row.is_admin === 1, deactivated: row.deactivated === 1 };
+      const owner: TokenOwner = {
+        userId: row.user_id, deviceId: row.device_id, isGuest: row.is_guest === 1, isAdmin: row.is_admin === 1, deactivated: row.deactivated === 1,
+        shadowBanned: row.shadow_banned === 1, validUntilMs: row.valid_until_ms,
+      };
       return owner;
     },
     async getDevice(userId, deviceId) {
@@ -121,5 +134,7 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     },
     async setProfileField(userId, field, value) { s.setProfile.run(userId, field, JSON.stringify(value)); },
     async deleteProfileField(userId, field) { s.deleteProfile.run(userId, field); },
+    async putOpenIdToken(tokenHash, userId, expiresTs, now) { putOpenIdTx(tokenHash, userId, expiresTs, now); },
+    async findOpenIdToken(tokenHash, now) { return s.findOpenId.get(tokenHash, now) as string | undefined; },
   };
 }

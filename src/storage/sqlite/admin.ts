@@ -1,21 +1,33 @@
 // SQLite implementation of AdminStore: user and room listings, notices rooms, admin transactions.
 import type Database from 'better-sqlite3';
-import type { AdminStore, RoomListEntry, UserListEntry } from '../types.js';
+import type { AdminStore, RegistrationTokenRecord, RoomListEntry, UserListEntry } from '../types.js';
 
 interface UserRow {
   user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number;
-  deactivated: number; created_ts: number; displayname: string | null; avatar_url: string | null;
+  deactivated: number; created_ts: number; shadow_banned: number; displayname: string | null; avatar_url: string | null;
 }
+
+interface TokenRow { token: string; uses_allowed: number | null; completed: number; expiry_time: number | null }
+const toToken = (r: TokenRow): RegistrationTokenRecord => ({ token: r.token, usesAllowed: r.uses_allowed, completed: r.completed, expiryTime: r.expiry_time });
 
 export function createSqliteAdminStore(db: Database.Database): AdminStore {
   const s = {
     activeUsers: db.prepare('SELECT user_id FROM users WHERE deactivated = 0 AND is_guest = 0 ORDER BY user_id').pluck(),
-    rooms: db.prepare(`SELECT r.room_id, r.room_version, r.creator, r.created_ts, r.visibility, r.blocked,
+    rooms: db.prepare(`SELECT r.room_id, r.room_version, r.creator, r.created_ts, r.visibility,
+        EXISTS (SELECT 1 FROM room_blocks b WHERE b.room_id = r.room_id) AS blocked,
         (SELECT COUNT(*) FROM room_memberships m WHERE m.room_id = r.room_id AND m.membership = 'join') AS joined,
         (SELECT COUNT(*) FROM current_state c WHERE c.room_id = r.room_id) AS state_events
       FROM rooms r ORDER BY r.created_ts, r.room_id`),
-    setBlocked: db.prepare('UPDATE rooms SET blocked = ? WHERE room_id = ?'),
-    isBlocked: db.prepare('SELECT blocked FROM rooms WHERE room_id = ?').pluck(),
+    block: db.prepare('INSERT INTO room_blocks (room_id, blocked_by, blocked_ts) VALUES (?, ?, ?) ON CONFLICT(room_id) DO UPDATE SET blocked_by = excluded.blocked_by, blocked_ts = excluded.blocked_ts'),
+    unblock: db.prepare('DELETE FROM room_blocks WHERE room_id = ?'),
+    getBlock: db.prepare('SELECT blocked_by FROM room_blocks WHERE room_id = ?'),
+    listTokens: db.prepare('SELECT token, uses_allowed, completed, expiry_time FROM registration_tokens ORDER BY created_ts, token'),
+    getToken: db.prepare('SELECT token, uses_allowed, completed, expiry_time FROM registration_tokens WHERE token = ?'),
+    insertToken: db.prepare('INSERT OR IGNORE INTO registration_tokens (token, uses_allowed, completed, expiry_time, created_ts) VALUES (?, ?, 0, ?, ?)'),
+    setTokenUses: db.prepare('UPDATE registration_tokens SET uses_allowed = ? WHERE token = ?'),
+    setTokenExpiry: db.prepare('UPDATE registration_tokens SET expiry_time = ? WHERE token = ?'),
+    deleteToken: db.prepare('DELETE FROM registration_tokens WHERE token = ?'),
+    completeToken: db.prepare('UPDATE registration_tokens SET completed = completed + 1 WHERE token = ?'),
     getNoticeRoom: db.prepare('SELECT room_id FROM server_notice_rooms WHERE user_id = ?').pluck(),
     setNoticeRoom: db.prepare(`INSERT INTO server_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)
       ON CONFLICT(user_id) DO UPDATE SET room_id = excluded.room_id`),
@@ -42,7 +54,7 @@ export function createSqliteAdminStore(db: Database.Database): AdminStore {
       const rows = db.prepare(`${USER_SELECT} ${clause} ORDER BY u.user_id LIMIT ? OFFSET ?`).all(...args, q.limit, q.from) as UserRow[];
       const users: UserListEntry[] = rows.map((r) => ({
         userId: r.user_id, localpart: r.localpart, passwordHash: r.password_hash, isAdmin: r.is_admin === 1, isGuest: r.is_guest === 1,
-        deactivated: r.deactivated === 1, createdTs: r.created_ts, displayName: r.displayname, avatarUrl: r.avatar_url,
+        deactivated: r.deactivated === 1, createdTs: r.created_ts, shadowBanned: r.shadow_banned === 1, displayName: r.displayname, avatarUrl: r.avatar_url,
       }));
       return { users, total };
     },
@@ -54,8 +66,31 @@ export function createSqliteAdminStore(db: Database.Database): AdminStore {
           visibility: r.visibility === 'public' ? 'public' : 'private', blocked: r.blocked === 1, joinedMembers: r.joined, stateEvents: r.state_events,
         }));
     },
-    async setRoomBlocked(roomId, blocked) { s.setBlocked.run(blocked ? 1 : 0, roomId); },
-    async isRoomBlocked(roomId) { return (s.isBlocked.get(roomId) as number | undefined) === 1; },
+    async setRoomBlocked(roomId, blocked, by, ts) {
+      if (blocked) s.block.run(roomId, by, ts);
+      else s.unblock.run(roomId);
+    },
+    async isRoomBlocked(roomId) { return s.getBlock.get(roomId) !== undefined; },
+    async getRoomBlock(roomId) {
+      const row = s.getBlock.get(roomId) as { blocked_by: string | null } | undefined;
+      return row ? { blockedBy: row.blocked_by } : undefined;
+    },
+    async listRegistrationTokens() { return (s.listTokens.all() as TokenRow[]).map(toToken); },
+    async getRegistrationToken(token) {
+      const row = s.getToken.get(token) as TokenRow | undefined;
+      return row ? toToken(row) : undefined;
+    },
+    async createRegistrationToken(t, ts) { return s.insertToken.run(t.token, t.usesAllowed, t.expiryTime, ts).changes === 1; },
+    async updateRegistrationToken(token, change) {
+      return db.transaction(() => {
+        if (change.usesAllowed !== undefined) s.setTokenUses.run(change.usesAllowed, token);
+        if (change.expiryTime !== undefined) s.setTokenExpiry.run(change.expiryTime, token);
+        const row = s.getToken.get(token) as TokenRow | undefined;
+        return row ? toToken(row) : undefined;
+      })();
+    },
+    async deleteRegistrationToken(token) { return s.deleteToken.run(token).changes === 1; },
+    async completeRegistrationToken(token) { s.completeToken.run(token); },
     async getNoticeRoom(userId) { return s.getNoticeRoom.get(userId) as string | undefined; },
     async setNoticeRoom(userId, roomId, ts) { s.setNoticeRoom.run(userId, roomId, ts); },
     async getAdminTxn(userId, scope, txnId) { return s.getTxn.get(userId, scope, txnId) as string | undefined; },

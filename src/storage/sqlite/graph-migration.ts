@@ -1,4 +1,4 @@
-// Data conversion of migration 0008_event_graph (spec/event-graph.md) for databases written before it:
+// Data conversion of migration 0010_event_graph (spec/event-graph.md) for databases written before it:
 // every room was one linear chain of events written by this server, so each event's state is the state
 // after the previous one. Walking each room in stream order gives every event its state groups
 // (a delta per state event, a snapshot every MAX_HOPS), its prev_events edges, and the room's

@@ -18,7 +18,7 @@ export interface SqliteStorage extends Storage {
 }
 
 /** Data conversions that run with their migrations. */
-export const SQLITE_MIGRATION_HOOKS = { '0008_event_graph': convertToEventGraph };
+export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph };
 
 export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

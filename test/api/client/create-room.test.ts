@@ -2,6 +2,9 @@
 // name/topic, invites, initial_state, power_level_content_override, creation_content, room_alias_name,
 // is_direct, room versions, the order of the created events, and malformed requests.
 import type { StoredEvent } from '../../../src/core/events/types.js';
+import { computeEventId } from '../../../src/core/crypto/event-hashing.js';
+import { ROOM_VERSIONS } from '../../../src/core/room-versions.js';
+import { pduOf } from '../../../src/wire.js';
 import { bearer, makeTestServer, type TestUser } from '../../helpers/server.js';
 
 const C = '/_matrix/client/v3';
@@ -24,7 +27,7 @@ describe('POST /createRoom', () => {
   async function createOk(u: TestUser, body: object = {}): Promise<string> {
     const res = await create(u, body);
     expect(res.status).toBe(200);
-    expect(res.body.room_id).toMatch(/^![A-Za-z0-9]+:test\.local$/);
+    expect(res.body.room_id).toMatch(/^!(?:[A-Za-z0-9]+:test\.local|[A-Za-z0-9_-]{43})$/); // v12: the create event's hash
     return res.body.room_id as string;
   }
   /** Every event of the room in stream order, as stored (federation format). */
@@ -400,7 +403,28 @@ describe('POST /createRoom', () => {
       expect(create11!.sender).toBe(alice.userId);
     });
 
-    it.each([['9'], ['12'], ['banana']])('unknown room_version %j is 400 M_UNSUPPORTED_ROOM_VERSION, no room', async (v) => {
+    it('room_version 12: the room ID is the create event\'s ID with !, the create event has no room_id, the creator is not in power_levels.users', async () => {
+      const roomId = await createOk(alice, { room_version: '12', preset: 'public_chat', name: 'twelve' });
+      expect(roomId).toMatch(/^![A-Za-z0-9_-]{43}$/);
+      const create12 = await stateOf(roomId, 'm.room.create');
+      expect(create12!.event_id).toBe(`$${roomId.slice(1)}`);
+      expect(create12!.content).toEqual({ room_version: '12' });
+      const stored = await s.services.storage.rooms.getEvent(create12!.event_id);
+      // The event ID is the reference hash of the PDU without room_id (rooms/v12), and stays so when re-read.
+      expect(computeEventId(pduOf(stored!.event), ROOM_VERSIONS['12'])).toBe(create12!.event_id);
+      expect(pduOf(stored!.event)).not.toHaveProperty('room_id');
+      const pl = await stateOf(roomId, 'm.room.power_levels');
+      expect(pl!.content.users).toEqual({});
+      // The room works: others join and post; auth events never name the create event (v12 rule 3.2).
+      expect((await s.http.post(`${C}/rooms/${enc(roomId)}/join`).set(bearer(bob)).send({})).status).toBe(200);
+      const sent = await s.http.put(`${C}/rooms/${enc(roomId)}/send/m.room.message/v12a`).set(bearer(bob)).send({ body: 'hello v12' });
+      expect(sent.status).toBe(200);
+      const msg = await s.services.storage.rooms.getEvent(sent.body.event_id);
+      expect(msg!.event.auth_events).not.toContain(create12!.event_id);
+      expect(msg!.event.room_id).toBe(roomId);
+    });
+
+    it.each([['9'], ['13'], ['banana']])('unknown room_version %j is 400 M_UNSUPPORTED_ROOM_VERSION, no room', async (v) => {
       const before = await joinedCount(alice);
       const res = await create(alice, { room_version: v });
       expect(res.status).toBe(400);

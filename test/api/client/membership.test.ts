@@ -189,7 +189,7 @@ describe('room membership', () => {
   });
 
   describe('POST /knock/:roomIdOrAlias', () => {
-    it('is answered 403 M_FORBIDDEN (knocking not supported yet)', async () => {
+    it('refuses a knock on a room whose join rule is invite with 403 M_FORBIDDEN (more in knock.test.ts)', async () => {
       const roomId = await h.createRoom(alice, { preset: 'private_chat' });
       expectError(await h.post(bob, `/knock/${enc(roomId)}`, { reason: 'let me in' }), 403, 'M_FORBIDDEN');
       expect(await h.membership(roomId, bob.userId)).toBeUndefined();

@@ -39,10 +39,12 @@ describe('presence derived from sessions', () => {
 
   it('is offline with no live session and online while one is live', async () => {
     const { alice, bob } = await setup(s, 'a');
-    expect(await presenceSeenBy(s, bob, alice.userId)).toMatchObject({ presence: 'offline', currently_active: false, status_msg: null });
+    const offline = await presenceSeenBy(s, bob, alice.userId);
+    expect(offline).toMatchObject({ presence: 'offline', currently_active: false });
+    expect('status_msg' in offline).toBe(false); // left out when none is set (matrix-nio types it as a string)
     await startSession(s, alice);
     const seen = await presenceSeenBy(s, bob, alice.userId);
-    expect(seen).toEqual({ presence: 'online', last_active_ago: 0, currently_active: true, status_msg: null });
+    expect(seen).toEqual({ presence: 'online', last_active_ago: 0, currently_active: true });
   });
 
   it('settles on the newest state when a session starts and ends at once', async () => {
@@ -155,7 +157,7 @@ describe('PUT /_matrix/client/v3/presence/{userId}/status', () => {
     const self = await s.http.get(statusPath(alice.userId)).set(as(alice, a));
     expect(self.body.status_msg).toBe('back soon');
     await s.http.put(statusPath(alice.userId)).set(as(alice, a)).send({ presence: 'online', status_msg: null }).expect(200);
-    expect((await presenceSeenBy(s, bob, alice.userId)).status_msg).toBeNull();
+    expect('status_msg' in (await presenceSeenBy(s, bob, alice.userId))).toBe(false);
   });
 });
 

@@ -225,4 +225,90 @@ describe('profiles', () => {
       expect(put.body.errcode).toBe('M_GUEST_ACCESS_FORBIDDEN');
     });
   });
+
+  describe('changes reach the rooms (client-server-api "Events on Change of Profile Information")', () => {
+    const member = async (user: { accessToken: string }, roomId: string, userId: string) =>
+      (await s.http.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`).set(tok(user.accessToken))).body;
+    const createRoom = async (user: { accessToken: string }, body: object = {}) =>
+      (await s.http.post('/_matrix/client/v3/createRoom').set(tok(user.accessToken)).send(body)).body.room_id as string;
+
+    it('updates the member event in every joined room, seen by the other members', async () => {
+      const alice = await s.register('propalice');
+      const bob = await s.register('propbob');
+      const shared = await createRoom(bob, { preset: 'public_chat' });
+      await s.http.post(`/_matrix/client/v3/join/${encodeURIComponent(shared)}`).set(tok(alice.accessToken)).send({});
+      const own = await createRoom(alice);
+      const invitedTo = await createRoom(bob, { invite: [alice.userId] });
+      const before = await s.http.get('/_matrix/client/v3/sync').set(tok(bob.accessToken));
+
+      const put = await s.http.put(profile(alice.userId, 'displayname')).set(tok(alice.accessToken)).send({ displayname: 'Alice Liddell' });
+      expect(put.status).toBe(200);
+      for (const roomId of [shared, own]) expect(await member(alice, roomId, alice.userId)).toEqual({ membership: 'join', displayname: 'Alice Liddell' });
+      // An invite is not a membership to update.
+      expect((await member(bob, invitedTo, alice.userId)).displayname).toBe('propalice');
+
+      const after = await s.http.get('/_matrix/client/v3/sync').query({ since: before.body.next_batch, timeout: '0' }).set(tok(bob.accessToken));
+      const events = after.body.rooms.join[shared].timeline.events;
+      expect(events).toEqual([expect.objectContaining({
+        type: 'm.room.member', sender: alice.userId, state_key: alice.userId,
+        content: { membership: 'join', displayname: 'Alice Liddell' },
+        unsigned: expect.objectContaining({ prev_content: { membership: 'join', displayname: 'propalice' } }),
+      })]);
+    });
+
+    it('sets and removes the avatar in the member events', async () => {
+      const u = await s.register('propavatar');
+      const roomId = await createRoom(u);
+      await s.http.put(profile(u.userId, 'avatar_url')).set(tok(u.accessToken)).send({ avatar_url: 'mxc://test.local/me' }).expect(200);
+      expect(await member(u, roomId, u.userId)).toEqual({ membership: 'join', displayname: 'propavatar', avatar_url: 'mxc://test.local/me' });
+      await s.http.delete(profile(u.userId, 'avatar_url')).set(tok(u.accessToken)).expect(200);
+      expect(await member(u, roomId, u.userId)).toEqual({ membership: 'join', displayname: 'propavatar' });
+    });
+
+    it('sends nothing when the value does not change, and nothing for other profile keys', async () => {
+      const u = await s.register('propsame');
+      const roomId = await createRoom(u);
+      const history = async () => (await s.http.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`).query({ dir: 'b', limit: '50' }).set(tok(u.accessToken))).body.chunk.length;
+      const n = await history();
+      await s.http.put(profile(u.userId, 'displayname')).set(tok(u.accessToken)).send({ displayname: 'propsame' }).expect(200);
+      await s.http.put(profile(u.userId, 'm.tz')).set(tok(u.accessToken)).send({ 'm.tz': 'Europe/Stockholm' }).expect(200);
+      expect(await history()).toBe(n);
+    });
+
+    it('keeps the other member content and does not repeat a reason', async () => {
+      const owner = await s.register('propowner');
+      const u = await s.register('propkeep');
+      const roomId = await createRoom(owner, { preset: 'public_chat' });
+      await s.http.post(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`).set(tok(u.accessToken)).send({ reason: 'hello' }).expect(200);
+      await s.http.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(u.userId)}`)
+        .set(tok(u.accessToken)).send({ membership: 'join', displayname: 'propkeep', 'org.example.flair': 'blue' }).expect(200);
+      await s.http.put(profile(u.userId, 'displayname')).set(tok(u.accessToken)).send({ displayname: 'Keeper' }).expect(200);
+      expect(await member(u, roomId, u.userId)).toEqual({ membership: 'join', displayname: 'Keeper', 'org.example.flair': 'blue' });
+    });
+
+    it('does not fail or lose the profile change when a room refuses the member event', async () => {
+      const u = await s.register('proprefused');
+      const fine = await createRoom(u);
+      const refusing = await createRoom(u);
+      // A member event so close to the 65536-byte event limit that a longer display name cannot fit.
+      const pad = 'x'.repeat(64_600);
+      await s.http.put(`/_matrix/client/v3/rooms/${encodeURIComponent(refusing)}/state/m.room.member/${encodeURIComponent(u.userId)}`)
+        .set(tok(u.accessToken)).send({ membership: 'join', displayname: 'proprefused', 'org.example.pad': pad }).expect(200);
+      const longName = 'N'.repeat(256);
+      const put = await s.http.put(profile(u.userId, 'displayname')).set(tok(u.accessToken)).send({ displayname: longName });
+      expect(put.status).toBe(200);
+      expect((await s.http.get(profile(u.userId, 'displayname'))).body).toEqual({ displayname: longName });
+      expect((await member(u, fine, u.userId)).displayname).toBe(longName);
+      expect((await member(u, refusing, u.userId)).displayname).toBe('proprefused');
+    });
+
+    it('propagates a change made through the admin API', async () => {
+      const admin = await s.register('propadmin');
+      await s.services.accounts.setAdmin(admin.userId, true);
+      const u = await s.register('propbyadmin');
+      const roomId = await createRoom(u);
+      await s.http.put(`/_synapse/admin/v2/users/${encodeURIComponent(u.userId)}`).set(tok(admin.accessToken)).send({ displayname: 'Renamed by admin' }).expect(200);
+      expect((await member(u, roomId, u.userId)).displayname).toBe('Renamed by admin');
+    });
+  });
 });
