@@ -11,6 +11,8 @@ ALTER TABLE events ADD COLUMN rejected TEXT;
 ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN state_before INTEGER;
 ALTER TABLE events ADD COLUMN state_after INTEGER;
+-- The newest server-generated event of a room (each names the previous one: spec/server-events.md).
+CREATE INDEX events_room_id_server_local_idx ON events (room_id, stream_ordering) WHERE server_local = 1;
 -- /messages pages in the room's topological order: depth, then arrival.
 CREATE INDEX events_room_id_depth_stream_ordering_idx ON events (room_id, depth, stream_ordering);
 
@@ -63,6 +65,8 @@ CREATE TABLE current_state_deltas (
   prev_event_id  TEXT,
   PRIMARY KEY (room_id, type, state_key, stream_ordering)
 ) STRICT, WITHOUT ROWID;
+-- The changes after a position, in order (undoing recent changes of the cached current state).
+CREATE INDEX current_state_deltas_room_id_stream_ordering_idx ON current_state_deltas (room_id, stream_ordering);
 
 -- The state group of each room's current state (the resolution of its forward extremities' states).
 ALTER TABLE rooms ADD COLUMN state_group INTEGER;

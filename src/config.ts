@@ -43,7 +43,7 @@ export interface Config {
   sessions: { idle_timeout_ms: number };
   presence: { enabled: boolean; idle_timeout_ms: number };
   typing: { max_timeout_ms: number };
-  server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
+  server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean; system_user_localpart: string };
   server_events: { compat_sender_localpart: string | null };
   web_client: { enabled: boolean; path: string };
 }
@@ -124,6 +124,10 @@ export const CONFIG_SHAPE: Shape = {
     room_name: { kind: 'string', default: 'Server Notices', doc: 'Name of each user\'s server-notices room' },
     on_password_change: { kind: 'boolean', default: true, doc: 'Send the user a notice when their password changes' },
     on_new_login: { kind: 'boolean', default: true, doc: 'Send the user a notice when a new device logs in to their account' },
+    system_user_localpart: {
+      kind: 'string', default: 'system',
+      doc: 'The server-owned user that creates each server-notices room and invites its user (events in a room graph are always sent by a user; the notices themselves have the server name as sender); the localpart is reserved',
+    },
   },
   server_events: {
     compat_sender_localpart: {
@@ -242,6 +246,10 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (!SERVER_NAME_RE.test(config.server_name)) problems.push(`server_name: not a valid server name (got ${JSON.stringify(config.server_name)})`);
   if (config.jwt_login.enabled && !config.jwt_login.secret) problems.push('jwt_login.secret: required when jwt_login.enabled is true');
   if (config.public_baseurl !== null && !/^https?:\/\//.test(config.public_baseurl)) problems.push('public_baseurl: must start with http:// or https://');
+  const system = config.server_notices.system_user_localpart;
+  if (!/^[a-z0-9._=\-/+]+$/.test(system) || /^\d+$/.test(system) || system.startsWith('_')) {
+    problems.push(`server_notices.system_user_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(system)})`);
+  }
   const compat = config.server_events.compat_sender_localpart;
   // The same rules as a registered localpart (appendices "User Identifiers"; no guest or reserved shape).
   if (compat !== null && (!/^[a-z0-9._=\-/+]+$/.test(compat) || /^\d+$/.test(compat) || compat.startsWith('_'))) {

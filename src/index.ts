@@ -55,9 +55,12 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
   const logger = opts.logger ?? createLogger(config.logging.level);
   const storage = openSqliteStorage(config.database.path, () => clock.now(), { cacheMb: config.database.cache_mb });
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
-  // The compat sender stands for the server: an account under that ID could speak as the server.
+  // The compat sender stands for the server: an account under that ID that someone can log in to could
+  // speak as the server. Only the server-owned system user (no password) may carry it.
   const compat = compatSenderId(config);
-  if (compat !== undefined && (await storage.accounts.getUser(compat))) {
+  const existing = compat !== undefined ? await storage.accounts.getUser(compat) : undefined;
+  const isSystemUser = compat === `@${config.server_notices.system_user_localpart}:${config.server_name}` && existing?.passwordHash === null;
+  if (compat !== undefined && existing && !isSystemUser) {
     await storage.close();
     throw new ConfigError([`server_events.compat_sender_localpart: ${compat} is an existing account; choose a localpart nobody has`]);
   }

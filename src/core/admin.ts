@@ -225,7 +225,7 @@ export class AdminService {
 
   /**
    * DELETE /_synapse/admin/v2/rooms/{roomId}: shuts the room down: a server-generated explanation in
-   * its timeline, every local member removed by the server with that message as reason, its aliases
+   * its timeline, every local member made to leave with that message as reason, its aliases
    * and directory entry removed, and new joins blocked. Events are kept (no purge).
    */
   async shutdownRoom(roomId: string, message: string | undefined): Promise<string> {
@@ -237,7 +237,9 @@ export class AdminService {
     for (const m of await this.rooms.getRoomMembers(roomId, ['join', 'invite', 'knock'])) {
       if (parseUserId(m.userId)?.domain !== this.config.server_name) continue;
       try {
-        await this.writer.send(roomId, { type: 'm.room.member', state_key: m.userId, sender: this.config.server_name, content: { membership: 'leave', reason: text } }, { serverAuthored: true });
+        // Each local member leaves (their own leave event, with the message as reason): events in a
+        // room's graph are sent by users, never by the server name (design-notes.md).
+        await this.writer.send(roomId, { type: 'm.room.member', state_key: m.userId, sender: m.userId, content: { membership: 'leave', reason: text } });
         result.kicked_users.push(m.userId);
       } catch {
         result.failed_to_kick_users.push(m.userId);

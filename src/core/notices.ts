@@ -1,6 +1,9 @@
 // Server-generated events and server notices (spec/server-events.md; the Matrix draft's
 // "Server-generated events" in ../shared/seeds; GTChat's `broadcast`). Their sender is the server
-// name, with no leading '@', and only the server creates them: no client request can.
+// name, with no leading '@', and only the server creates them: no client request can. They stay
+// outside the room graph (design-notes.md): everything in a graph is sent by a user, so each user's
+// notices room is created, and its user invited, by the server-owned system user
+// (server_notices.system_user_localpart), an account without password or devices.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badJson, forbidden, invalidParam, notFound } from '../errors.js';
@@ -16,8 +19,8 @@ import { KeyedMutex } from './lock.js';
 import { roomVersion } from './room-versions.js';
 
 /** The notices room gives its user no right to post or change anything (design-notes.md). */
-const NOTICE_ROOM_POWER_LEVELS: JsonObject = {
-  users: {},
+const NOTICE_ROOM_POWER_LEVELS = (system: string | undefined): JsonObject => ({
+  users: system === undefined ? {} : { [system]: 100 },
   users_default: 0,
   events: {},
   events_default: 100,
@@ -26,7 +29,7 @@ const NOTICE_ROOM_POWER_LEVELS: JsonObject = {
   kick: 100,
   redact: 100,
   invite: 100,
-};
+});
 
 export class ServerNoticeService {
   private readonly locks = new KeyedMutex();
@@ -44,6 +47,29 @@ export class ServerNoticeService {
 
   get serverName(): string {
     return this.config.server_name;
+  }
+
+  /** The server-owned user that sends the notices rooms' graph events. */
+  get systemUserId(): string {
+    return `@${this.config.server_notices.system_user_localpart}:${this.config.server_name}`;
+  }
+
+  private systemUser: Promise<void> | undefined;
+
+  /** Creates the system user's account on first use: no password, no device, never able to log in. */
+  private ensureSystemUser(): Promise<void> {
+    this.systemUser ??= (async () => {
+      const userId = this.systemUserId;
+      if (await this.accounts.getUser(userId)) return;
+      await this.accounts.createUser({
+        userId, localpart: this.config.server_notices.system_user_localpart, passwordHash: null,
+        isAdmin: false, isGuest: false, createdTs: this.clock.now(), displayName: 'Server Notices',
+      });
+    })().catch((e) => {
+      this.systemUser = undefined;
+      throw e;
+    });
+    return this.systemUser;
   }
 
   private async requireLocalUser(userId: string): Promise<void> {
@@ -65,41 +91,45 @@ export class ServerNoticeService {
     await this.requireLocalUser(userId);
     return this.locks.run(userId, async () => {
       const roomId = await this.noticeRoom(userId);
-      const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverAuthored: true });
+      // The notice itself: a server-generated event, outside the room graph.
+      const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverLocal: true });
       return r.eventId;
     });
   }
 
   /** The user's notices room, created on first use; the user is (re-)invited unless joined or invited. */
   private async noticeRoom(userId: string): Promise<string> {
-    const server = this.serverName;
+    await this.ensureSystemUser();
+    const system = this.systemUserId;
     const existing = await this.admin.getNoticeRoom(userId);
     if (existing) {
       const room = await this.roomState.get(existing);
       if (room) {
         const m = membershipOf(userId, lookupIn(room.state));
         if (m !== 'join' && m !== 'invite') {
-          await this.writer.send(existing, { type: 'm.room.member', state_key: userId, sender: server, content: { membership: 'invite' } }, { serverAuthored: true });
+          await this.writer.send(existing, { type: 'm.room.member', state_key: userId, sender: system, content: { membership: 'invite' } });
         }
         return existing;
       }
     }
     const version = roomVersion(this.config.default_room_version)!;
-    const roomId = `!${randomToken(18).replace(/[-_]/g, 'x')}:${server}`;
+    const roomId = `!${randomToken(18).replace(/[-_]/g, 'x')}:${this.serverName}`;
+    // Creators of versions with privileged creators have infinite power and may not be listed.
     const drafts: EventDraft[] = [
-      { type: 'm.room.create', state_key: '', sender: server, content: version.createHasCreator ? { room_version: version.id, creator: server } : { room_version: version.id } },
-      { type: 'm.room.power_levels', state_key: '', sender: server, content: NOTICE_ROOM_POWER_LEVELS },
-      { type: 'm.room.join_rules', state_key: '', sender: server, content: { join_rule: 'invite' } },
-      { type: 'm.room.history_visibility', state_key: '', sender: server, content: { history_visibility: 'invited' } },
-      { type: 'm.room.guest_access', state_key: '', sender: server, content: { guest_access: 'forbidden' } },
-      { type: 'm.room.name', state_key: '', sender: server, content: { name: this.config.server_notices.room_name } },
-      { type: 'm.room.member', state_key: userId, sender: server, content: { membership: 'invite' } },
+      { type: 'm.room.create', state_key: '', sender: system, content: version.createHasCreator ? { room_version: version.id, creator: system } : { room_version: version.id } },
+      { type: 'm.room.member', state_key: system, sender: system, content: { membership: 'join', displayname: 'Server Notices' } },
+      { type: 'm.room.power_levels', state_key: '', sender: system, content: NOTICE_ROOM_POWER_LEVELS(version.privilegedCreators ? undefined : system) },
+      { type: 'm.room.join_rules', state_key: '', sender: system, content: { join_rule: 'invite' } },
+      { type: 'm.room.history_visibility', state_key: '', sender: system, content: { history_visibility: 'invited' } },
+      { type: 'm.room.guest_access', state_key: '', sender: system, content: { guest_access: 'forbidden' } },
+      { type: 'm.room.name', state_key: '', sender: system, content: { name: this.config.server_notices.room_name } },
+      { type: 'm.room.member', state_key: userId, sender: system, content: { membership: 'invite' } },
     ];
-    await this.writer.createRoom(roomId, version, drafts, server, { serverAuthored: true });
-    await this.admin.setNoticeRoom(userId, roomId, this.clock.now());
+    const created = await this.writer.createRoom(roomId, version, drafts, system);
+    await this.admin.setNoticeRoom(userId, created.roomId, this.clock.now());
     // Tagged so clients show it as the server's notices room (client-server-api "Server Notices").
-    await this.accountData.put(userId, roomId, 'm.tag', { tags: { 'm.server_notice': { order: 0 } } });
-    return roomId;
+    await this.accountData.put(userId, created.roomId, 'm.tag', { tags: { 'm.server_notice': { order: 0 } } });
+    return created.roomId;
   }
 
   /**

@@ -391,9 +391,7 @@ export class SyncService {
     const lazy = stateFilter?.lazy_load_members === true || timelineFilter?.lazy_load_members === true;
     let stateEvents: StoredEvent[] = [];
     if (fresh) {
-      // The timeline's pages hold all of the room's events from its start unless the filter narrowed the query.
-      const unfiltered = !timelineFilter?.types && !timelineFilter?.not_types && !timelineFilter?.senders && !timelineFilter?.not_senders;
-      stateEvents = await this.stateBefore(room, startPos, upTo, unfiltered ? timeline.range : undefined);
+      stateEvents = await this.stateBefore(room, startPos);
       // State events after the timeline's start that the timeline does not show (filtered, hidden).
       if (timeline.hidden) stateEvents = await this.stateAround(m.roomId, undefined, stateEvents, upTo, timeline.events);
     } else if (timeline.limited || timeline.hidden) {
@@ -441,37 +439,31 @@ export class SyncService {
   }
 
   /**
-   * The room's state just before position `start`: the cached current state with the state events
-   * of [start, upTo] undone through their `replaces_state` (a few events after a timeline's start),
-   * instead of a scan over the room's whole state history. Falls back to that scan when the room
-   * moved past `upTo` meanwhile or too much happened since `start`.
+   * The room's state just before position `start`: the cached current state with the changes recorded
+   * from `start` on (current_state_deltas, whatever forks caused them) undone, newest first, instead of
+   * rebuilding the state at that position. Falls back to that when too much changed since.
    */
-  private async stateBefore(room: RoomState, start: number, upTo: number, known?: EventRecord[]): Promise<StoredEvent[]> {
+  private async stateBefore(room: RoomState, start: number): Promise<StoredEvent[]> {
     const MAX_UNDO = 200;
-    if ((await this.latestInRoom(room.roomId)) > upTo) return this.rooms.getStateAt(room.roomId, start - 1);
     const current = room.state;
-    // `known`: the room's events in [start, upTo], oldest first, when the caller has read them already.
-    const recent = start > upTo ? [] : known ?? await this.rooms.getRoomEvents({ roomId: room.roomId, from: start - 1, dir: 'f', to: upTo, limit: MAX_UNDO + 1 });
-    if (recent.length > MAX_UNDO || room.state !== current) return this.rooms.getStateAt(room.roomId, start - 1);
-    const state = new Map(current);
-    const undo: string[] = [];
-    for (let i = recent.length - 1; i >= 0; i--) {
-      const r = recent[i]!;
-      if (r.event.state_key === undefined || r.serverLocal) continue;
-      const key = `${r.event.type}\u0000${r.event.state_key}`;
-      const replaced = r.unsigned?.replaces_state;
-      if (typeof replaced === 'string') undo.push(replaced);
-      state.delete(key);
-      if (typeof replaced === 'string') state.set(key, { event_id: replaced } as StoredEvent); // placeholder, filled below
+    const deltas = await this.rooms.getStateDeltasAfter(room.roomId, start - 1, MAX_UNDO + 1);
+    if (deltas.length > MAX_UNDO) return this.rooms.getStateAt(room.roomId, start - 1);
+    const ids = new Map<string, string | null>();
+    for (const [k, e] of current) ids.set(k, e.event_id);
+    for (let i = deltas.length - 1; i >= 0; i--) {
+      const d = deltas[i]!;
+      ids.set(`${d.type}\u0000${d.stateKey}`, d.prevEventId);
     }
-    if (undo.length > 0) {
-      const previous = new Map((await this.rooms.getEvents(undo)).map((r) => [r.event.event_id, r.event]));
-      for (const [key, e] of state) {
-        if (e.type !== undefined) continue;
-        const full = previous.get(e.event_id);
-        if (full) state.set(key, full);
-        else state.delete(key);
-      }
+    const missing: string[] = [];
+    const state = new Map<string, StoredEvent>();
+    for (const [k, id] of ids) {
+      if (id === null) continue;
+      const e = current.get(k);
+      if (e?.event_id === id) state.set(k, e);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      for (const r of await this.rooms.getEvents(missing)) state.set(`${r.event.type}\u0000${r.event.state_key}`, r.event);
     }
     return [...state.values()];
   }
@@ -502,11 +494,8 @@ export class SyncService {
   private async timeline(
     roomId: string, upTo: number, lowerBound: number | undefined, limit: number, filter: RoomEventFilter | undefined,
     userId: string, ignored: Set<string>, joinedFrom?: number,
-  ): Promise<{ events: EventRecord[]; limited: boolean; hidden: boolean; range: EventRecord[] }> {
+  ): Promise<{ events: EventRecord[]; limited: boolean; hidden: boolean }> {
     const picked: EventRecord[] = [];
-    // Every event read, newest first: the pages are contiguous from upTo down, so those from the
-    // timeline's first event on are all of the room's events in [start, upTo] (stateBefore needs them).
-    const seen: EventRecord[] = [];
     // Types and senders are narrowed in the query: events it drops are never read, so they may hide state.
     let hidden = filter?.types !== undefined || filter?.not_types !== undefined || filter?.senders !== undefined || filter?.not_senders !== undefined;
     let from = upTo + 1;
@@ -532,14 +521,12 @@ export class SyncService {
           && eventMatches(filter, { type: r.event.type, sender: r.event.sender, room_id: roomId, content: r.event.content });
         if (!shown) {
           hidden = true;
-          seen.push(r);
           continue;
         }
         if (picked.length === limit) {
           limited = true;
           break;
         }
-        seen.push(r);
         picked.push(r);
       }
       if (limited || page.length < pageSize) break; // a gap found, or nothing older in range
@@ -551,10 +538,7 @@ export class SyncService {
       pageSize = Math.min(pageSize * 2, 1000);
     }
     picked.reverse();
-    const start = picked[0]?.streamOrdering ?? upTo + 1;
-    const range: EventRecord[] = [];
-    for (let i = seen.length - 1; i >= 0; i--) if (seen[i]!.streamOrdering >= start) range.push(seen[i]!);
-    return { events: picked, limited, hidden, range };
+    return { events: picked, limited, hidden };
   }
 
   private async leftRoom(m: MembershipRecord, since: number | undefined, viewer: Viewer, now: number, filter: Filter, ignored: Set<string>): Promise<LeftRoomSync> {

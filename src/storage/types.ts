@@ -276,6 +276,10 @@ export interface RoomStore {
    * where it took effect (one indexed lookup); undefined when the key was not in the state.
    */
   getStateValueAt(roomId: string, type: string, stateKey: string, at: number): Promise<{ event: StoredEvent; streamOrdering: number } | undefined>;
+  /** The ID of the room's newest server-generated event (outside the graph), if any. */
+  getLatestServerLocalEvent(roomId: string): Promise<string | undefined>;
+  /** The changes of the room's current state after position `after`, oldest first, at most `limit`. */
+  getStateDeltasAfter(roomId: string, after: number, limit: number): Promise<(StateDelta & { streamOrdering: number })[]>;
   /** The topological place of the room's newest shown event at or before stream position `at` (undefined: none). */
   getTopologicalPositionAt(roomId: string, at: number): Promise<TopologicalPosition | undefined>;
   /** A page of a room's visible graph events in topological order (depth, then arrival). */

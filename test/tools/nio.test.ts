@@ -40,12 +40,14 @@ describe('matrix-nio with compat_sender_localpart set', () => {
   beforeAll(async () => { hs = await startToolServer({ server_events: { compat_sender_localpart: 'notices' } }); });
   afterAll(() => hs.stop());
 
-  it('logs in, sees the notices room by name with the server-owned user as inviter, joins, and reads the notice from that user', async () => {
+  it('logs in, sees the notices room by name with the system user as inviter, joins, and reads the notice from the compat sender', async () => {
     const out = await nio(hs, 'niocompat', 'compat');
     expect(out.login).toBe('LoginResponse');
-    expect(out.invite_state?.map((e) => [e.class, e.sender])).toEqual([['InviteNameEvent', '@notices:localhost'], ['InviteMemberEvent', '@notices:localhost']]);
+    // The room name, the inviter's own member event and the invite: all from the server-owned system
+    // user (server_notices.system_user_localpart), a real user; the notice from the compat sender.
+    expect(out.invite_state?.map((e) => [e.class, e.sender])).toEqual([['InviteNameEvent', '@system:localhost'], ['InviteMemberEvent', '@system:localhost'], ['InviteMemberEvent', '@system:localhost']]);
     expect(out.invited_room_name).toBe('Server Notices');
-    expect(out.inviter).toBe('@notices:localhost');
+    expect(out.inviter).toBe('@system:localhost');
     expect(out.join).toBe('JoinResponse');
     expect(out.notices).toEqual([{
       class: 'RoomMessageText', sender: '@notices:localhost', type: 'm.room.message', body: expect.stringMatching(/^A new device \([A-Z]+\) logged in to your account\.$/),
@@ -67,11 +69,12 @@ describe('matrix-nio with compat_sender_localpart set', () => {
     expect(out.status_msg_after).toBe('busy testing');
   }, 120_000);
 
-  it('gets the server name as sender when its filter says it understands server-name senders (nio then cannot parse those events)', async () => {
+  it('gets the server name as sender of the notices when its filter says it understands server-name senders (nio then cannot parse them)', async () => {
     const out = await nio(hs, 'niodomain', 'domain');
     expect(out.login).toBe('LoginResponse');
-    expect(out.invite_state?.find((e) => e.type === 'm.room.member')).toMatchObject({ class: 'BadEvent', sender: 'localhost' });
-    expect(out.invited_room_name).toBe('Empty Room');
+    // The room's graph events come from the system user, a real user: nio parses the invite.
+    expect(out.invite_state?.find((e) => e.type === 'm.room.member')).toMatchObject({ class: 'InviteMemberEvent', sender: '@system:localhost' });
+    expect(out.invited_room_name).toBe('Server Notices');
     expect(out.join).toBe('JoinResponse');
     expect(out.notices).toEqual([expect.objectContaining({ class: 'BadEvent', sender: 'localhost', type: 'm.room.message' })]);
     expect(out.notices?.[0]?.unsigned['hearth.server_sender']).toBeUndefined();
@@ -83,9 +86,10 @@ describe('matrix-nio without compat_sender_localpart (the default)', () => {
   beforeAll(async () => { hs = await startToolServer(); });
   afterAll(() => hs.stop());
 
-  it('gets the server name as sender: the notices room is an "Empty Room" to nio (why the switch exists)', async () => {
+  it('gets the server name as sender of the notice, which nio cannot parse (why the switch exists); the room itself is the system user\'s', async () => {
     const out = await nio(hs, 'niodefault', 'compat');
-    expect(out.invited_room_name).toBe('Empty Room');
+    // The notices room's graph events come from the server-owned system user: nio names the room.
+    expect(out.invited_room_name).toBe('Server Notices');
     expect(out.notices?.map((e) => [e.class, e.sender])).toEqual([['BadEvent', 'localhost']]);
     // Everything else works as usual.
     expect(out.devices).toBe('DevicesResponse');

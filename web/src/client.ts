@@ -119,8 +119,22 @@ export class Client extends EventTarget {
     const handoff = this.takeHandoff();
     if (handoff) this.api.sessionId = handoff;
     else await this.startSession();
+    await this.loadServerEventsInfo();
     this.running = true;
     void this.syncLoop();
+  }
+
+  /** The server-owned user that owns this server's notices rooms (capability hearth.server_events). */
+  private systemUser: string | undefined;
+
+  private async loadServerEventsInfo(): Promise<void> {
+    try {
+      const caps = await this.api.request<{ capabilities?: Record<string, { system_user?: unknown }> }>('GET', '/_matrix/client/v3/capabilities');
+      const user = caps.capabilities?.['hearth.server_events']?.system_user;
+      if (typeof user === 'string') this.systemUser = user;
+    } catch {
+      // Not Hearth, or an older one: notices rooms are then joined by hand.
+    }
   }
 
   /** POST .../sessions with this tab's presence: an "appear offline" tab never shows the user online. */
@@ -290,9 +304,10 @@ export class Client extends EventTarget {
     for (const [roomId, inv] of Object.entries(res.rooms?.invite ?? {})) {
       const invite = inviteFrom(roomId, this.userId, inv.invite_state?.events ?? []);
       this.invites.set(roomId, invite);
-      // Our own server's notices room (the inviter is this server's domain, which no user can be):
-      // joined at once, so notices show without a click.
-      if (invite.inviter === this.serverName && !this.autoJoining.has(roomId)) {
+      // Our own server's notices room (the inviter is the server-owned system user, or, from servers
+      // that invite by their domain, the domain itself): joined at once, so notices show without a click.
+      const fromServer = invite.inviter === this.serverName || (this.systemUser !== undefined && invite.inviter === this.systemUser);
+      if (fromServer && !this.autoJoining.has(roomId)) {
         this.autoJoining.add(roomId);
         void this.join(roomId).catch(() => undefined).finally(() => this.autoJoining.delete(roomId));
       }

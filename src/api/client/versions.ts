@@ -41,8 +41,13 @@ export function versionRoutes(services: Services): RouteDef[] {
             'm.3pid_changes': { enabled: false },
             'm.get_login_token': { enabled: false },
             'hearth.sessions': { idle_timeout_ms: services.config.sessions.idle_timeout_ms },
-            // Who server-generated events come from for clients that have not said they understand server names.
-            'hearth.server_events': { sender: services.config.server_name, compat_sender: compatSenderId(services.config) ?? null },
+            // Who server-generated events come from for clients that have not said they understand server
+            // names, and the server-owned user that owns the server-notices rooms (spec/server-events.md).
+            'hearth.server_events': {
+              sender: services.config.server_name,
+              compat_sender: compatSenderId(services.config) ?? null,
+              system_user: `@${services.config.server_notices.system_user_localpart}:${services.config.server_name}`,
+            },
           },
         });
       },

@@ -56,9 +56,16 @@ export class RegistrationService {
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
   ) {}
 
-  /** The localpart of the server-owned compat sender (spec/server-events.md) is never an account. */
+  /**
+   * Localparts the server keeps: the compat sender (spec/server-events.md: never an account) and the
+   * system user that sends the server's own room-graph events (an account the server owns).
+   */
+  private isReserved(localpart: string): boolean {
+    return localpart === this.config.server_events.compat_sender_localpart || localpart === this.config.server_notices.system_user_localpart;
+  }
+
   private refuseReserved(localpart: string): void {
-    if (localpart === this.config.server_events.compat_sender_localpart) throw userInUse('This user ID is reserved for the server');
+    if (this.isReserved(localpart)) throw userInUse('This user ID is reserved for the server');
   }
 
   /** GET /register/available: throws M_INVALID_USERNAME or M_USER_IN_USE, else resolves. */
@@ -113,7 +120,7 @@ export class RegistrationService {
     for (let attempt = 0; ; attempt++) {
       // Guests get numeric localparts (reserved for them); others a random one when they name none.
       const lp = localpart ?? (req.guest ? String(await this.store.nextCounter('guest_localpart')) : `u${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`);
-      if (lp === this.config.server_events.compat_sender_localpart) continue;
+      if (this.isReserved(lp)) continue;
       const userId = userIdFor(lp, this.config.server_name);
       const deviceId = req.deviceId ?? generateDeviceId();
       const token = newAccessToken();

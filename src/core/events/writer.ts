@@ -38,12 +38,6 @@ export interface SendOptions {
    * the auth rules do not apply to it (only the server creates one).
    */
   serverLocal?: boolean;
-  /**
-   * An event the server authors in a room it owns (the server-notices room; shutting a room down):
-   * part of the graph and the state, but authorised by the server instead of the auth rules, which
-   * cannot admit a server name as sender. Only core services set it, never a client request.
-   */
-  serverAuthored?: boolean;
 }
 
 export interface SendResult {
@@ -116,11 +110,11 @@ export class EventWriter {
    * the state they build up, and persisted in one go: if any is refused, nothing is stored. The room
    * ID is `roomId`, or, in versions whose room IDs derive from the create event (12), that event's.
    */
-  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string, opts: { serverAuthored?: boolean } = {}): Promise<{ roomId: string; eventIds: string[] }> {
+  async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string): Promise<{ roomId: string; eventIds: string[] }> {
     const room: RoomState = { roomId, version, state: new Map(), group: null, extremities: [], depth: 0 };
     const built: { event: StoredEvent; unsigned: JsonObject | null; placement: Placement }[] = [];
     for (const draft of drafts) {
-      const b = await this.build(room, draft, { serverAuthored: opts.serverAuthored === true });
+      const b = await this.build(room, draft, {});
       if (built.length === 0 && version.roomIdFromCreateEvent) {
         // The room is named after its create event: the rest of the room is built under that ID.
         room.roomId = b.event.room_id;
@@ -171,7 +165,10 @@ export class EventWriter {
     const serverLocal = opts.serverLocal === true;
     // The scratch copy advances past the event; the room itself changes only once it is committed.
     const scratch: RoomState = { ...room, extremities: [...room.extremities] };
-    const { event, unsigned, placement } = await this.build(scratch, draft, { serverLocal, serverAuthored: opts.serverAuthored === true });
+    // A server-generated event names the previous one of the room, so two of them never share an
+    // event ID (the reference hash leaves the content of a message out); no graph event names either.
+    const localTip = serverLocal ? await this.serverLocalTip(roomId) : undefined;
+    const { event, unsigned, placement } = await this.build(scratch, draft, { serverLocal, ...(localTip ? { prevs: [localTip] } : {}) });
 
     let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
     if (event.type === 'm.room.redaction') {
@@ -195,6 +192,7 @@ export class EventWriter {
       ...(redaction ? { redaction } : {}),
       ...(serverLocal ? { serverLocal: true } : {}),
     });
+    if (serverLocal) this.localTips.set(roomId, event.event_id);
     let next: RoomState = serverLocal ? room : scratch;
     if (redaction) {
       // A redacted state event is redacted in the cached current state too.
@@ -234,7 +232,7 @@ export class EventWriter {
    * before it; on success `room` (a scratch copy, or a room being created) is advanced past it: its
    * state, state group and forward extremities (the event replaces the prev events it names).
    */
-  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; serverAuthored?: boolean }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
+  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; prevs?: string[] }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
     const serverLocal = mode.serverLocal === true;
     const version = room.version;
     const isCreate = draft.type === 'm.room.create';
@@ -253,7 +251,7 @@ export class EventWriter {
       ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
       content,
       origin_server_ts: this.clock.now(),
-      prev_events: prevs.map((p) => p.eventId),
+      prev_events: serverLocal ? mode.prevs ?? [] : prevs.map((p) => p.eventId),
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
       depth: serverLocal ? room.depth : isCreate ? 1 : Math.max(0, ...prevs.map((p) => p.depth)) + 1,
       ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
@@ -279,7 +277,7 @@ export class EventWriter {
     // whatever the key order, so the native serialiser measures the size.
     if (Buffer.byteLength(JSON.stringify(built.pdu), 'utf8') > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
     const event = { ...built.pdu, event_id: built.eventId } as StoredEvent;
-    if (!serverLocal && !mode.serverAuthored) {
+    if (!serverLocal) {
       try {
         checkEventAuth(event, lookup, version, { isSignedBy: () => true });
       } catch (e) {
@@ -321,6 +319,17 @@ export class EventWriter {
     room.extremities = [...room.extremities.filter((x) => !named.has(x.eventId)), { eventId: event.event_id, depth: event.depth }];
     room.depth = Math.max(0, ...room.extremities.map((x) => x.depth));
     return { event, unsigned, placement };
+  }
+
+  /** The newest server-generated event of each room (loaded from storage on first use). */
+  private readonly localTips = new Map<string, string>();
+
+  private async serverLocalTip(roomId: string): Promise<string | undefined> {
+    const known = this.localTips.get(roomId);
+    if (known !== undefined) return known;
+    const stored = await this.store.getLatestServerLocalEvent(roomId);
+    if (stored !== undefined) this.localTips.set(roomId, stored);
+    return stored;
   }
 
   // ---- events received from other servers (events/receive.ts) --------------------------------

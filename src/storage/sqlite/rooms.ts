@@ -143,6 +143,9 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
         ON d.room_id = ? AND d.type = latest.type AND d.state_key = latest.state_key AND d.stream_ordering = latest.pos
       JOIN events e ON e.event_id = d.event_id
       ORDER BY e.stream_ordering`),
+    latestLocal: db.prepare('SELECT event_id FROM events WHERE room_id = ? AND server_local = 1 ORDER BY stream_ordering DESC LIMIT 1').pluck(),
+    deltasAfter: db.prepare(`SELECT type, state_key, event_id, prev_event_id, stream_ordering FROM current_state_deltas
+      WHERE room_id = ? AND stream_ordering > ? ORDER BY stream_ordering LIMIT ?`),
     topoAt: db.prepare(`SELECT depth, stream_ordering FROM events WHERE room_id = ? AND stream_ordering > 0 AND stream_ordering <= ?
       ORDER BY stream_ordering DESC LIMIT 1`),
     stateValueAt: db.prepare(`SELECT e.event_id, e.json, d.stream_ordering FROM current_state_deltas d JOIN events e ON e.event_id = d.event_id
@@ -310,6 +313,11 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     async getStateValueAt(roomId, type, stateKey, at) {
       const r = s.stateValueAt.get(roomId, type, stateKey, at, at) as { event_id: string; json: string; stream_ordering: number } | undefined;
       return r ? { event: stateEvent(r), streamOrdering: r.stream_ordering } : undefined;
+    },
+    async getLatestServerLocalEvent(roomId) { return s.latestLocal.get(roomId) as string | undefined; },
+    async getStateDeltasAfter(roomId, after, limit) {
+      return (s.deltasAfter.all(roomId, after, limit) as { type: string; state_key: string; event_id: string | null; prev_event_id: string | null; stream_ordering: number }[])
+        .map((r) => ({ type: r.type, stateKey: r.state_key, eventId: r.event_id, prevEventId: r.prev_event_id, streamOrdering: r.stream_ordering }));
     },
     async getTopologicalPositionAt(roomId, at) {
       const r = s.topoAt.get(roomId, at) as { depth: number; stream_ordering: number } | undefined;

@@ -4,7 +4,7 @@ describe('server notices smoke', () => {
   const s = makeTestServer();
   afterAll(() => s.close());
 
-  it('an admin sends a notice; the user sees an invite from the server name, joins and reads it', async () => {
+  it('an admin sends a notice; the user sees an invite from the system user, joins and reads the notice', async () => {
     const root = await s.register('root');
     await s.services.accounts.setAdmin(root.userId, true);
     const alice = await s.register('alice');
@@ -14,7 +14,7 @@ describe('server notices smoke', () => {
     const sync = await s.http.get('/_matrix/client/v3/sync').set(bearer(alice));
     const [roomId, invite] = Object.entries(sync.body.rooms.invite)[0] as [string, { invite_state: { events: { type: string; sender: string; state_key: string }[] } }];
     const inv = invite.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!;
-    expect(inv.sender).toBe('test.local');
+    expect(inv.sender).toBe('@system:test.local');
     const j = await s.http.post(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`).set(bearer(alice)).send({});
     expect(j.status).toBe(200);
     const msgs = await s.http.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b`).set(bearer(alice));

@@ -85,7 +85,7 @@ describe('POST /_synapse/admin/v1/send_server_notice', () => {
     aliceSince = (await sync(s, alice)).next_batch;
   });
 
-  it('answers {"event_id"}; the user gets, through /sync, an invite from the server name to the "Server Notices" room', async () => {
+  it('answers {"event_id"}; the user gets, through /sync, an invite from the server-owned system user to the "Server Notices" room', async () => {
     const res = await s.http.post(SEND).set(bearer(root)).send({ user_id: alice.userId, content: text('Welcome to the server') });
     expect(res.status).toBe(200);
     expect(Object.keys(res.body)).toEqual(['event_id']);
@@ -100,7 +100,8 @@ describe('POST /_synapse/admin/v1/send_server_notice', () => {
     expect(roomId).toMatch(/:test\.local$/);
     expect(await s.services.storage.admin.getNoticeRoom(alice.userId)).toBe(roomId);
     const member = inv.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!;
-    expect(member.sender).toBe('test.local');
+    // Events in a room's graph are sent by users: the server-owned system user (server_notices.system_user_localpart).
+    expect(member.sender).toBe('@system:test.local');
     expect(member.content.membership).toBe('invite');
     const name = inv.invite_state.events.find((e) => e.type === 'm.room.name');
     expect(name?.content.name).toBe('Server Notices');
@@ -129,11 +130,11 @@ describe('POST /_synapse/admin/v1/send_server_notice', () => {
     aliceSince = body.next_batch;
   });
 
-  it('every event of the room but the user\'s own has the server name as sender', async () => {
+  it('the room\'s state is sent by the system user (the user\'s own membership by the user); the notices by the server name', async () => {
     const state = await s.http.get(`${C}/rooms/${enc(roomId)}/state`).set(bearer(alice));
     expect(state.status).toBe(200);
     for (const e of state.body as Ev[]) {
-      const expected = e.type === 'm.room.member' && e.state_key === alice.userId ? alice.userId : 'test.local';
+      const expected = e.type === 'm.room.member' && e.state_key === alice.userId ? alice.userId : '@system:test.local';
       expect([e.type, e.sender]).toEqual([e.type, expected]);
     }
     expect((state.body as Ev[]).map((e) => e.type)).toEqual(expect.arrayContaining(['m.room.create', 'm.room.power_levels', 'm.room.join_rules', 'm.room.name', 'm.room.member']));
@@ -186,7 +187,7 @@ describe('POST /_synapse/admin/v1/send_server_notice', () => {
     const body = await sync(s, alice, afterLeave.next_batch);
     expect(Object.keys(body.rooms.invite)).toEqual([roomId]);
     const member = body.rooms.invite[roomId]!.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)!;
-    expect(member.sender).toBe('test.local');
+    expect(member.sender).toBe('@system:test.local');
     await joinRoom(s, alice, roomId);
     const msgs = await messages(s, alice, roomId);
     expect(msgs.at(-1)).toMatchObject({ event_id: res.body.event_id, sender: 'test.local', content: text('Come back') });
@@ -404,7 +405,7 @@ describe('automatic notices from the server', () => {
     await s.services.notices.settled();
     const body = await sync(s, u);
     const [roomId, inv] = Object.entries(body.rooms.invite)[0]!;
-    expect(inv.invite_state.events.find((e) => e.type === 'm.room.member')!.sender).toBe('test.local');
+    expect(inv.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === u.userId)!.sender).toBe('@system:test.local');
     const first = await noticesOf(u);
     expect(first).toHaveLength(1);
     expect(first[0]!.sender).toBe('test.local');

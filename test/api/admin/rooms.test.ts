@@ -239,11 +239,12 @@ describe('DELETE /_synapse/admin/v2/rooms/{roomId} (shutdown)', () => {
     deleteId = res.body.delete_id;
   });
 
-  it('removes every local member (joined and invited) by the server, with the message as reason', async () => {
+  it('makes every local member (joined and invited) leave with the message as reason: their own leave events, never the server name\'s', async () => {
     const room = (await s.services.roomState.get(roomId))!;
     for (const u of [owner, member, invitee]) {
       const ev = [...room.state.values()].find((e) => e.type === 'm.room.member' && e.state_key === u.userId)!;
-      expect([u.userId, ev.content.membership, ev.sender, ev.content.reason]).toEqual([u.userId, 'leave', 'test.local', MESSAGE]);
+      // Events in a room's graph are sent by users (design-notes.md): each member leaves.
+      expect([u.userId, ev.content.membership, ev.sender, ev.content.reason]).toEqual([u.userId, 'leave', u.userId, MESSAGE]);
     }
     const members = await s.http.get(`/_synapse/admin/v1/rooms/${enc(roomId)}/members`).set(bearer(root));
     expect(members.body).toEqual({ members: [], total: 0 });
@@ -251,7 +252,7 @@ describe('DELETE /_synapse/admin/v2/rooms/{roomId} (shutdown)', () => {
     expect(joined.body.joined_rooms).not.toContain(roomId);
   });
 
-  it('a member sees, through /sync, the server\'s explanation in the timeline and then their removal by the server', async () => {
+  it('a member sees, through /sync, the server\'s explanation in the timeline and then their leave', async () => {
     const res = await s.http.get(`${C}/sync`).query({ since: memberSince }).set(bearer(member));
     expect(res.status).toBe(200);
     const left = res.body.rooms.leave[roomId];
@@ -262,7 +263,7 @@ describe('DELETE /_synapse/admin/v2/rooms/{roomId} (shutdown)', () => {
     expect(explanation!.sender).toBe('test.local');
     expect(explanation!.content).toMatchObject({ msgtype: 'm.notice', body: MESSAGE });
     const kick = events.find((e) => e.type === 'm.room.member' && e.state_key === member.userId)!;
-    expect(kick).toMatchObject({ sender: 'test.local', content: { membership: 'leave', reason: MESSAGE } });
+    expect(kick).toMatchObject({ sender: member.userId, content: { membership: 'leave', reason: MESSAGE } });
     expect(events.indexOf(explanation!)).toBeLessThan(events.indexOf(kick));
     // The explanation is a server-generated event outside the room's graph.
     const pdu = (await s.services.storage.rooms.getEvent(explanation!.event_id))!;

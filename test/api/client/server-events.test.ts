@@ -6,6 +6,8 @@
 // that creates server events refuses non-admins and stores nothing.
 import { computeEventId, verifyContentHash, verifyEventSignature } from '../../../src/core/crypto/event-hashing.js';
 import { roomVersion } from '../../../src/core/room-versions.js';
+import type { StoredEvent } from '../../../src/core/events/types.js';
+import { pduOf } from '../../../src/wire.js';
 import { makeTestServer, bearer, type TestServer, type TestUser } from '../../helpers/server.js';
 
 const enc = encodeURIComponent;
@@ -259,7 +261,7 @@ describe('room-scoped server events: outside the graph, signed by the server', (
     expect(verifyEventSignature(pdu, 'other.example', keyId, publicKey, version)).toBe(false);
   });
 
-  it('the shutdown explanation and the notices room events are signed by the server too', async () => {
+  it('the notices room is the system user\'s (its graph events), the notice the server name\'s; all signed by the server', async () => {
     const u = await s.register('nora');
     const r = await s.http.post('/_synapse/admin/v1/send_server_notice').set(bearer(root)).send({ user_id: u.userId, content: { msgtype: 'm.text', body: 'hi' } });
     expect(r.status).toBe(200);
@@ -270,7 +272,8 @@ describe('room-scoped server events: outside the graph, signed by the server', (
     const state = await s.services.storage.rooms.getCurrentState(noticeRoom);
     for (const ev of [...state, (await s.services.storage.rooms.getEvent(r.body.event_id))!.event]) {
       const { event_id: _id, ...pdu } = ev;
-      expect([ev.type, ev.sender, verifyEventSignature(pdu, SERVER, keyId, key, version)]).toEqual([ev.type, SERVER, true]);
+      const sender = ev.event_id === r.body.event_id ? SERVER : `@system:${SERVER}`;
+      expect([ev.type, ev.sender, verifyEventSignature(pduOf(pdu as StoredEvent), SERVER, keyId, key, version)]).toEqual([ev.type, sender, true]);
     }
   });
 

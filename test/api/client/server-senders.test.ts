@@ -15,6 +15,8 @@ const enc = encodeURIComponent;
 const C = '/_matrix/client/v3';
 const SERVER = 'test.local';
 const COMPAT = '@notices:test.local';
+/** The server-owned system user (server_notices.system_user_localpart) that owns each notices room. */
+const SYSTEM = '@system:test.local';
 const SESSIONS = '/_matrix/client/unstable/hearth/sessions';
 
 /** matrix-nio's check_user_id (nio/schemas.py): what its Event parsing requires of `sender`. */
@@ -51,9 +53,10 @@ describe('compat_sender_localpart (off by default)', () => {
     const body = await sync(s, u);
     const [roomId] = Object.keys(body.rooms.invite);
     const events = body.rooms.invite[roomId!].invite_state.events as Ev[];
-    expect(new Set(events.map((e) => e.sender))).toEqual(new Set([SERVER]));
+    // The notices room's graph events come from the system user: a user, shown as is.
+    expect(new Set(events.map((e) => e.sender))).toEqual(new Set([SYSTEM]));
     const caps = await s.http.get(`${C}/capabilities`).set(bearer(u));
-    expect(caps.body.capabilities['hearth.server_events']).toEqual({ sender: SERVER, compat_sender: null });
+    expect(caps.body.capabilities['hearth.server_events']).toEqual({ sender: SERVER, compat_sender: null, system_user: SYSTEM });
   });
 });
 
@@ -71,13 +74,13 @@ describe('compat_sender_localpart: the notices room', () => {
     noticeId = await notify(s, root, u.userId, 'A new device logged in');
   });
 
-  it('shows the invite and the stripped state from the server-owned user (the room keeps its name)', async () => {
+  it('shows the invite and the stripped state from the system user that owns the room (the room keeps its name)', async () => {
     const body = await sync(s, u);
     const ids = Object.keys(body.rooms.invite);
     expect(ids).toHaveLength(1);
     roomId = ids[0]!;
     const events = body.rooms.invite[roomId].invite_state.events as Ev[];
-    for (const e of events) expect(e.sender).toBe(COMPAT);
+    for (const e of events) expect(e.sender).toBe(SYSTEM);
     expect(events.every((e) => nioAcceptsSender(e.sender))).toBe(true);
     expect(events.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Server Notices' });
     expect(events.find((e) => e.type === 'm.room.member' && e.state_key === u.userId)?.content).toEqual({ membership: 'invite' });
@@ -94,8 +97,10 @@ describe('compat_sender_localpart: the notices room', () => {
     expect(notice.unsigned).toMatchObject({ 'hearth.server_sender': SERVER });
     for (const e of [...timeline, ...state]) {
       expect(nioAcceptsSender(e.sender)).toBe(true);
+      // Only server-generated events (the notices) are rewritten; the room's graph events are the system user's.
       if (e.sender === COMPAT) expect(e.unsigned?.['hearth.server_sender']).toBe(SERVER);
       else expect(e.unsigned?.['hearth.server_sender']).toBeUndefined();
+      if (e.event_id !== noticeId) expect(e.sender).not.toBe(COMPAT);
     }
     // The user's own join keeps the user as sender.
     expect([...timeline, ...state].find((e) => e.type === 'm.room.member' && e.state_key === u.userId && e.content.membership === 'join')?.sender).toBe(u.userId);
@@ -110,9 +115,9 @@ describe('compat_sender_localpart: the notices room', () => {
     expect(context.body.event.sender).toBe(COMPAT);
     for (const e of [...context.body.events_before, ...context.body.state] as Ev[]) expect(nioAcceptsSender(e.sender)).toBe(true);
     const state = await s.http.get(`${C}/rooms/${enc(roomId)}/state`).set(bearer(u));
-    expect((state.body as Ev[]).find((e) => e.type === 'm.room.name')?.sender).toBe(COMPAT);
+    expect((state.body as Ev[]).find((e) => e.type === 'm.room.name')?.sender).toBe(SYSTEM);
     const name = await s.http.get(`${C}/rooms/${enc(roomId)}/state/m.room.name/`).query({ format: 'event' }).set(bearer(u));
-    expect(name.body.sender).toBe(COMPAT);
+    expect(name.body.sender).toBe(SYSTEM);
   });
 
   it('shows the server name to a client whose sync filter says it understands server-name senders', async () => {
@@ -167,7 +172,7 @@ describe('compat_sender_localpart: the notices room', () => {
     const versions = await s.http.get('/_matrix/client/versions');
     expect(versions.body.unstable_features['hearth.domain_senders']).toBe(true);
     const caps = await s.http.get(`${C}/capabilities`).set(bearer(u));
-    expect(caps.body.capabilities['hearth.server_events']).toEqual({ sender: SERVER, compat_sender: COMPAT });
+    expect(caps.body.capabilities['hearth.server_events']).toEqual({ sender: SERVER, compat_sender: COMPAT, system_user: SYSTEM });
   });
 
   it('answers the compat user\'s profile with the server name', async () => {
@@ -188,7 +193,7 @@ describe('compat_sender_localpart: room-scoped server events and shutdowns', () 
   const s = makeTestServer({ server_events: { compat_sender_localpart: 'server' } });
   afterAll(() => s.close());
 
-  it('rewrites the sender of room-scoped server events and of the server\'s kicks (prev_sender too)', async () => {
+  it('rewrites the sender of room-scoped server events; a shutdown makes members leave by their own events', async () => {
     const root = await admin(s, 'root');
     const alice = await s.register('alice');
     const roomId = (await s.http.post(`${C}/createRoom`).set(bearer(alice)).send({ preset: 'public_chat' })).body.room_id as string;
@@ -198,8 +203,9 @@ describe('compat_sender_localpart: room-scoped server events and shutdowns', () 
     const shut = await s.http.delete(`/_synapse/admin/v2/rooms/${enc(roomId)}`).set(bearer(root)).send({ message: 'closed' });
     expect(shut.status).toBe(200);
     const members = await s.http.get(`${C}/rooms/${enc(roomId)}/members`).set(bearer(alice));
-    const kick = (members.body.chunk as Ev[]).find((e) => e.state_key === alice.userId)!;
-    expect(kick).toMatchObject({ sender: '@server:test.local', content: { membership: 'leave', reason: 'closed' }, unsigned: { 'hearth.server_sender': SERVER, prev_sender: alice.userId } });
+    const leave = (members.body.chunk as Ev[]).find((e) => e.state_key === alice.userId)!;
+    expect(leave).toMatchObject({ sender: alice.userId, content: { membership: 'leave', reason: 'closed' }, unsigned: { prev_sender: alice.userId } });
+    expect(leave.unsigned?.['hearth.server_sender']).toBeUndefined();
   });
 });
 
