@@ -30,6 +30,7 @@ import { RoomReader } from './core/rooms/read.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
+import type { StoredEvent } from './wire.js';
 import { StateGroupService, type StateMap } from './core/state/groups.js';
 import { resolutionSource, resolveState } from './core/state/resolve.js';
 import { StreamPositions } from './core/stream.js';
@@ -130,7 +131,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   })());
   const stateGroups = new StateGroupService(storage.rooms, groupIds);
   const roomState = new RoomStateService(storage.rooms, stateGroups);
-  const resolver = (version: RoomVersion, states: StateMap[]) => resolveState(version, states, resolutionSource(storage.rooms));
+  const resolver = (version: RoomVersion, states: StateMap[], pending?: StoredEvent[]) => resolveState(version, states, resolutionSource(storage.rooms, pending));
   // The writer evaluates push rules (PushService, built below from account data, which itself reads
   // rooms through the writer): the closure reaches it once both exist, before any event is sent.
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,

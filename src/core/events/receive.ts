@@ -279,7 +279,7 @@ export class EventReceiver {
       const recs = await this.store.getEvents(others.map((x) => x.eventId));
       const states = await Promise.all(recs.map((r) => this.groups.load(r.graph?.stateAfter ?? null)));
       if (extremities.some((x) => x.eventId === event.event_id)) states.push(afterMap);
-      currentMap = states.length === 1 ? states[0]! : await this.resolve(version, states);
+      currentMap = states.length === 1 ? states[0]! : await this.resolve(version, states, [event]);
       const previous = room ? new Map([...room.state].map(([k, e]) => [k, e.event_id])) : new Map<string, string>();
       if (sameState(currentMap, previous) && room) {
         return { current: room.state, currentGroup: room.group, deltas: [] };

@@ -59,8 +59,11 @@ export const MAX_PREV_EVENTS = 10;
 // Room state helpers live in rooms/room-state.ts; re-exported for the modules that build on the writer.
 export { joinedMembers, lookupIn, membershipOfRoom, type Membership, type RoomState } from '../rooms/room-state.js';
 
-/** Resolves several room states into one (state resolution of the room's version; core/state). */
-export type StateResolver = (version: RoomVersion, states: StateMap[]) => Promise<StateMap>;
+/**
+ * Resolves several room states into one (state resolution of the room's version; core/state);
+ * `pending` are events the states name that are not stored yet.
+ */
+export type StateResolver = (version: RoomVersion, states: StateMap[], pending?: StoredEvent[]) => Promise<StateMap>;
 
 /** The graph data of an event being built: the state before it and the groups to create with it. */
 interface Placement {
