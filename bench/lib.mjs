@@ -170,11 +170,13 @@ export async function startBaseline(b, dir) {
  * Runs bench/load.mjs in its own process; its progress lines are echoed. `root` is the checkout whose
  * loader (and so whose dist/) writes the data: each build loads its own database (--against).
  */
-export async function runLoader(plan, dbPath, outPath, params, timeoutMs, { root = currentRoot, tag = '' } = {}) {
+export async function runLoader(plan, dbPath, outPath, params, timeoutMs, { root = currentRoot, tag = '', dist } = {}) {
   const loader = join(root, 'bench', 'load.mjs');
   if (!existsSync(loader)) throw new Error(`${loader} does not exist`);
+  // `dist`: run this loader on another build's dist/ (for a plan that build's own loader lacks).
   const child = spawn(process.execPath, [loader, plan, dbPath, outPath, JSON.stringify({ ...params, hardLimitMs: timeoutMs })], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: dist ? { ...process.env, HEARTH_BENCH_DIST: dist } : process.env,
   });
   children.add(child);
   let err = '';

@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = (p) => join(here, '..', 'dist', p);
+// HEARTH_BENCH_DIST: another build's dist/, for plans that build's own loader does not have (the
+// plan then uses only services both builds have).
+const distDir = process.env.HEARTH_BENCH_DIST ?? join(here, '..', 'dist');
+const dist = (p) => join(distDir, p);
 const { buildConfig } = await import(dist('config.js'));
 const { createServices } = await import(dist('services.js'));
 const { openSqliteStorage } = await import(dist('storage/sqlite/index.js'));
@@ -200,6 +203,62 @@ const PLANS = {
     out.counts.smallRoomEvents = roomEventCount(small);
     out.counts.bigRoomEvents = roomEventCount(big);
     out.counts.bigRoomRequested = params.bigEvents ?? 1_000_000;
+  },
+  // Scenario 7: one room of `events` events whose state keeps changing (every `stateEvery`-th event
+  // is a state event: `members` users join one by one, then topics and display names change), and
+  // the IDs of probe events at fractions of its history, for state lookups deep in it.
+  async 'state-deep'() {
+    const total = params.events ?? 100_000;
+    const every = params.stateEvery ?? 10;
+    const list = await users('m', params.members ?? 200);
+    const owner = list[0];
+    const [roomId] = await rooms('deep', [[owner]]);
+    const fractions = params.probes ?? [0.01, 0.1, 0.5, 0.9];
+    const probeAt = new Map(fractions.map((f) => [Math.floor(total * f), f]));
+    out.probes = [];
+    let joined = 1;
+    const t0 = performance.now();
+    begin();
+    for (let i = roomEventCount(roomId); i < total; i++) {
+      const sender = list[i % joined];
+      let r;
+      if (i % every !== 0) r = await services.events.send(roomId, { type: 'm.room.message', sender: out.users[sender].userId, content: body(i) });
+      else if (joined < list.length) { await services.rooms.join(auths.get(list[joined]), roomId); joined++; r = undefined; }
+      else if ((i / every) % 2 === 0) r = await services.events.send(roomId, { type: 'm.room.topic', state_key: '', sender: out.users[owner].userId, content: { topic: `topic ${i}` } });
+      else {
+        const u = out.users[sender].userId;
+        r = await services.events.send(roomId, { type: 'm.room.member', state_key: u, sender: u, content: { membership: 'join', displayname: `${sender} ${i}` } });
+      }
+      if (r && probeAt.has(i)) out.probes.push({ fraction: probeAt.get(i), index: i, eventId: r.eventId });
+      else if (!r && probeAt.has(i)) probeAt.set(i + 1, probeAt.get(i));
+      maybeCommit();
+      if ((i & 1023) === 0) progress(`state-deep: ${i}/${total} events, ${joined} members`);
+    }
+    commit();
+    out.timings.events_deep = { written: total, ms: performance.now() - t0 };
+    out.counts.deepRoomEvents = roomEventCount(roomId);
+    out.counts.deepRoomMembers = joined;
+    // The lookup itself, on a new storage handle (cold SQLite page cache, no state cache), when this
+    // build has state groups: the event's record, then the whole state map before it (the storage
+    // read every state cache miss makes), the first time and 200 more.
+    if (typeof storage.rooms.getStateGroup === 'function') {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      const fresh = openSqliteStorage(dbPath, systemClock.now);
+      out.lookups = [];
+      for (const p of out.probes) {
+        const times = [];
+        let size = 0;
+        for (let k = 0; k < 201; k++) {
+          const a = performance.now();
+          const rec = await fresh.rooms.getEvent(p.eventId);
+          const state = await fresh.rooms.getStateGroup(rec.graph.stateBefore);
+          times.push(performance.now() - a);
+          size = state.size;
+        }
+        out.lookups.push({ ...p, stateSize: size, coldMs: times[0], times: times.slice(1) });
+      }
+      await fresh.close();
+    }
   },
   // Scenario 5: `sessions` users (one session each later), typists in rooms of `typingRoomSize`
   // (first `typing` users), one observer per typing room, the other users in rooms of `otherRoomSize`.

@@ -53,7 +53,7 @@ const isHearth = (server) => server.kind === 'hearth' || server.kind === 'agains
  * parameters to what the current build's loader actually wrote. A failed load of the other build is
  * kept as `error` (that server is then reported failed); a failed load of the current one throws.
  */
-async function loadData(ctx, label, plan, params, timeoutMs, againstParams) {
+async function loadData(ctx, label, plan, params, timeoutMs, againstParams, opts = {}) {
   const dir = tempDir(label);
   const hearth = { dir, dbPath: join(dir, 'hearth.db'), data: null };
   if (plan) hearth.data = await runLoader(plan, hearth.dbPath, join(dir, 'load.json'), params, timeoutMs);
@@ -64,7 +64,10 @@ async function loadData(ctx, label, plan, params, timeoutMs, againstParams) {
   if (plan) {
     log(`[${label}] loading the same data for ${ctx.against.name} with its own bench/load.mjs`);
     try {
-      against.data = await runLoader(plan, against.dbPath, join(adir, 'load.json'), againstParams ? againstParams(hearth.data) : params, timeoutMs, { root: ctx.against.dir, tag: `[${ctx.against.name}]` });
+      // opts.sharedLoader: a plan newer than the other build's loader; this build's loader writes it
+      // through the other build's services (dist/), using only services both have.
+      const where = opts.sharedLoader ? { dist: join(ctx.against.dir, 'dist') } : { root: ctx.against.dir };
+      against.data = await runLoader(plan, against.dbPath, join(adir, 'load.json'), againstParams ? againstParams(hearth.data) : params, timeoutMs, { ...where, tag: `[${ctx.against.name}]` });
     } catch (e) {
       against.error = String(e.message ?? e);
       log(`[${label}] ${ctx.against.name}: loading failed: ${against.error.split('\n')[0]}`);
@@ -604,6 +607,60 @@ export async function initialSync(ctx) {
     details: { ...loadDetails(sets), counts: data.counts, ...(ctx.against ? { countsAgainst: ac ?? null } : {}), results, responseBytes: sizes },
     problems,
   };
+}
+
+// ---- 7. state at an event -------------------------------------------------------------------------
+
+/**
+ * Issue 15: the state at an event deep in a long room's history is one lookup, not a scan. One room
+ * of `events` events whose state keeps changing (members joining, topics, display names); probe
+ * events at fractions of its history. Measured: the storage lookup of the whole state before each
+ * probe (in the loader, on a fresh storage handle; builds with state groups only), and over HTTP
+ * GET /rooms/{roomId}/context/{eventId}?limit=0, which answers the state at the event.
+ */
+export async function stateDeep(ctx) {
+  const P = ctx.sizes.stateDeep;
+  log(`[state] loading: one room of ${P.events} events, a state event every ${P.stateEvery}, ${P.members} members`);
+  const params = { events: P.events, stateEvery: P.stateEvery, members: P.members };
+  const sets = await loadData(ctx, 'state', 'state-deep', params, 30 * 60_000, undefined, { sharedLoader: true });
+  const data = sets.hearth.data;
+  const ctxPath = (roomId, eventId) => `/_matrix/client/v3/rooms/${enc(roomId)}/context/${enc(eventId)}?limit=0`;
+  const { results, problems } = await eachServer(ctx, 'state', sets, {}, async (server, _partial, d) => {
+    const agent = keepAlive(1);
+    await sleep(500);
+    const user = d.users.m0;
+    const roomId = d.rooms.deep0.roomId;
+    const out = {};
+    for (const p of d.probes) {
+      const times = [];
+      let stateSize = 0;
+      for (let i = 0; i <= P.repeats; i++) {
+        const r = await request(agent, server.port, 'GET', ctxPath(roomId, p.eventId), { headers: auth(user), timeoutMs: 60_000 });
+        if (r.status !== 200) throw new Error(`GET /context: ${r.status} ${r.body.slice(0, 300)}`);
+        if (i === 0) stateSize = JSON.parse(r.body).state.length;
+        times.push(r.ms);
+      }
+      out[p.fraction] = { cold: times[0], warm: percentiles(times.slice(1)), stateSize };
+    }
+    agent.destroy();
+    log(`[state] ${server.name}: /context p50 ${Object.entries(out).map(([f, v]) => `${f}: ${v.warm.p50.toFixed(2)} ms (${v.stateSize} state events)`).join(', ')}`);
+    return out;
+  }, { baselines: false });
+  const rows = [];
+  const n = data.counts.deepRoomEvents;
+  for (const l of data.lookups ?? []) {
+    const pc = percentiles(l.times);
+    rows.push(row(`state before event ${l.index} of ${n} (${l.stateSize} entries), storage lookup: first`, 'ms', l.coldMs, { op: '<', value: 2 }));
+    rows.push(row(`state before event ${l.index} of ${n}, storage lookup: p50 of ${pc.n}`, 'ms', pc.p50, { op: '<', value: 2 }));
+  }
+  if (!data.lookups) problems.push('the current build measured no storage lookups (no getStateGroup)');
+  for (const p of data.probes) {
+    const h = results.hearth?.[p.fraction];
+    if (!h) continue;
+    rows.push(row(`/context limit=0 at event ${p.index} of ${n} (state of ${h.stateSize}): p50`, 'ms', h.warm.p50, undefined, againstOnly(results, (r) => r[p.fraction].warm.p50)));
+    rows.push(row(`/context limit=0 at event ${p.index} of ${n}: p99`, 'ms', h.warm.p99, undefined, againstOnly(results, (r) => r[p.fraction].warm.p99)));
+  }
+  return { rows, details: { ...loadDetails(sets), counts: data.counts, lookups: data.lookups?.map((l) => ({ ...l, times: percentiles(l.times) })), results }, problems };
 }
 
 // ---- 5. ephemeral ----------------------------------------------------------------------------------

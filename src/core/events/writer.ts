@@ -256,7 +256,9 @@ export class EventWriter {
       origin_server_ts: this.clock.now(),
       prev_events: serverLocal ? mode.prevs ?? [] : prevs.map((p) => p.eventId),
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
-      depth: serverLocal ? room.depth : isCreate ? 1 : Math.max(0, ...prevs.map((p) => p.depth)) + 1,
+      // Canonical JSON integers end at 2^53 - 1 (appendices.md "Canonical JSON"); a remote event that
+      // deep cannot make ours deeper.
+      depth: serverLocal ? room.depth : isCreate ? 1 : Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, ...prevs.map((p) => p.depth)) + 1),
       ...(draft.type === 'm.room.redaction' && !version.redactsInContent && draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
     } as Omit<StoredEvent, 'event_id' | 'hashes' | 'signatures'>;
     let built;
