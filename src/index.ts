@@ -76,6 +76,8 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
   let federationListener: FederationListener | undefined;
   if (config.federation.enabled) {
     try {
+      // What a previous run left queued for other servers is sent again (spec/federation.md).
+      await services.federation.sender.start();
       federationListener = await startFederationListener(services, { metrics });
     } catch (e) {
       await services.stop();

@@ -264,6 +264,5 @@ function createFederationServices(
   const senderOpts = opts.sender ?? {};
   const sender = new QueueingFederationSender(config, storage.federation, clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
     uuidV7Generator(() => clock.now()), logger, senderOpts);
-  sender.start().catch((err: unknown) => logger.error({ err }, 'federation: could not resume the outbound queue'));
   return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, handler, receiver, sender } };
 }
