@@ -382,6 +382,7 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
     sync: cachedSyncStore(storage.sync, limits, unread),
     meta: storage.meta,
     admin: storage.admin,
+    federation: storage.federation,
     close: () => storage.close(),
   };
 }
