@@ -382,6 +382,8 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
     sync: cachedSyncStore(storage.sync, limits, unread),
     meta: storage.meta,
     admin: storage.admin,
+    e2ee: storage.e2ee,
+    media: storage.media,
     close: () => storage.close(),
   };
 }

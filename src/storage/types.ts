@@ -1,6 +1,8 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
 import type { JsonObject, StoredEvent } from '../wire.js';
+import type { E2eeStore } from './e2ee-types.js';
+import type { MediaRecordStore } from './media-types.js';
 
 export interface UserRecord {
   userId: string;
@@ -386,6 +388,10 @@ export interface Storage {
   readonly sync: SyncStore;
   readonly meta: MetaStore;
   readonly admin: AdminStore;
+  /** End-to-end encryption keys, device-list changes, key backups (e2ee-types.ts). */
+  readonly e2ee: E2eeStore;
+  /** Media repository metadata (media-types.ts). */
+  readonly media: MediaRecordStore;
   close(): Promise<void>;
 }
 

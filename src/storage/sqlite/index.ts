@@ -7,6 +7,8 @@ import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteAdminStore } from './admin.js';
+import { createSqliteE2eeStore } from './e2ee.js';
+import { createSqliteMediaStore } from './media.js';
 import { createSqliteMetaStore } from './meta.js';
 import { convertToEventGraph } from './graph-migration.js';
 import { createSqliteRoomStore } from './rooms.js';
@@ -47,6 +49,8 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     sync: createSqliteSyncStore(db),
     meta: createSqliteMetaStore(db),
     admin: createSqliteAdminStore(db),
+    e2ee: createSqliteE2eeStore(db),
+    media: createSqliteMediaStore(db),
     async close() {
       if (db.open) db.close();
     },
