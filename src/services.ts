@@ -36,6 +36,9 @@ import { StreamPositions } from './core/stream.js';
 import type { ScryptParams } from './core/passwords.js';
 import { RateLimiter } from './core/ratelimit.js';
 import { UiaService } from './core/uia.js';
+import { KeyBackupService } from './core/e2ee/backup.js';
+import { DeviceListService } from './core/e2ee/device-lists.js';
+import { E2eeKeyService, type RemoteKeyClient } from './core/e2ee/keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { withCaches } from './storage/cache.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
@@ -83,6 +86,12 @@ export interface Services {
   typing: TypingService;
   notices: ServerNoticeService;
   admin: AdminService;
+  /** Device-list changes (positions, wake-ups, the federation hook). */
+  deviceLists: DeviceListService;
+  /** End-to-end encryption keys: upload, query, claim, cross-signing. */
+  keys: E2eeKeyService;
+  /** Server-side key backups. */
+  keyBackup: KeyBackupService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -91,6 +100,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Cheaper password hashing for tests; production uses the default. */
   scrypt?: ScryptParams;
+  /** Other servers' key APIs (federation); without it their users' keys are reported as failures. */
+  remoteKeys?: RemoteKeyClient;
 }
 
 export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
@@ -146,6 +157,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const sessions = new SessionService(config, clock, deadlines);
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock);
   const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock);
+  const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
+  const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys);
+  const keyBackup = new KeyBackupService(storage.e2ee);
   const sync = new SyncService({
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
@@ -153,7 +167,15 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     sources: [{
       roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
       presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
+      e2ee: (auth, since, upTo) => keys.syncSection(auth, since, upTo),
     }],
+  });
+  // Deleted devices take their end-to-end keys with them, and so does a deactivated account; the
+  // users who share a room with them see the change in device_lists.
+  const logFailure = (what: string, userId: string) => (err: unknown) => logger.error({ err, userId }, what);
+  accountEvents.addListener({
+    tokensRevoked: (userId) => void keys.devicesRemoved(userId).catch(logFailure('could not remove the keys of deleted devices', userId)),
+    userDeactivated: (userId) => void keys.userDeactivated(userId).catch(logFailure('could not remove the keys of a deactivated account', userId)),
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
@@ -203,6 +225,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     typing,
     notices,
     admin,
+    deviceLists,
+    keys,
+    keyBackup,
     async stop() {
       deadlines.stop();
       await notices.settled();
