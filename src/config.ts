@@ -46,6 +46,7 @@ export interface Config {
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean };
   server_events: { compat_sender_localpart: string | null };
   web_client: { enabled: boolean; path: string };
+  media: { store_path: string | null; max_upload_bytes: number; allow_legacy_unauthenticated: boolean };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
@@ -134,6 +135,17 @@ export const CONFIG_SHAPE: Shape = {
   web_client: {
     enabled: { kind: 'boolean', default: true, doc: 'Serve the built-in web chat client (dist/web, built by npm run build) at web_client.path' },
     path: { kind: 'string', default: '/', doc: "URL path of the web client, e.g. '/' or '/chat/'; not under /_matrix, /_synapse, /_hearth, /.well-known or /metrics" },
+  },
+  media: {
+    store_path: {
+      kind: 'nullable-string', default: null,
+      doc: "Directory of uploaded media and thumbnails; null: 'media' beside the database file (./data/media), or a temporary directory removed at shutdown when the database is ':memory:'",
+    },
+    max_upload_bytes: { kind: 'positive-int', default: 52428800, doc: 'Largest upload in bytes (larger: 413 M_TOO_LARGE, refused while streaming); advertised as m.upload.size' },
+    allow_legacy_unauthenticated: {
+      kind: 'boolean', default: false,
+      doc: 'Also serve downloads and thumbnails on the deprecated unauthenticated /_matrix/media/v3 and /r0 paths (for clients older than Matrix 1.11); off: they answer 404 M_NOT_FOUND, as the spec\'s "freeze" asks',
+    },
   },
 };
 
