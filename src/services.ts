@@ -39,6 +39,8 @@ import { UiaService } from './core/uia.js';
 import { KeyBackupService } from './core/e2ee/backup.js';
 import { DeviceListService } from './core/e2ee/device-lists.js';
 import { E2eeKeyService, type RemoteKeyClient } from './core/e2ee/keys.js';
+import { MediaService, type RemoteMediaFetcher } from './core/media/service.js';
+import { mediaStoreFor, type MediaStore } from './core/media/store.js';
 import { createLogger, type Logger } from './logger.js';
 import { withCaches } from './storage/cache.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
@@ -92,6 +94,8 @@ export interface Services {
   keys: E2eeKeyService;
   /** Server-side key backups. */
   keyBackup: KeyBackupService;
+  /** The media repository. */
+  media: MediaService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -102,6 +106,10 @@ export interface ServiceOptions {
   scrypt?: ScryptParams;
   /** Other servers' key APIs (federation); without it their users' keys are reported as failures. */
   remoteKeys?: RemoteKeyClient;
+  /** Where media bytes live; by default the directory of media.store_path (mediaStoreFor). */
+  mediaStore?: MediaStore;
+  /** Other servers' media (federation); without it remote media answers 404. */
+  remoteMedia?: RemoteMediaFetcher;
 }
 
 export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
@@ -160,6 +168,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
   const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys);
   const keyBackup = new KeyBackupService(storage.e2ee);
+  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, opts.remoteMedia);
   const sync = new SyncService({
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
@@ -228,9 +237,11 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     deviceLists,
     keys,
     keyBackup,
+    media,
     async stop() {
       deadlines.stop();
       await notices.settled();
+      await media.close();
     },
   };
 }

@@ -61,8 +61,8 @@ export interface MediaRecordStore {
   /** Inserts a media row (a reservation without content, or an upload); false when the ID is taken. */
   createMedia(record: MediaRecord): Promise<boolean>;
   getMedia(serverName: string, mediaId: string): Promise<MediaRecord | undefined>;
-  /** Reservations of the uploader that have no content yet and expire after `now`. */
-  countPendingReservations(uploader: string, now: number): Promise<number>;
+  /** Reservations of the uploader that have no content yet and expire after `now`: how many, and the earliest expiry. */
+  pendingReservations(uploader: string, now: number): Promise<{ count: number; earliestExpiry: number | null }>;
   /** Deletes reservations without content that expired at or before `now`; returns how many. */
   deleteExpiredReservations(now: number): Promise<number>;
   /** Gives a reservation its content; false when it already has content (or does not exist). */

@@ -7,6 +7,7 @@ import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { eventRoutes } from './events.js';
 import { keyBackupRoutes, keyRoutes } from './keys.js';
+import { mediaClientRoutes } from '../media/index.js';
 import { loginRoutes } from './login.js';
 import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
@@ -43,5 +44,6 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...tagRoutes(services),
     ...keyRoutes(services),
     ...keyBackupRoutes(services),
+    ...mediaClientRoutes(services),
   ];
 }

@@ -35,7 +35,7 @@ export function createSqliteMediaStore(db: Database.Database): MediaRecordStore 
       (@serverName, @mediaId, @uploader, @createdTs, @expiresTs, @uploadedTs, @contentType, @servedType, @uploadName, @length, @sha256,
        @quarantinedBy, @quarantinedTs, @lastAccessTs)`),
     get: db.prepare('SELECT * FROM media WHERE server_name = ? AND media_id = ?'),
-    pending: db.prepare('SELECT COUNT(*) FROM media WHERE uploader = ? AND uploaded_ts IS NULL AND expires_ts > ?').pluck(),
+    pending: db.prepare('SELECT COUNT(*) AS count, MIN(expires_ts) AS earliest FROM media WHERE uploader = ? AND uploaded_ts IS NULL AND expires_ts > ?'),
     deleteExpired: db.prepare('DELETE FROM media WHERE uploaded_ts IS NULL AND expires_ts IS NOT NULL AND expires_ts <= ?'),
     complete: db.prepare(`UPDATE media SET content_type = ?, served_type = ?, upload_name = ?, length = ?, sha256 = ?, uploaded_ts = ?, expires_ts = NULL
       WHERE server_name = ? AND media_id = ? AND uploaded_ts IS NULL`),
@@ -76,7 +76,10 @@ export function createSqliteMediaStore(db: Database.Database): MediaRecordStore 
       const row = s.get.get(serverName, mediaId) as MediaRow | undefined;
       return row ? toMedia(row) : undefined;
     },
-    async countPendingReservations(uploader, now) { return s.pending.get(uploader, now) as number; },
+    async pendingReservations(uploader, now) {
+      const r = s.pending.get(uploader, now) as { count: number; earliest: number | null };
+      return { count: r.count, earliestExpiry: r.earliest };
+    },
     async deleteExpiredReservations(now) { return s.deleteExpired.run(now).changes; },
     async completeUpload(serverName, mediaId, c) {
       return s.complete.run(c.contentType, c.servedType, c.uploadName, c.length, c.sha256, c.uploadedTs, serverName, mediaId).changes === 1;
