@@ -61,6 +61,7 @@ export interface Config {
   ip_range_blacklist: string[];
   /** ...unless the address is in one of these (exceptions, e.g. loopback for tests on one machine). */
   ip_range_whitelist: string[];
+  media: { store_path: string | null; max_upload_bytes: number; allow_legacy_unauthenticated: boolean };
 }
 
 type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'nullable-string-list' | 'enum';
@@ -183,6 +184,17 @@ export const CONFIG_SHAPE: Shape = {
     doc: 'IP addresses and CIDR ranges outbound requests (federation, and later push gateways and URL previews) never connect to (SSRF defence); 0.0.0.0 and :: are always refused',
   },
   ip_range_whitelist: { kind: 'string-list', default: [], doc: 'Exceptions to ip_range_blacklist, e.g. ["127.0.0.1", "::1"] for servers on one machine' },
+  media: {
+    store_path: {
+      kind: 'nullable-string', default: null,
+      doc: "Directory of uploaded media and thumbnails; null: 'media' beside the database file (./data/media), or a temporary directory removed at shutdown when the database is ':memory:'",
+    },
+    max_upload_bytes: { kind: 'positive-int', default: 52428800, doc: 'Largest upload in bytes (larger: 413 M_TOO_LARGE, refused while streaming); advertised as m.upload.size' },
+    allow_legacy_unauthenticated: {
+      kind: 'boolean', default: false,
+      doc: 'Also serve downloads and thumbnails on the deprecated unauthenticated /_matrix/media/v3 and /r0 paths (for clients older than Matrix 1.11); off: they answer 404 M_NOT_FOUND, as the spec\'s "freeze" asks',
+    },
+  },
 };
 
 export class ConfigError extends Error {

@@ -55,3 +55,11 @@ export function uiaRequired(body: Record<string, unknown>, failure?: { errcode: 
 export function isUiaChallenge(err: MatrixError): err is MatrixError & { uia: true; uiaFailed: boolean } {
   return (err as MatrixError & { uia?: boolean }).uia === true;
 }
+
+// End-to-end encryption and the media repository (issue 18).
+export const invalidSignature = (msg = 'Invalid signature') => new MatrixError(400, 'M_INVALID_SIGNATURE', msg);
+/** key_backup.yaml: a write to a backup version that is not the current one; the current one is named. */
+export const wrongRoomKeysVersion = (currentVersion: string | undefined) =>
+  new MatrixError(403, 'M_WRONG_ROOM_KEYS_VERSION', 'Wrong backup version', currentVersion === undefined ? {} : { current_version: currentVersion });
+export const cannotOverwriteMedia = (msg = 'Media already uploaded') => new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', msg);
+export const notYetUploaded = (msg = 'Content has not yet been uploaded') => new MatrixError(504, 'M_NOT_YET_UPLOADED', msg);

@@ -49,6 +49,11 @@ import { uuidV7Generator } from './core/ids.js';
 import { AddressPolicy, OutboundGuard } from './core/net/address-policy.js';
 import { systemDnsResolver } from './core/net/dns.js';
 import { OutboundHttp } from './core/net/http.js';
+import { KeyBackupService } from './core/e2ee/backup.js';
+import { DeviceListService } from './core/e2ee/device-lists.js';
+import { E2eeKeyService, type RemoteKeyClient } from './core/e2ee/keys.js';
+import { MediaService, type RemoteMediaFetcher } from './core/media/service.js';
+import { mediaStoreFor, type MediaStore } from './core/media/store.js';
 import { createLogger, type Logger } from './logger.js';
 import { withCaches } from './storage/cache.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
@@ -103,6 +108,14 @@ export interface Services {
   outbound: OutboundHttp;
   /** The federation transport (spec/federation.md). */
   federation: FederationServices;
+  /** Device-list changes (positions, wake-ups, the federation hook). */
+  deviceLists: DeviceListService;
+  /** End-to-end encryption keys: upload, query, claim, cross-signing. */
+  keys: E2eeKeyService;
+  /** Server-side key backups. */
+  keyBackup: KeyBackupService;
+  /** The media repository. */
+  media: MediaService;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -113,6 +126,12 @@ export interface ServiceOptions {
   scrypt?: ScryptParams;
   /** Federation transport parts to replace (tests: DNS, well-known, timings, the event handler). */
   federation?: FederationServiceOptions;
+  /** Other servers' key APIs (federation); without it their users' keys are reported as failures. */
+  remoteKeys?: RemoteKeyClient;
+  /** Where media bytes live; by default the directory of media.store_path (mediaStoreFor). */
+  mediaStore?: MediaStore;
+  /** Other servers' media (federation); without it remote media answers 404. */
+  remoteMedia?: RemoteMediaFetcher;
 }
 
 export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
@@ -168,6 +187,10 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const sessions = new SessionService(config, clock, deadlines);
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock);
   const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock);
+  const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
+  const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys);
+  const keyBackup = new KeyBackupService(storage.e2ee);
+  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, opts.remoteMedia);
   const sync = new SyncService({
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
@@ -175,7 +198,15 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     sources: [{
       roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
       presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
+      e2ee: (auth, since, upTo) => keys.syncSection(auth, since, upTo),
     }],
+  });
+  // Deleted devices take their end-to-end keys with them, and so does a deactivated account; the
+  // users who share a room with them see the change in device_lists.
+  const logFailure = (what: string, userId: string) => (err: unknown) => logger.error({ err, userId }, what);
+  accountEvents.addListener({
+    tokensRevoked: (userId) => void keys.devicesRemoved(userId).catch(logFailure('could not remove the keys of deleted devices', userId)),
+    userDeactivated: (userId) => void keys.userDeactivated(userId).catch(logFailure('could not remove the keys of a deactivated account', userId)),
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
@@ -229,11 +260,16 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     admin,
     outbound,
     federation: federation.services,
+    deviceLists,
+    keys,
+    keyBackup,
+    media,
     async stop() {
       deadlines.stop();
       await federation.services.sender.stop();
       outbound.close();
       await notices.settled();
+      await media.close();
     },
   };
 }

@@ -198,6 +198,9 @@ describe('validation', () => {
     ['public_baseurl', { public_baseurl: 'matrix.example.org' }],
     ['listen', { listen: 8008 }],
     ['rate_limits', { rate_limits: [1, 2] }],
+    ['media.store_path', { media: { store_path: '' } }],
+    ['media.max_upload_bytes', { media: { max_upload_bytes: 0 } }],
+    ['media.allow_legacy_unauthenticated', { media: { allow_legacy_unauthenticated: 'yes' } }],
   ])('refuses a bad %s (%j) with a ConfigError naming it', (key, raw) => {
     const e = configError(() => buildConfig(raw, {}));
     expect(e.problems).toHaveLength(1);
@@ -212,6 +215,10 @@ describe('validation', () => {
   it('refuses a document that is not a mapping', () => {
     const e = configError(() => buildConfig(['server_name', 'x'], {}));
     expect(e.problems).toHaveLength(1);
+  });
+
+  it('has the media defaults: store beside the database, 50 MiB uploads, legacy unauthenticated media off', () => {
+    expect(buildConfig({}, {}).media).toEqual({ store_path: null, max_upload_bytes: 52428800, allow_legacy_unauthenticated: false });
   });
 
   it('accepts server names with ports and IP literals', () => {

@@ -35,6 +35,8 @@ export interface SyncEphemeralSource {
   roomEphemeral?(roomId: string, userId: string, since: number | undefined, upTo: number): JsonObject[];
   /** Presence events of users the viewer shares a room with. */
   presence?(userId: string, since: number | undefined, upTo: number): Promise<JsonObject[]>;
+  /** The end-to-end encryption sections: device lists changed in (since, upTo], the device's key counts. */
+  e2ee?(auth: AuthContext, since: number | undefined, upTo: number): Promise<Pick<SyncResponse, 'device_lists' | 'device_one_time_keys_count' | 'device_unused_fallback_key_types'>>;
 }
 
 interface JoinedRoomSync {
@@ -60,6 +62,7 @@ export interface SyncResponse {
   to_device: { events: JsonObject[] };
   device_lists: { changed: string[]; left: string[] };
   device_one_time_keys_count: Record<string, number>;
+  device_unused_fallback_key_types: string[];
 }
 
 const TO_DEVICE_LIMIT = 100;
@@ -201,6 +204,7 @@ export class SyncService {
       to_device: { events: [] },
       device_lists: { changed: [], left: [] },
       device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
     };
 
     const memberships = await this.rooms.getRoomsForUser(userId, ['join', 'invite', 'leave', 'ban', 'knock']);
@@ -302,6 +306,8 @@ export class SyncService {
     }
     response.to_device.events = deliverable.map((m) => ({ sender: m.sender, type: m.type, content: m.content }));
     response.next_batch = formatSyncToken({ position: upTo, toDevice: toDeviceMark });
+
+    for (const s of this.sources) if (s.e2ee) Object.assign(response, await s.e2ee(auth, since, upTo));
 
     if (filter.event_fields) this.applyFields(response, filter.event_fields);
     return { response, upTo };

@@ -10,10 +10,12 @@ import type { Socket } from 'node:net';
 import { adminRoutes } from '../api/admin/index.js';
 import { clientRoutes, wellKnownRoutes } from '../api/client/index.js';
 import { federationRoutes, keyRoutes } from '../api/federation/index.js';
+import { mediaRoutes } from '../api/media/index.js';
 import { unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
 import { setCorsHeaders } from './cors.js';
 import { errorHandler, pathOf } from './errors.js';
+import { MEDIA_PREFIXES, mediaSecurityHeaders } from './media.js';
 import { createMetrics, metricsHandler, recordRequest, type Metrics } from './metrics.js';
 import { buildRouter, withLegacyR0, type RouteDef } from './routes.js';
 import { webClientMiddleware } from './web-client.js';
@@ -44,11 +46,11 @@ export const HEARTH_PREFIXES = ['/_matrix', '/.well-known/matrix', '/_synapse', 
 /** Every API route with the prefix it is mounted under (spec/endpoints.md lists them all). */
 export function mountedRoutes(services: Services): { prefix: string; routes: RouteDef[] }[] {
   return [
-    // Client routes that existed in r0 are served under /_matrix/client/r0/ too (RouteDef.r0).
-    // The media repository, once there is one, mounts here as '/_matrix/media' with the same
-    // treatment: its r0-era routes (upload, download, thumbnail, preview_url, config) flagged r0 so
-    // that /_matrix/media/r0/... answers like /_matrix/media/v3/....
+    // Client routes that existed in r0 are served under /_matrix/client/r0/ too (RouteDef.r0), and
+    // so are the media repository's r0-era routes (upload, download, thumbnail, preview_url, config)
+    // under /_matrix/media/r0/.
     { prefix: '/_matrix/client', routes: withLegacyR0(clientRoutes(services)) },
+    { prefix: '/_matrix/media', routes: withLegacyR0(mediaRoutes(services)) },
     { prefix: '/.well-known/matrix', routes: wellKnownRoutes(services) },
     { prefix: '/_matrix/federation', routes: federationRoutes(services) },
     { prefix: '/_matrix/key', routes: keyRoutes(services) },
@@ -74,6 +76,8 @@ export function createHearthRouter(services: Services, opts: AppOptions = {}): H
   }
   // One layer for everything under Hearth's prefixes: request log, metrics and CORS.
   router.use(HEARTH_PREFIXES, entry);
+  // Every media answer, errors included, carries the sandboxing CSP, nosniff and CORP (media.ts).
+  router.use(MEDIA_PREFIXES, mediaSecurityHeaders);
   const bodyLimit = services.config.max_request_body_bytes;
   for (const { prefix, routes } of mountedRoutes(services)) {
     if (opts.only && !opts.only.includes(prefix)) continue;

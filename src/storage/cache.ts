@@ -383,6 +383,8 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
     meta: storage.meta,
     admin: storage.admin,
     federation: storage.federation,
+    e2ee: storage.e2ee,
+    media: storage.media,
     close: () => storage.close(),
   };
 }

@@ -2,6 +2,8 @@
 // can be added without touching core; each method is atomic on its own.
 import type { JsonObject, StoredEvent } from '../wire.js';
 import type { FederationStore } from './federation-types.js';
+import type { E2eeStore } from './e2ee-types.js';
+import type { MediaRecordStore } from './media-types.js';
 
 export interface UserRecord {
   userId: string;
@@ -393,6 +395,10 @@ export interface Storage {
   readonly admin: AdminStore;
   /** Other servers' keys, the outbound federation queue, received transactions (federation-types.ts). */
   readonly federation: FederationStore;
+  /** End-to-end encryption keys, device-list changes, key backups (e2ee-types.ts). */
+  readonly e2ee: E2eeStore;
+  /** Media repository metadata (media-types.ts). */
+  readonly media: MediaRecordStore;
   close(): Promise<void>;
 }
 

@@ -1,9 +1,10 @@
 // spec/endpoints.md must list every route the server mounts, and nothing it does not mount; its
-// "r0 alias" column must match the /r0/ aliases mounted, which must be exactly the operations the
-// official spec had before v1.1 (no x-addedInMatrixVersion).
+// "r0 alias" column must match the /r0/ aliases mounted (client and media routes), which must be
+// exactly the operations the official spec had before v1.1 (no x-addedInMatrixVersion).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientRoutes } from '../../src/api/client/index.js';
+import { mediaRoutes } from '../../src/api/media/index.js';
 import { mountedRoutes } from '../../src/http/app.js';
 import { matrixSpecDir } from '../helpers/matrix-spec.js';
 import { makeTestServer } from '../helpers/server.js';
@@ -19,7 +20,7 @@ describe('spec/endpoints.md', () => {
   afterAll(() => s.close());
   const doc = readFileSync(new URL('../../spec/endpoints.md', import.meta.url), 'utf8');
   const rows = [...doc.matchAll(/^\| `(GET|PUT|POST|DELETE) ([^`]+)`.*\|([^|]*)\|$/gm)].map((m) => ({ route: `${m[1]} ${m[2]}`, r0: m[3]!.trim() === 'yes' }));
-  const r0Of = (route: string) => route.replace(' /_matrix/client/v3/', ' /_matrix/client/r0/');
+  const r0Of = (route: string) => route.replace(' /_matrix/client/v3/', ' /_matrix/client/r0/').replace(' /_matrix/media/v3/', ' /_matrix/media/r0/');
   const documented = new Set(rows.flatMap((r) => (r.r0 ? [r.route, r0Of(r.route)] : [r.route])));
   const mounted = new Set(mountedRoutes(s.services).flatMap(({ prefix, routes }) => routes.map((r) => `${r.method.toUpperCase()} ${docPath(prefix, r.path)}`)));
 
@@ -31,9 +32,9 @@ describe('spec/endpoints.md', () => {
     expect([...documented].filter((r) => !mounted.has(r))).toEqual([]);
   });
 
-  it('has one row per route, with an r0 column that only v3 client routes fill', () => {
+  it('has one row per route, with an r0 column that only v3 client and media routes fill', () => {
     expect(rows.length).toBe(new Set(rows.map((r) => r.route)).size);
-    expect(rows.filter((r) => r.r0 && !r.route.includes(' /_matrix/client/v3/')).map((r) => r.route)).toEqual([]);
+    expect(rows.filter((r) => r.r0 && !r.route.includes(' /_matrix/client/v3/') && !r.route.includes(' /_matrix/media/v3/')).map((r) => r.route)).toEqual([]);
   });
 
   it('names a test file that exists for every route', () => {
@@ -49,10 +50,10 @@ describe('r0 aliases', () => {
   const spec = JSON.parse(readFileSync(join(matrixSpecDir(), 'bundled', 'client-server.json'), 'utf8')) as {
     paths: Record<string, Record<string, { 'x-addedInMatrixVersion'?: string }>>;
   };
-  /** The official operation of a v3 client route, or undefined when the spec has none (Hearth's own). */
-  const operation = (method: string, path: string) => {
+  /** The official operation of a v3 client (or media) route, or undefined when the spec has none (Hearth's own). */
+  const operation = (method: string, path: string, prefix = '/_matrix/client') => {
     // `/state/{eventType}` is the spec's `/state/{eventType}/{stateKey}` with an empty state key.
-    const p = `/_matrix/client${path.replace(/\/state\/:eventType$/, '/state/:eventType/:stateKey')}`.replace(/\{\/\}$/, '/').replace(/:([A-Za-z]+)/g, '{$1}');
+    const p = `${prefix}${path.replace(/\/state\/:eventType$/, '/state/:eventType/:stateKey')}`.replace(/\{\/\}$/, '/').replace(/:([A-Za-z]+)/g, '{$1}');
     // The spec names some parameters differently (e.g. {kind}); compare the shapes.
     const shape = (x: string) => x.replace(/\{[^}]+\}/g, '{}');
     const key = Object.keys(spec.paths).find((k) => shape(k) === shape(p) || shape(k) === shape(p.replace(/\/$/, '')));
@@ -67,6 +68,16 @@ describe('r0 aliases', () => {
         continue;
       }
       const op = operation(r.method, r.path);
+      const legacy = op !== undefined && op['x-addedInMatrixVersion'] === undefined;
+      if (legacy !== (r.r0 === true)) wrong.push(`${r.method} ${r.path}: r0 ${String(r.r0)}, spec ${op === undefined ? 'none' : op['x-addedInMatrixVersion'] ?? 'r0'}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('of the media repository are exactly its v3 operations the spec had before v1.1', () => {
+    const wrong: string[] = [];
+    for (const r of mediaRoutes(s.services)) {
+      const op = r.path.startsWith('/v3/') ? operation(r.method, r.path, '/_matrix/media') : undefined;
       const legacy = op !== undefined && op['x-addedInMatrixVersion'] === undefined;
       if (legacy !== (r.r0 === true)) wrong.push(`${r.method} ${r.path}: r0 ${String(r.r0)}, spec ${op === undefined ? 'none' : op['x-addedInMatrixVersion'] ?? 'r0'}`);
     }

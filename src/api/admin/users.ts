@@ -1,7 +1,7 @@
 // Admin API: users and their sessions (Synapse admin API paths and shapes: users, deactivate, whois,
 // joined_rooms, reset_password, login as a user, devices, shadow bans; ours: /_hearth/admin/v1/sessions,
-// GTChat's admin_show_table of active users). The media list of a user
-// (GET /_synapse/admin/v1/users/{userId}/media) comes with the media repository: there is none yet.
+// GTChat's admin_show_table of active users). A user's media list
+// (GET /_synapse/admin/v1/users/{userId}/media) is with the media routes (src/api/media/index.ts).
 import { badJson } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';

@@ -6,6 +6,8 @@ import { accountDataRoutes } from './account-data.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { eventRoutes } from './events.js';
+import { keyBackupRoutes, keyRoutes } from './keys.js';
+import { mediaClientRoutes } from '../media/index.js';
 import { loginRoutes } from './login.js';
 import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
@@ -40,5 +42,8 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...sessionRoutes(services),
     ...presenceRoutes(services),
     ...tagRoutes(services),
+    ...keyRoutes(services),
+    ...keyBackupRoutes(services),
+    ...mediaClientRoutes(services),
   ];
 }

@@ -8,6 +8,8 @@ import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteAdminStore } from './admin.js';
 import { createSqliteFederationStore } from './federation.js';
+import { createSqliteE2eeStore } from './e2ee.js';
+import { createSqliteMediaStore } from './media.js';
 import { createSqliteMetaStore } from './meta.js';
 import { convertToEventGraph } from './graph-migration.js';
 import { createSqliteRoomStore } from './rooms.js';
@@ -49,6 +51,8 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     meta: createSqliteMetaStore(db),
     admin: createSqliteAdminStore(db),
     federation: createSqliteFederationStore(db),
+    e2ee: createSqliteE2eeStore(db),
+    media: createSqliteMediaStore(db),
     async close() {
       if (db.open) db.close();
     },
