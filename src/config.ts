@@ -30,6 +30,7 @@ export interface Config {
     invite: RateLimit;
     invite_per_invitee: RateLimit;
     federation_transaction: RateLimit;
+    federation_invite: RateLimit;
   };
   jwt_login: {
     enabled: boolean;
@@ -119,6 +120,7 @@ export const CONFIG_SHAPE: Shape = {
     invite: limit(0.5, 10, 'Invites sent per inviter'),
     invite_per_invitee: limit(0.2, 5, 'Invites received per invitee'),
     federation_transaction: limit(20, 100, 'Inbound federation transactions (PUT /_matrix/federation/v1/send) per origin server'),
+    federation_invite: limit(0.5, 20, 'Invites received from other servers (PUT /_matrix/federation/v2/invite) per origin server, on top of the per-inviter and per-invitee limits'),
   },
   jwt_login: {
     enabled: { kind: 'boolean', default: false, doc: 'Accept org.matrix.login.jwt logins' },

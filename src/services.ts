@@ -40,11 +40,21 @@ import { UiaService } from './core/uia.js';
 import { HttpFederationClient } from './core/federation/client.js';
 import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discovery.js';
 import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
-import { NotJoinedEventHandler } from './core/federation/handler.js';
+import type { FederationEventHandler } from './core/federation/handler.js';
+import { PduFanout } from './core/federation/fanout.js';
+import { FederationHistory } from './core/federation/history.js';
+import { RemoteMembership } from './core/federation/membership.js';
+import { OutOfBandMemberships } from './core/federation/out-of-band.js';
+import { RemoteEvents } from './core/federation/remote-events.js';
+import { ResidentRooms } from './core/federation/resident.js';
+import { RoomFederationHandler } from './core/federation/room-handler.js';
+import { EventReceiver } from './core/events/receive.js';
+import { redactEvent } from './core/crypto/event-hashing.js';
+import { pduOf } from './wire.js';
 import { TransactionReceiver } from './core/federation/inbound.js';
 import { KeyRing } from './core/federation/keyring.js';
 import { clientTransport, QueueingFederationSender } from './core/federation/sender.js';
-import type { FederationServiceOptions, FederationServices } from './core/federation/types.js';
+import type { FederationRooms, FederationServiceOptions, FederationServices } from './core/federation/types.js';
 import { uuidV7Generator } from './core/ids.js';
 import { AddressPolicy, OutboundGuard } from './core/net/address-policy.js';
 import { systemDnsResolver } from './core/net/dns.js';
@@ -108,6 +118,8 @@ export interface Services {
   outbound: OutboundHttp;
   /** The federation transport (spec/federation.md). */
   federation: FederationServices;
+  /** Rooms across servers: received events, membership through other servers, answers to them (spec/federation.md). */
+  federationRooms: FederationRooms;
   /** Device-list changes (positions, wake-ups, the federation hook). */
   deviceLists: DeviceListService;
   /** End-to-end encryption keys: upload, query, claim, cross-signing. */
@@ -176,11 +188,15 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // rooms through the writer): the closure reaches it once both exist, before any event is sent.
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
     (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
-  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
+  const notifier = new InMemoryNotifier(clock);
+  const transport = createFederationTransport(config, storage, clock, logger, signingKey, opts.federation ?? {});
+  const federationRooms = createFederationRooms(config, storage, clock, logger, signingKey, positions, events, roomState, stateGroups, resolver, notifier, rateLimiter, transport);
+  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
+    config.federation.enabled ? federationRooms.membership : undefined,
+    (roomId, userId, err) => logger.warn({ err, roomId, userId }, 'federation: an invite made with a new room failed'));
   const directory = new DirectoryService(config, storage.rooms, roomState);
   const reader = new RoomReader(config, storage.rooms, roomState, clock);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
-  const notifier = new InMemoryNotifier(clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
@@ -221,8 +237,10 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
     },
   });
-  const federation = createFederationServices(config, storage, clock, logger, signingKey, opts.federation ?? {});
-  const outbound = federation.outbound;
+  // Received transactions go to the room protocol (tests may put their own handler in its place).
+  const handler: FederationEventHandler = opts.federation?.eventHandler ?? federationRooms.handler;
+  const federation: FederationServices = { ...transport.services, handler, receiver: new TransactionReceiver(storage.federation, handler, clock, logger) };
+  const outbound = transport.outbound;
   return {
     config,
     storage,
@@ -259,14 +277,16 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     notices,
     admin,
     outbound,
-    federation: federation.services,
+    federation,
+    federationRooms,
     deviceLists,
     keys,
     keyBackup,
     media,
     async stop() {
       deadlines.stop();
-      await federation.services.sender.stop();
+      await federationRooms.fanout.settled();
+      await federation.sender.stop();
       outbound.close();
       await notices.settled();
       await media.close();
@@ -277,12 +297,13 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
 /**
  * The federation transport (spec/federation.md), each part given what it depends on: the address
  * policy and DNS under the outbound HTTP client; discovery; the signed federation client; the key
- * ring (keys fetched through the client); the event signature check; the PDU/EDU handler; inbound
- * transactions; the outbound queue, which resumes what a previous run left queued.
+ * ring (keys fetched through the client); the event signature check; the outbound queue, which
+ * resumes what a previous run left queued. Inbound transactions are wired in createServices, once the
+ * room protocol that handles them exists.
  */
-function createFederationServices(
+function createFederationTransport(
   config: Config, storage: Storage, clock: Clock, logger: Logger, signingKey: () => Promise<SigningKey>, opts: FederationServiceOptions,
-): { outbound: OutboundHttp; services: FederationServices } {
+): { outbound: OutboundHttp; services: Omit<FederationServices, 'handler' | 'receiver'> } {
   const policy = AddressPolicy.fromConfig(config);
   const dns = opts.dns ?? systemDnsResolver();
   const outbound = new OutboundHttp(new OutboundGuard(policy, dns));
@@ -295,11 +316,36 @@ function createFederationServices(
     (serverName) => client.request({ destination: serverName, method: 'GET', path: '/_matrix/key/v2/server', signed: false, timeoutMs: 30_000, maxResponseBytes: 1024 * 1024 }),
     logger, opts.keyRing);
   const eventVerifier = new KeyRingEventVerifier(keyRing);
-  // The room-level protocol replaces this default with its EventReceiver-backed handler.
-  const handler = opts.eventHandler ?? new NotJoinedEventHandler(storage.rooms, logger);
-  const receiver = new TransactionReceiver(storage.federation, handler, clock, logger);
   const senderOpts = opts.sender ?? {};
   const sender = new QueueingFederationSender(config, storage.federation, clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
     uuidV7Generator(() => clock.now()), logger, senderOpts);
-  return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, handler, receiver, sender } };
+  return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, sender } };
+}
+
+/**
+ * The room protocol over the transport (spec/federation.md "Rooms"): the event receiver (checks on
+ * receipt, with the key ring's signature check), fetching events from other servers, the handler of
+ * received PDUs, the fan-out of local events, answers to other servers, and our users' membership
+ * through other servers.
+ */
+function createFederationRooms(
+  config: Config, storage: Storage, clock: Clock, logger: Logger, signingKey: () => Promise<SigningKey>, positions: () => Promise<StreamPositions>,
+  events: EventWriter, roomState: RoomStateService, stateGroups: StateGroupService,
+  resolver: (version: RoomVersion, states: StateMap[], pending?: StoredEvent[]) => Promise<StateMap>,
+  notifier: Notifier, rateLimiter: RateLimiter, transport: { services: Omit<FederationServices, 'handler' | 'receiver'> },
+): FederationRooms {
+  const { client, keyRing, eventVerifier, sender } = transport.services;
+  const receiver = new EventReceiver(storage.rooms, events, roomState, stateGroups, resolver, eventVerifier);
+  const remote = new RemoteEvents(client, storage.rooms, receiver, logger);
+  const handler = new RoomFederationHandler(config.server_name, storage.rooms, roomState, remote, logger);
+  const fanout = new PduFanout(config.server_name, sender, logger, config.federation.enabled);
+  events.addListener(fanout);
+  const history = new FederationHistory(config.server_name, storage.rooms, roomState, stateGroups, clock);
+  const outOfBand = new OutOfBandMemberships(storage.rooms, positions, notifier);
+  const resident = new ResidentRooms(config, storage.rooms, storage.accounts, roomState, receiver, eventVerifier, history, fanout, outOfBand, signingKey, rateLimiter, clock, logger);
+  const signedBy = async (event: StoredEvent, version: RoomVersion, server: string) => {
+    await keyRing.verifyJsonSignedBy(redactEvent(pduOf(event), version), server, event.origin_server_ts);
+  };
+  const membership = new RemoteMembership(config, client, storage.rooms, remote, outOfBand, signingKey, signedBy, clock, logger);
+  return { receiver, remote, handler, fanout, history, resident, membership };
 }

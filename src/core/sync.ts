@@ -242,7 +242,7 @@ export class SyncService {
         if (since !== undefined && m.streamOrdering <= since) continue;
         const invite = await this.rooms.getEvent(m.eventId);
         if (!invite || ignored.has(invite.event.sender)) continue; // invites from ignored users never reach the ignorer
-        response.rooms.invite[m.roomId] = { invite_state: { events: await this.strippedStateWith(m.roomId, invite.event, compatSender) } };
+        response.rooms.invite[m.roomId] = { invite_state: { events: await this.strippedStateWith(m.roomId, invite.event, compatSender, invite.unsigned) } };
       } else if (m.membership === 'knock') {
         // sync.yaml `rooms.knock`: the knocked room's stripped state, until the knock is answered.
         if (since !== undefined && m.streamOrdering <= since) continue;
@@ -336,10 +336,18 @@ export class SyncService {
    * configured state types, the sender's member event (who invited, and why) and the membership
    * event itself.
    */
-  private async strippedStateWith(roomId: string, invite: StoredEvent, compatSender: string | undefined): Promise<JsonObject[]> {
+  private async strippedStateWith(roomId: string, invite: StoredEvent, compatSender: string | undefined, unsigned: JsonObject | null = null): Promise<JsonObject[]> {
     const room = await this.roomState.get(roomId);
     const out: JsonObject[] = [];
-    if (room) {
+    if ((!room || room.state.size === 0) && Array.isArray(unsigned?.invite_room_state)) {
+      // An invite from another server to a room this server is not in: the state that server sent.
+      for (const e of unsigned.invite_room_state) {
+        if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof e.type !== 'string' || typeof e.sender !== 'string') continue;
+        if (typeof e.content !== 'object' || e.content === null || Array.isArray(e.content)) continue;
+        if (e.type === 'm.room.member' && e.state_key === invite.state_key) continue;
+        out.push(toStrippedState({ type: e.type, state_key: typeof e.state_key === 'string' ? e.state_key : '', content: e.content, sender: e.sender }, compatSender));
+      }
+    } else if (room) {
       const lookup = lookupIn(room.state);
       for (const type of this.config.invite_room_state) {
         const e = lookup(type, '');

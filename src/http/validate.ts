@@ -61,6 +61,15 @@ export function queryString(query: unknown, key: string): string | undefined {
   return v;
 }
 
+/** A query parameter that may repeat (`ver=10&ver=11`), as a list (absent: empty). */
+export function queryStrings(query: unknown, key: string): string[] {
+  const v = (query as Record<string, unknown>)[key];
+  if (v === undefined) return [];
+  const list = Array.isArray(v) ? v : [v];
+  if (!list.every((x) => typeof x === 'string')) throw invalidParam(`Query parameter '${key}' must be a string`);
+  return list as string[];
+}
+
 export function queryInt(query: unknown, key: string, opts: { min?: number; max?: number } = {}): number | undefined {
   const s = queryString(query, key);
   if (s === undefined) return undefined;

@@ -200,6 +200,7 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
     const keys: string[] = [];
     for (const p of inputs) {
       for (const d of p.currentState?.deltas ?? []) if (d.type === 'm.room.member') keys.push(d.stateKey);
+      if (p.outOfBand) keys.push(p.outOfBand.userId);
     }
     return keys;
   };

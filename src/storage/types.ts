@@ -176,6 +176,12 @@ export interface PersistEventInput {
   serverLocal?: boolean;
   /** Users this event notifies under their push rules (stored with the event). */
   pushActions?: PushActionRecord[];
+  /**
+   * A local user's membership in a room this server does not hold the state of (an invite from
+   * another server, its rejection): recorded in the user's room list at this stream position, outside
+   * the room's state (the event itself is an outlier).
+   */
+  outOfBand?: { userId: string; membership: string; streamOrdering: number };
 }
 
 export interface PersistGraph {

@@ -5,7 +5,7 @@ import type { CreateRoomRequest, Preset } from '../../core/rooms/service.js';
 import type { JsonObject } from '../../core/events/types.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
-import { objectBody, optBool, optObject, optString, optStringArray, reqString, type Body } from '../../http/validate.js';
+import { objectBody, optBool, optObject, optString, optStringArray, queryStrings, reqString, type Body } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 const PRESETS: Preset[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
@@ -81,7 +81,9 @@ export function roomRoutes(services: Services): RouteDef[] {
       method: 'post', path: '/v3/join/:roomIdOrAlias', r0: true, guest: true,
       handler: async (req, res) => {
         const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
-        await rooms.join(authOf(res), roomId, reasonOf(req));
+        // Servers to join through when this server is not in the room: `via` (and the older `server_name`).
+        const servers = [...queryStrings(req.query, 'via'), ...queryStrings(req.query, 'server_name')];
+        await rooms.join(authOf(res), roomId, reasonOf(req), servers);
         res.json({ room_id: roomId });
       },
     },

@@ -3,6 +3,7 @@ import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
 import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
+import { federationRoomRoutes } from './rooms.js';
 import { transactionRoutes } from './transactions.js';
 
 export { keyRoutes } from './keys.js';
@@ -27,5 +28,6 @@ export function federationRoutes(services: Services): RouteDef[] {
       },
     },
     ...transactionRoutes(services),
+    ...federationRoomRoutes(services),
   ];
 }

@@ -38,6 +38,13 @@ export interface SendOptions {
    * the auth rules do not apply to it (only the server creates one).
    */
   serverLocal?: boolean;
+  /**
+   * Called with the built and authorised event before it is stored, under the room's lock: returns
+   * the event with more signatures (an invite countersigned by the invitee's server, which the spec
+   * requires before the invite is sent on). Its event ID must not change. A throw stops the send and
+   * nothing is stored.
+   */
+  countersign?: (event: StoredEvent, room: RoomState) => Promise<StoredEvent>;
 }
 
 export interface SendResult {
@@ -47,9 +54,12 @@ export interface SendResult {
   duplicate: boolean;
 }
 
+/** Where a committed event came from: built here (`local`) or received from another server. */
+export type EventSource = 'local' | 'received';
+
 export interface EventListener {
   /** Called after an event has been committed. */
-  onEventPersisted(record: EventRecord, room: RoomState): void;
+  onEventPersisted(record: EventRecord, room: RoomState, source: EventSource): void;
 }
 
 export const MAX_EVENT_BYTES = 65536;
@@ -171,7 +181,14 @@ export class EventWriter {
     // A server-generated event names the previous one of the room, so two of them never share an
     // event ID (the reference hash leaves the content of a message out); no graph event names either.
     const localTip = serverLocal ? await this.serverLocalTip(roomId) : undefined;
-    const { event, unsigned, placement } = await this.build(scratch, draft, { serverLocal, ...(localTip ? { prevs: [localTip] } : {}) });
+    const built = await this.build(scratch, draft, { serverLocal, ...(localTip ? { prevs: [localTip] } : {}) });
+    const { unsigned, placement } = built;
+    let event = built.event;
+    if (opts.countersign) {
+      const signed = await opts.countersign(event, room);
+      if (signed.event_id !== event.event_id) throw new Error('countersign changed the event ID');
+      event = signed;
+    }
 
     let redaction: { targetEventId: string; redactedJson: JsonObject } | undefined;
     if (event.type === 'm.room.redaction') {
@@ -356,7 +373,7 @@ export class EventWriter {
 
   /** Tells the listeners (sync, typing, presence) about a committed event. */
   announce(record: EventRecord, room: RoomState): void {
-    this.notify(record, room);
+    this.notify(record, room, 'received');
   }
 
   // ---- group commit ----------------------------------------------------------------------------
@@ -412,7 +429,7 @@ export class EventWriter {
     for (const b of batch) b.resolve(b.input.streamOrdering);
   }
 
-  private notify(record: EventRecord, room: RoomState): void {
-    for (const l of this.listeners) l.onEventPersisted(record, room);
+  private notify(record: EventRecord, room: RoomState, source: EventSource = 'local'): void {
+    for (const l of this.listeners) l.onEventPersisted(record, room, source);
   }
 }

@@ -1,6 +1,12 @@
 // The federation transport's services as the rest of the server sees them (Services.federation),
 // and what tests may inject when building a server (ServiceOptions.federation).
-import type { EventSignatureVerifier } from '../events/receive.js';
+import type { EventReceiver, EventSignatureVerifier } from '../events/receive.js';
+import type { PduFanout } from './fanout.js';
+import type { FederationHistory } from './history.js';
+import type { RemoteMembership } from './membership.js';
+import type { RemoteEvents } from './remote-events.js';
+import type { ResidentRooms } from './resident.js';
+import type { RoomFederationHandler } from './room-handler.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import type { DnsResolver } from '../net/dns.js';
 import type { HttpFederationClient, HttpFederationClientOptions } from './client.js';
@@ -27,6 +33,24 @@ export interface FederationServices {
   receiver: TransactionReceiver;
   /** The outbound transaction queue: sendPdu, sendEdu. */
   sender: QueueingFederationSender;
+}
+
+/** The room protocol over the transport (Services.federationRooms). */
+export interface FederationRooms {
+  /** Checks on receipt of events from other servers (spec/event-graph.md). */
+  receiver: EventReceiver;
+  /** Fetching events, state and history from other servers. */
+  remote: RemoteEvents;
+  /** Received PDUs (gaps filled) and EDUs (per type). */
+  handler: RoomFederationHandler;
+  /** Local events to the other servers in their room. */
+  fanout: PduFanout;
+  /** A room's events and state for other servers. */
+  history: FederationHistory;
+  /** make_join / send_join / make_leave / send_leave / invites from other servers. */
+  resident: ResidentRooms;
+  /** Our users' joins, leaves and invites through other servers. */
+  membership: RemoteMembership;
 }
 
 export interface FederationServiceOptions {

@@ -9,14 +9,34 @@ import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, powerLevelFor, userPowerLevel } from '../auth-rules.js';
 import { canonicalJsonBytes } from '../crypto/canonical-json.js';
 import type { JsonObject } from '../events/types.js';
-import { lookupIn, type EventDraft, type EventWriter, type RoomState } from '../events/writer.js';
+import { lookupIn, type EventDraft, type EventWriter, type RoomState, type SendOptions } from '../events/writer.js';
 import type { RoomStateService } from './room-state.js';
 import { MAX_ID_BYTES, parseUserId, randomToken } from '../ids.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { roomVersion } from '../room-versions.js';
 import { parseAlias } from './directory.js';
 
+/**
+ * Membership through other servers, for rooms this server is not in and users of other servers
+ * (federation/membership.ts implements it; absent when federation is off).
+ */
+export interface RemoteRoomPort {
+  /** Joins a room none of our users is in, through one of `servers` (plus the inviter's and the room ID's). */
+  join(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<void>;
+  /** Rejects an invite to (retracts a knock on) a room none of our users is in. */
+  leave(userId: string, roomId: string, servers: string[], reason: string | undefined): Promise<void>;
+  /** The hook that has an invite of another server's user countersigned by that server before it is stored. */
+  countersignInvite(target: string): NonNullable<SendOptions['countersign']>;
+}
 
+/** Whether a user of this server is joined: only then can it build the room's events itself. */
+function hasLocalMember(room: RoomState | undefined, serverName: string): boolean {
+  if (!room) return false;
+  for (const e of room.state.values()) {
+    if (e.type === 'm.room.member' && e.content.membership === 'join' && e.state_key !== undefined && parseUserId(e.state_key)?.domain === serverName) return true;
+  }
+  return false;
+}
 
 /** The alias of a room being created is held while the room is built (DirectoryService implements it). */
 export interface AliasReservations {
@@ -80,6 +100,10 @@ export class RoomService {
     private readonly rateLimiter: RateLimiter,
     /** Rooms shut down by an admin refuse new joins and invites. */
     private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
+    /** Membership through other servers (federation); without it only local rooms and users exist. */
+    private readonly remote?: RemoteRoomPort,
+    /** An invite of another server's user made with a new room failed (the room is kept): for the log. */
+    private readonly onRemoteInviteFailure?: (roomId: string, userId: string, error: unknown) => void,
   ) {}
 
   // ---- shadow bans (admin API): sends are answered as usual but reach nobody ---------------------
@@ -125,13 +149,36 @@ export class RoomService {
     }
   }
 
-  /** A local user that exists and is not deactivated, or 404. Remote users cannot be reached yet (no federation). */
-  private async requireLocalUser(userId: string): Promise<void> {
+  /**
+   * An invitee: a local user that exists and is not deactivated (else 404), or a user of another server
+   * when federation is on (that server answers for them). Returns whether the user is remote.
+   */
+  private async requireInvitee(userId: string): Promise<boolean> {
     const parsed = parseUserId(userId);
     if (!parsed || Buffer.byteLength(userId, 'utf8') > MAX_ID_BYTES) throw invalidParam(`Invalid user ID: ${userId}`);
-    if (parsed.domain !== this.config.server_name) throw forbidden('This server does not federate: only local users can be invited');
+    if (parsed.domain !== this.config.server_name) {
+      if (!this.remote) throw forbidden('Federation is disabled on this server: only local users can be invited');
+      return true;
+    }
     const user = await this.accounts.getUser(userId);
     if (!user || user.deactivated) throw notFound(`Unknown user ${userId}`);
+    return false;
+  }
+
+  /**
+   * Whether a membership change of a local user in this room must go through another server: federation
+   * is on, none of our users is joined (so our copy of the room may be stale or absent), and there is
+   * another server to ask (given, the room's, or one with members in our copy).
+   */
+  private goesRemote(room: RoomState | undefined, roomId: string, servers: string[]): boolean {
+    if (!this.remote || hasLocalMember(room, this.config.server_name)) return false;
+    if (!room || room.state.size === 0 || servers.length > 0) return true;
+    const colon = roomId.indexOf(':');
+    if (colon > 0 && roomId.slice(colon + 1) !== this.config.server_name) return true;
+    for (const e of room.state.values()) {
+      if (e.type === 'm.room.member' && e.state_key !== undefined && parseUserId(e.state_key)?.domain !== this.config.server_name) return true;
+    }
+    return false;
   }
 
   private async memberContent(userId: string, membership: string, reason?: string, extra: JsonObject = {}): Promise<JsonObject> {
@@ -154,9 +201,11 @@ export class RoomService {
     const version = roomVersion(versionId);
     if (!version) throw unsupportedRoomVersion(`Room version ${versionId} is not supported`);
     const invitees = [...new Set(req.invite ?? [])];
+    // Users of other servers are invited once the room exists (their server countersigns each invite).
+    const remoteInvitees: string[] = [];
     for (const u of invitees) {
       if (u === auth.userId) throw badJson('You cannot invite yourself');
-      await this.requireLocalUser(u);
+      if (await this.requireInvitee(u)) remoteInvitees.push(u);
     }
     const preset: Preset = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
     const me = auth.userId;
@@ -208,7 +257,7 @@ export class RoomService {
       drafts.push({ type: 'm.room.topic', state_key: '', sender: me, content: { topic: req.topic, 'm.topic': { 'm.text': [{ mimetype: 'text/plain', body: req.topic }] } } });
     }
     // 8. invites (a shadow-banned creator's invites reach nobody: the room is made without them)
-    for (const u of auth.isShadowBanned ? [] : invitees) {
+    for (const u of auth.isShadowBanned ? [] : invitees.filter((x) => !remoteInvitees.includes(x))) {
       drafts.push({ type: 'm.room.member', state_key: u, sender: me, content: await this.memberContent(u, 'invite', undefined, req.is_direct ? { is_direct: true } : {}) });
     }
 
@@ -227,6 +276,15 @@ export class RoomService {
       throw e;
     }
     if (alias !== undefined) await aliases.commit(alias, roomId, me, this.clock.now());
+    for (const u of auth.isShadowBanned ? [] : remoteInvitees) {
+      // The room exists whatever another server answers; an invite it refuses is logged, not fatal.
+      try {
+        await this.writer.send(roomId, { type: 'm.room.member', state_key: u, sender: me, content: { membership: 'invite', ...(req.is_direct ? { is_direct: true } : {}) } },
+          { countersign: this.remote!.countersignInvite(u) });
+      } catch (e) {
+        this.onRemoteInviteFailure?.(roomId, u, e);
+      }
+    }
     if (req.visibility === 'public') await this.store.setRoomVisibility(roomId, 'public');
     return roomId;
   }
@@ -234,8 +292,17 @@ export class RoomService {
   // ---- membership -----------------------------------------------------------------------------
 
   /** POST /rooms/{roomId}/join and /join/{roomIdOrAlias} (matrix-spec: joining.yaml). */
-  async join(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
+  async join(auth: AuthContext, roomId: string, reason?: string, servers: string[] = []): Promise<void> {
     this.checkReason(reason);
+    const known = await this.roomState.get(roomId);
+    if (this.goesRemote(known, roomId, servers)) {
+      // A room held elsewhere: make_join / send_join through a server that is in it.
+      if (auth.isGuest) throw guestAccessForbidden('Guests cannot join rooms on other servers');
+      await this.refuseIfBlocked(roomId);
+      const { membership: _m, ...content } = await this.memberContent(auth.userId, 'join', reason);
+      await this.remote!.join(auth.userId, roomId, servers, content);
+      return;
+    }
     const room = await this.requireRoom(roomId);
     await this.refuseIfBlocked(roomId);
     const lookup = lookupIn(room.state);
@@ -253,7 +320,7 @@ export class RoomService {
     if (auth.isGuest) throw guestAccessForbidden('Guests cannot invite');
     this.checkReason(reason);
     if (target === auth.userId) throw forbidden('You cannot invite yourself');
-    await this.requireLocalUser(target);
+    const remoteTarget = await this.requireInvitee(target);
     const room = await this.requireRoom(roomId);
     await this.refuseIfBlocked(roomId);
     const lookup = lookupIn(room.state);
@@ -265,7 +332,10 @@ export class RoomService {
     this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
     this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
     if (auth.isShadowBanned) return; // answered as sent, reaches nobody
-    await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content: await this.memberContent(target, 'invite', reason) });
+    // A user of another server: their server countersigns the invite before it is stored and sent.
+    const content = remoteTarget ? { membership: 'invite', ...(reason !== undefined ? { reason } : {}) } : await this.memberContent(target, 'invite', reason);
+    await this.writer.send(roomId, { type: 'm.room.member', state_key: target, sender: auth.userId, content },
+      remoteTarget ? { countersign: this.remote!.countersignInvite(target) } : {});
   }
 
   /**
@@ -291,6 +361,15 @@ export class RoomService {
   /** POST /rooms/{roomId}/leave (matrix-spec: leaving.yaml#leaveRoom); also rejects an invite. */
   async leave(auth: AuthContext, roomId: string, reason?: string): Promise<void> {
     this.checkReason(reason);
+    const known = await this.roomState.get(roomId);
+    if (this.remote && !hasLocalMember(known, this.config.server_name)) {
+      // Invited to (or knocking on) a room held elsewhere: the leave goes through the room's servers.
+      const mine = await this.store.getMembership(roomId, auth.userId);
+      if (mine && (mine.membership === 'invite' || mine.membership === 'knock') && (!known || membershipOf(auth.userId, lookupIn(known.state)) === undefined || this.goesRemote(known, roomId, []))) {
+        await this.remote.leave(auth.userId, roomId, [], reason);
+        return;
+      }
+    }
     const room = await this.requireRoom(roomId);
     const current = membershipOf(auth.userId, lookupIn(room.state));
     if (current === undefined) throw forbidden('You are not in this room');
@@ -409,7 +488,9 @@ export class RoomService {
         await this.checkMemberState(auth, stateKey, content, lookup);
       }
       if (type === 'm.room.canonical_alias') await this.checkCanonicalAlias(roomId, content, current?.content);
-      const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content });
+      const remoteInvite = type === 'm.room.member' && content.membership === 'invite' && parseUserId(stateKey)?.domain !== this.config.server_name;
+      const r = await this.writer.sendLocked(roomId, { type, state_key: stateKey, sender: auth.userId, content },
+        remoteInvite ? { countersign: this.remote!.countersignInvite(stateKey) } : {});
       return r.eventId;
     });
   }
@@ -424,7 +505,7 @@ export class RoomService {
     if (content.membership === 'invite') {
       if (auth.isGuest) throw guestAccessForbidden('Guests cannot invite');
       if (target === auth.userId) throw forbidden('You cannot invite yourself');
-      await this.requireLocalUser(target);
+      await this.requireInvitee(target);
       if (membershipOf(auth.userId, lookup) === 'join') {
         this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
         this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);

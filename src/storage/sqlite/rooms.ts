@@ -207,6 +207,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       }
       s.setRoomGroup.run(p.currentState.group, e.room_id);
     }
+    if (p.outOfBand) s.upsertMember.run(e.room_id, p.outOfBand.userId, p.outOfBand.membership, e.event_id, p.outOfBand.streamOrdering);
     for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
     if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts);
     if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
