@@ -41,6 +41,7 @@ import { HttpFederationClient } from './core/federation/client.js';
 import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discovery.js';
 import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
 import type { FederationEventHandler } from './core/federation/handler.js';
+import { Backfiller } from './core/federation/backfill.js';
 import { PduFanout } from './core/federation/fanout.js';
 import { FederationHistory } from './core/federation/history.js';
 import { RemoteMembership } from './core/federation/membership.js';
@@ -195,7 +196,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     config.federation.enabled ? federationRooms.membership : undefined,
     (roomId, userId, err) => logger.warn({ err, roomId, userId }, 'federation: an invite made with a new room failed'));
   const directory = new DirectoryService(config, storage.rooms, roomState);
-  const reader = new RoomReader(config, storage.rooms, roomState, clock);
+  const reader = new RoomReader(config, storage.rooms, roomState, clock,
+    config.federation.enabled ? (roomId, limit) => federationRooms.backfiller.backfill(roomId, limit) : undefined);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);
@@ -347,5 +349,6 @@ function createFederationRooms(
     await keyRing.verifyJsonSignedBy(redactEvent(pduOf(event), version), server, event.origin_server_ts);
   };
   const membership = new RemoteMembership(config, client, storage.rooms, remote, outOfBand, signingKey, signedBy, clock, logger);
-  return { receiver, remote, handler, fanout, history, resident, membership };
+  const backfiller = new Backfiller(config.server_name, storage.rooms, roomState, remote, clock, logger);
+  return { receiver, remote, handler, fanout, history, resident, membership, backfiller };
 }

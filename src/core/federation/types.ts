@@ -1,6 +1,7 @@
 // The federation transport's services as the rest of the server sees them (Services.federation),
 // and what tests may inject when building a server (ServiceOptions.federation).
 import type { EventReceiver, EventSignatureVerifier } from '../events/receive.js';
+import type { Backfiller } from './backfill.js';
 import type { PduFanout } from './fanout.js';
 import type { FederationHistory } from './history.js';
 import type { RemoteMembership } from './membership.js';
@@ -51,6 +52,8 @@ export interface FederationRooms {
   resident: ResidentRooms;
   /** Our users' joins, leaves and invites through other servers. */
   membership: RemoteMembership;
+  /** Older history of a room from other servers, for /messages. */
+  backfiller: Backfiller;
 }
 
 export interface FederationServiceOptions {

@@ -234,6 +234,11 @@ export class RoomReader {
     readonly store: RoomStore,
     readonly currentState: RoomStateService,
     readonly clock: Clock,
+    /**
+     * Fetches older history of a room from other servers (federation's backfill; true when any event
+     * was stored): /messages asks when it reaches the oldest event held here.
+     */
+    private readonly backfill?: (roomId: string, limit: number) => Promise<boolean>,
   ) {}
 
   // ---- history visibility ---------------------------------------------------------------------
@@ -441,7 +446,13 @@ export class RoomReader {
     else if (q.dir === 'f') from = TOPO_START;
     else from = await this.newestGap(roomId, a.cap);
     const to = q.to !== undefined ? await this.place(roomId, q.to, 'to') : undefined;
-    const page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    let page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    // The start of what this server holds, in a room whose graph goes further back: ask the other
+    // servers in the room, then read again.
+    if (q.dir === 'b' && page.next === undefined && page.events.length < q.limit && to === undefined && this.backfill
+      && (await this.backfill(roomId, q.limit - page.events.length))) {
+      page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    }
     const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
     if (q.filter?.lazy_load_members) {
