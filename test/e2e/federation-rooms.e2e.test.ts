@@ -102,6 +102,20 @@ describe('rooms across two Hearths', () => {
     expect({ status: again.status, errcode: again.body.errcode }).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
   });
 
+  it('room version 12 (room IDs without a server): bob joins through the server he is given, and only then', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'Twelve', room_version: '12' });
+    expect(created.status).toBe(200);
+    const v12 = created.body.room_id as string;
+    expect(v12).not.toContain(':');
+    const nowhere = await bob.call('POST', `${C}/join/${enc(v12)}`, {});
+    expect({ status: nowhere.status, errcode: nowhere.body.errcode }).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+    expect((await bob.call('POST', `${C}/join/${enc(v12)}?via=${enc(hs1.name)}`, {})).status).toBe(200);
+    const fromBob = await send(bob, v12, 'v12 from hs2');
+    await syncUntil(alice, 'bob\'s message in the v12 room', (b) => timelineOf(b, v12).some((e) => e.event_id === fromBob));
+    const create = await bob.call('GET', `${C}/rooms/${enc(v12)}/state/m.room.create/`);
+    expect(create.body.room_version).toBe('12');
+  });
+
   it('history from before the join is backfilled from hs1 as bob pages back, in order, to the room\'s creation', async () => {
     const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'History' });
     const histId = created.body.room_id as string;

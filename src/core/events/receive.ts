@@ -127,7 +127,8 @@ export class EventReceiver {
   /** A room's create event: the first event of a room this server learns of (a remote room it joins). */
   private async receiveCreate(event: StoredEvent, version: RoomVersion, opts: ReceiveOptions): Promise<ReceiveResult> {
     try {
-      checkEventAuth(event, () => undefined, version);
+      // Checked as it is on the wire: a v12 create event has no room_id (the core adds it).
+      checkEventAuth({ ...pduOf(event), event_id: event.event_id } as StoredEvent, () => undefined, version);
     } catch (e) {
       if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote });
       throw e;
