@@ -142,6 +142,20 @@ describe('rooms across two Hearths', () => {
     expect(JSON.stringify(sync.body)).not.toContain(sent[0]!);
   });
 
+  it('alice leaves her own room while bob stays; she rejoins through hs2, the only server left in it', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'Handed over' });
+    const id = created.body.room_id as string;
+    expect((await bob.call('POST', `${C}/join/${enc(id)}?via=${enc(hs1.name)}`, {})).status).toBe(200);
+    await syncUntil(alice, 'bob\'s join', (b) => timelineOf(b, id).some((e) => e.state_key === bob.userId));
+    expect((await alice.call('POST', `${C}/rooms/${enc(id)}/leave`, {})).status).toBe(200);
+    await until('alice\'s leave at hs2', async () => (await hs2.running.services.storage.rooms.getMembership(id, alice.userId))?.membership === 'leave');
+    const whileAway = await send(bob, id, 'while alice was away');
+    expect((await alice.call('POST', `${C}/join/${enc(id)}`, {})).status).toBe(200);
+    // hs1's copy of the room caught up through the join: bob's message is in alice's history.
+    const page = await alice.call('GET', `${C}/rooms/${enc(id)}/messages?dir=b&limit=10`);
+    expect((page.body.chunk as { event_id: string }[]).map((e) => e.event_id)).toContain(whileAway);
+  });
+
   it('bob leaves; alice sees it, and hs2 no longer gets the room\'s events', async () => {
     expect((await bob.call('POST', `${C}/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
     await syncUntil(alice, 'bob\'s leave', (b) => timelineOf(b, roomId).some((e) => e.type === 'm.room.member' && e.state_key === bob.userId && e.content.membership === 'leave'));

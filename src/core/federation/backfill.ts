@@ -32,19 +32,22 @@ export class Backfiller {
     private readonly logger: Logger,
   ) {}
 
-  /** Fetches up to `limit` older events of the room from another server; true when any was stored. */
-  backfill(roomId: string, limit: number): Promise<boolean> {
+  /**
+   * Fetches up to `limit` older events of the room from another server, from the gaps named (missing
+   * prev events a page of history ran into) or else from all of the room's; true when any was stored.
+   */
+  backfill(roomId: string, limit: number, gaps?: string[]): Promise<boolean> {
     const running = this.inFlight.get(roomId);
     if (running) return running;
-    const p = this.run(roomId, limit).finally(() => this.inFlight.delete(roomId));
+    const p = this.run(roomId, limit, gaps).finally(() => this.inFlight.delete(roomId));
     this.inFlight.set(roomId, p);
     return p;
   }
 
-  private async run(roomId: string, limit: number): Promise<boolean> {
+  private async run(roomId: string, limit: number, near: string[] | undefined): Promise<boolean> {
     const room = await this.roomState.get(roomId);
     if (!room || !isResident(room, this.serverName)) return false;
-    const gapIds = await this.store.getBackwardExtremities(roomId);
+    const gapIds = near && near.length > 0 ? near : await this.store.getBackwardExtremities(roomId);
     if (gapIds.length === 0) return false;
     const gap = [...gapIds].sort().join(',');
     const pause = this.fruitless.get(roomId);

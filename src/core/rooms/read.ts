@@ -238,7 +238,7 @@ export class RoomReader {
      * Fetches older history of a room from other servers (federation's backfill; true when any event
      * was stored): /messages asks when it reaches the oldest event held here.
      */
-    private readonly backfill?: (roomId: string, limit: number) => Promise<boolean>,
+    private readonly backfill?: (roomId: string, limit: number, gaps?: string[]) => Promise<boolean>,
   ) {}
 
   // ---- history visibility ---------------------------------------------------------------------
@@ -447,11 +447,19 @@ export class RoomReader {
     else from = await this.newestGap(roomId, a.cap);
     const to = q.to !== undefined ? await this.place(roomId, q.to, 'to') : undefined;
     let page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
-    // The start of what this server holds, in a room whose graph goes further back: ask the other
-    // servers in the room, then read again.
-    if (q.dir === 'b' && page.next === undefined && page.events.length < q.limit && to === undefined && this.backfill
-      && (await this.backfill(roomId, q.limit - page.events.length))) {
-      page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    // History this server lacks (a room joined over federation starts at the join; events sent while
+    // none of our users was in it are missing): when the page reaches the start of what is held, or
+    // crosses a gap (an event whose prev events are not stored), ask the room's other servers, then
+    // read again.
+    if (q.dir === 'b' && this.backfill) {
+      const gaps = new Set(await this.store.getBackwardExtremities(roomId));
+      if (gaps.size > 0) {
+        const crossed = [...new Set(page.events.flatMap((r) => r.event.prev_events.filter((p) => gaps.has(p))))];
+        const atStart = page.next === undefined && page.events.length < q.limit && to === undefined;
+        if ((crossed.length > 0 || atStart) && (await this.backfill(roomId, q.limit, crossed.length > 0 ? crossed : undefined))) {
+          page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+        }
+      }
     }
     const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
