@@ -67,6 +67,6 @@ export interface FederationServiceOptions {
   client?: HttpFederationClientOptions;
   keyRing?: KeyRingOptions;
   sender?: FederationSenderOptions;
-  /** The handler of received PDUs and EDUs; by default every PDU is refused ("not joined"). */
+  /** The handler of received PDUs and EDUs: the room protocol's (RoomFederationHandler), or a test's. */
   eventHandler?: FederationEventHandler;
 }
