@@ -112,7 +112,9 @@ export class EventReceiver {
     if (!Array.isArray(pdu.prev_events) || !Array.isArray(pdu.auth_events) || typeof pdu.depth !== 'number' || typeof pdu.content !== 'object') {
       throw new MatrixError(400, 'M_BAD_JSON', 'PDU without prev_events, auth_events, depth or content');
     }
-    const event = { ...(pdu as unknown as StoredEvent), event_id: eventId };
+    // `unsigned` is the sender's, never part of the event (hashes and signatures leave it out).
+    const { unsigned: _unsigned, ...signed } = pdu;
+    const event = { ...(signed as unknown as StoredEvent), event_id: eventId };
     if (pdu.type === 'm.room.create' && version.roomIdFromCreateEvent) event.room_id = `!${eventId.slice(1)}`;
     if (typeof event.room_id !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'PDU without a room_id');
     return event;
