@@ -41,6 +41,7 @@ import { HttpFederationClient } from './core/federation/client.js';
 import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discovery.js';
 import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
 import { NotJoinedEventHandler } from './core/federation/handler.js';
+import { FederationRemoteQueries } from './core/federation/queries.js';
 import { TransactionReceiver } from './core/federation/inbound.js';
 import { KeyRing } from './core/federation/keyring.js';
 import { clientTransport, QueueingFederationSender } from './core/federation/sender.js';
@@ -128,12 +129,14 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const login = new LoginService(config, storage.accounts, clock, rateLimiter, tokens, registration, opts.scrypt);
   const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
   const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
+  // Profiles, aliases and room lists of other servers, asked through the federation client (built below).
+  const remote = new FederationRemoteQueries(config, { request: (r) => federation.services.client.request(r) }, clock);
   // A new display name or avatar reaches the user's rooms (RoomService, built below); a room that
   // refuses is logged and skipped.
   const profiles = new ProfileService(config, storage.accounts, async (userId) => {
     const { failed } = await rooms.propagateProfile(userId);
     for (const f of failed) logger.warn({ err: f.error, userId, roomId: f.roomId }, 'could not update the member event after a profile change');
-  });
+  }, remote);
   const openId = new OpenIdService(config, storage.accounts, clock);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
@@ -158,7 +161,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
     (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
-  const directory = new DirectoryService(config, storage.rooms, roomState);
+  const directory = new DirectoryService(config, storage.rooms, roomState, remote);
   const reader = new RoomReader(config, storage.rooms, roomState, clock);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);

@@ -20,14 +20,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { SigningKey } from '../../src/core/crypto/signing.js';
 import { insecureHttpsJson, MatrixHttpClient } from './matrix-http.js';
+import { freePort } from './net.js';
 import { makeSelfSignedCertificate } from './tls.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,18 +46,6 @@ export function synapseVenv(): string {
     );
   }
   return dir;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok, fail) => {
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => ok());
-  });
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
 }
 
 export interface StartSynapseOptions {

@@ -3,6 +3,8 @@ import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
 import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
+import { publicRoomsRoutes } from './public-rooms.js';
+import { queryRoutes } from './query.js';
 import { transactionRoutes } from './transactions.js';
 
 export { keyRoutes } from './keys.js';
@@ -27,5 +29,7 @@ export function federationRoutes(services: Services): RouteDef[] {
       },
     },
     ...transactionRoutes(services),
+    ...queryRoutes(services),
+    ...publicRoomsRoutes(services),
   ];
 }
