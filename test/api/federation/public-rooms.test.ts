@@ -3,6 +3,7 @@
 // signs them: the rooms the client API lists, with its paging and filters.
 import { fakeDns, knownRemote, signedGet, signedPost, type RemoteServer } from '../../helpers/federation.js';
 import { bearer, expectError, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { SpecSchemas } from '../../helpers/spec-schemas.js';
 
 const F = '/_matrix/federation/v1';
 const C = '/_matrix/client/v3';
@@ -85,6 +86,17 @@ describe('GET/POST /_matrix/federation/v1/publicRooms', () => {
   it('POST refuses a malformed filter with 400 M_BAD_JSON', async () => {
     expectError(await signedPost(s, remote, `${F}/publicRooms`, { filter: { room_types: 'm.space' } }), 400, 'M_BAD_JSON');
     expectError(await signedPost(s, remote, `${F}/publicRooms`, { limit: 'many' }), 400, 'M_BAD_JSON');
+  });
+
+  it('answers match the official schema (public_rooms_response.yaml)', async () => {
+    const schemas = new SpecSchemas(undefined, 'server-server.json');
+    const get = await signedGet(s, remote, `${F}/publicRooms?limit=1`);
+    const post = await signedPost(s, remote, `${F}/publicRooms`, { filter: { room_types: ['m.space'] } });
+    expect([
+      ...schemas.check({ method: 'get', path: `${F}/publicRooms`, status: get.status, body: get.body }),
+      ...schemas.check({ method: 'post', path: `${F}/publicRooms`, status: post.status, body: post.body }),
+    ]).toEqual([]);
+    expect(post.body.chunk[0].room_type).toBe('m.space');
   });
 
   it('refuses unsigned requests with 401 M_UNAUTHORIZED', async () => {

@@ -3,6 +3,7 @@
 // aliases only, unknown query types 404 M_UNRECOGNIZED, nothing answered without a valid signature.
 import { fakeDns, knownRemote, signedGet, type RemoteServer } from '../../helpers/federation.js';
 import { bearer, expectError, makeTestServer, type TestUser } from '../../helpers/server.js';
+import { SpecSchemas } from '../../helpers/spec-schemas.js';
 
 const F = '/_matrix/federation/v1';
 const C = '/_matrix/client/v3';
@@ -94,6 +95,24 @@ describe('GET /_matrix/federation/v1/query/*', () => {
     it('refuses an unsigned request with 401 M_UNAUTHORIZED', async () => {
       expectError(await s.http.get(`${F}/query/directory?room_alias=${enc('#lobby:test.local')}`), 401, 'M_UNAUTHORIZED');
     });
+  });
+
+  it('answers match the official schemas (query.yaml), errors included', async () => {
+    const schemas = new SpecSchemas(undefined, 'server-server.json');
+    const uris = [
+      `${F}/query/profile?user_id=${enc(alice.userId)}`,
+      `${F}/query/profile?user_id=${enc(alice.userId)}&field=avatar_url`,
+      `${F}/query/profile?user_id=${enc('@nobody:test.local')}`,
+      `${F}/query/directory?room_alias=${enc('#lobby:test.local')}`,
+      `${F}/query/directory?room_alias=${enc('#nowhere:test.local')}`,
+      `${F}/query/directory?room_alias=${enc('#lobby:remote.test')}`,
+    ];
+    const problems: string[] = [];
+    for (const uri of uris) {
+      const res = await get(uri);
+      problems.push(...schemas.check({ method: 'get', path: uri, status: res.status, body: res.body }));
+    }
+    expect(problems).toEqual([]);
   });
 
   describe('query/{queryType}', () => {
