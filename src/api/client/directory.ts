@@ -1,5 +1,5 @@
 // Room aliases and the room directory (matrix-spec: directory.yaml, list_public_rooms.yaml).
-import { badJson } from '../../errors.js';
+import { badJson, missingToken } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
 import type { PublicRoomsQuery } from '../../core/federation/queries.js';
@@ -63,7 +63,7 @@ export function directoryRoutes(services: Services): RouteDef[] {
       handler: async (req, res) => {
         const server = queryString(req.query, 'server');
         // Anyone may read this server's list; asking another server takes an access token (as Synapse).
-        if (server !== undefined && server !== services.config.server_name) authOf(res);
+        if (server !== undefined && server !== services.config.server_name && !res.locals.auth) throw missingToken();
         res.json(await directory.publicRoomsOf(server, { limit: queryInt(req.query, 'limit', { min: 0 }), since: queryString(req.query, 'since') }));
       },
     },
