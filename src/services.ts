@@ -52,6 +52,7 @@ import { RoomFederationHandler } from './core/federation/room-handler.js';
 import { EventReceiver } from './core/events/receive.js';
 import { redactEvent } from './core/crypto/event-hashing.js';
 import { pduOf } from './wire.js';
+import { FederationRemoteQueries } from './core/federation/queries.js';
 import { TransactionReceiver } from './core/federation/inbound.js';
 import { KeyRing } from './core/federation/keyring.js';
 import { clientTransport, QueueingFederationSender } from './core/federation/sender.js';
@@ -160,12 +161,14 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const login = new LoginService(config, storage.accounts, clock, rateLimiter, tokens, registration, opts.scrypt);
   const accounts = new AccountService(config, storage.accounts, uia, tokens, accountEvents, opts.scrypt);
   const devices = new DeviceService(config, storage.accounts, uia, tokens, accountEvents);
+  // Profiles, aliases and room lists of other servers, asked through the federation client (built below).
+  const remote = new FederationRemoteQueries(config, { request: (r) => transport.services.client.request(r) }, clock);
   // A new display name or avatar reaches the user's rooms (RoomService, built below); a room that
   // refuses is logged and skipped.
   const profiles = new ProfileService(config, storage.accounts, async (userId) => {
     const { failed } = await rooms.propagateProfile(userId);
     for (const f of failed) logger.warn({ err: f.error, userId, roomId: f.roomId }, 'could not update the member event after a profile change');
-  });
+  }, remote);
   const openId = new OpenIdService(config, storage.accounts, clock);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
@@ -195,9 +198,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
     config.federation.enabled ? federationRooms.membership : undefined,
     (roomId, userId, err) => logger.warn({ err, roomId, userId }, 'federation: an invite made with a new room failed'));
-  const directory = new DirectoryService(config, storage.rooms, roomState);
+  const directory = new DirectoryService(config, storage.rooms, roomState, remote);
   const reader = new RoomReader(config, storage.rooms, roomState, clock,
-    config.federation.enabled ? (roomId, limit) => federationRooms.backfiller.backfill(roomId, limit) : undefined);
+    config.federation.enabled ? (roomId, limit, gaps) => federationRooms.backfiller.backfill(roomId, limit, gaps) : undefined);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);

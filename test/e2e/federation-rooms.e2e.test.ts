@@ -52,6 +52,19 @@ describe('rooms across two Hearths', () => {
     await syncUntil(bob, 'the room in bob\'s sync', (b) => b.rooms?.join?.[roomId]);
   });
 
+  it('carol on hs2 joins a room of hs1 by its alias: the alias\'s server answers which servers can be asked', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'Aliased', room_alias_name: 'aliased' });
+    expect(created.status).toBe(200);
+    const alias = `#aliased:${hs1.name}`;
+    const joined = await carol.call('POST', `${C}/join/${enc(alias)}`, {});
+    expect(joined.status).toBe(200);
+    expect(joined.body.room_id).toBe(created.body.room_id);
+    const members = await carol.call('GET', `${C}/rooms/${enc(created.body.room_id)}/joined_members`);
+    expect(Object.keys(members.body.joined).sort()).toEqual([alice.userId, carol.userId].sort());
+    const unknown = await carol.call('POST', `${C}/join/${enc(`#nope:${hs1.name}`)}`, {});
+    expect({ status: unknown.status, errcode: unknown.body.errcode }).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+  });
+
   it('messages go both ways and arrive once', async () => {
     const fromAlice = await send(alice, roomId, 'hello from hs1');
     const seenByBob = await syncUntil(bob, 'alice\'s message', (b) => timelineOf(b, roomId).find((e) => e.event_id === fromAlice));

@@ -1,5 +1,6 @@
 // Validates real responses against the official OpenAPI schemas of the client-server API
-// (MATRIX_SPEC_DIR/bundled/client-server.json: every $ref resolved, JSON Schema 2020-12). The
+// (MATRIX_SPEC_DIR/bundled/client-server.json: every $ref resolved, JSON Schema 2020-12), or of the
+// server-server API (`new SpecSchemas(undefined, 'server-server.json')`). The
 // operation is found from the method and the concrete path; the response schema from the status.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,8 +37,8 @@ export class SpecSchemas {
   private readonly routes: { method: string; template: string; re: RegExp }[] = [];
   private readonly compiled = new Map<string, ValidateFunction>();
 
-  constructor(specDir = matrixSpecDir()) {
-    this.spec = JSON.parse(readFileSync(join(specDir, 'bundled', 'client-server.json'), 'utf8')) as Spec;
+  constructor(specDir = matrixSpecDir(), bundle: 'client-server.json' | 'server-server.json' = 'client-server.json') {
+    this.spec = JSON.parse(readFileSync(join(specDir, 'bundled', bundle), 'utf8')) as Spec;
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
     (addFormats as unknown as (a: Ajv2020) => void)(this.ajv);
     // The spec's own identifier formats (appendices.md "Identifier Grammar"), checked loosely.

@@ -1,8 +1,9 @@
 // Room aliases and the room directory (matrix-spec: directory.yaml, list_public_rooms.yaml).
-import { badJson } from '../../errors.js';
+import { badJson, missingToken } from '../../errors.js';
 import { authOf } from '../../http/auth.js';
 import type { RouteDef } from '../../http/routes.js';
-import { objectBody, optInt, optObject, optString, queryInt, queryString, reqString } from '../../http/validate.js';
+import type { PublicRoomsQuery } from '../../core/federation/queries.js';
+import { objectBody, optBool, optInt, optObject, optString, queryInt, queryString, reqString, type Body } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 
 export function directoryRoutes(services: Services): RouteDef[] {
@@ -61,28 +62,43 @@ export function directoryRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/v3/publicRooms', r0: true, auth: 'optional', guest: true,
       handler: async (req, res) => {
         const server = queryString(req.query, 'server');
-        if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');
-        res.json(await directory.publicRooms({ limit: queryInt(req.query, 'limit', { min: 0 }), since: queryString(req.query, 'since') }));
+        // Anyone may read this server's list; asking another server takes an access token (as Synapse).
+        if (server !== undefined && server !== services.config.server_name && !res.locals.auth) throw missingToken();
+        res.json(await directory.publicRoomsOf(server, { limit: queryInt(req.query, 'limit', { min: 0 }), since: queryString(req.query, 'since') }));
       },
     },
     {
       // POST /_matrix/client/v3/publicRooms (matrix-spec: list_public_rooms.yaml#queryPublicRooms)
       method: 'post', path: '/v3/publicRooms', r0: true,
       handler: async (req, res) => {
-        const server = queryString(req.query, 'server');
-        if (server !== undefined && server !== services.config.server_name) throw badJson('Only this server\'s directory can be listed (no federation)');
-        const b = objectBody(req.body);
-        const filter = optObject(b, 'filter');
-        const roomTypes = filter?.room_types;
-        if (roomTypes !== undefined && roomTypes !== null
-          && (!Array.isArray(roomTypes) || !roomTypes.every((t) => t === null || typeof t === 'string'))) {
-          throw badJson("'filter.room_types' must be a list of strings or nulls");
-        }
-        res.json(await directory.publicRooms({
-          limit: optInt(b, 'limit'), since: optString(b, 'since'), term: filter ? optString(filter, 'generic_search_term') : undefined,
-          ...(Array.isArray(roomTypes) ? { roomTypes: roomTypes as (string | null)[] } : {}),
-        }));
+        res.json(await directory.publicRoomsOf(queryString(req.query, 'server'), parsePublicRoomsBody(objectBody(req.body))));
       },
     },
   ];
+}
+
+/**
+ * The body of POST /publicRooms, client and federation alike (matrix-spec:
+ * list_public_rooms.yaml#queryPublicRooms, server-server/public_rooms.yaml#queryPublicRooms).
+ */
+export function parsePublicRoomsBody(b: Body): PublicRoomsQuery {
+  const filter = optObject(b, 'filter');
+  const roomTypes = filter?.room_types;
+  if (roomTypes !== undefined && roomTypes !== null
+    && (!Array.isArray(roomTypes) || !roomTypes.every((t) => t === null || typeof t === 'string'))) {
+    throw badJson("'filter.room_types' must be a list of strings or nulls");
+  }
+  const q: PublicRoomsQuery = {};
+  const limit = optInt(b, 'limit');
+  if (limit !== undefined) q.limit = limit;
+  const since = optString(b, 'since');
+  if (since !== undefined) q.since = since;
+  const term = filter ? optString(filter, 'generic_search_term') : undefined;
+  if (term !== undefined) q.term = term;
+  if (Array.isArray(roomTypes)) q.roomTypes = roomTypes as (string | null)[];
+  const includeAllNetworks = optBool(b, 'include_all_networks');
+  if (includeAllNetworks !== undefined) q.includeAllNetworks = includeAllNetworks;
+  const thirdPartyInstanceId = optString(b, 'third_party_instance_id');
+  if (thirdPartyInstanceId !== undefined) q.thirdPartyInstanceId = thirdPartyInstanceId;
+  return q;
 }

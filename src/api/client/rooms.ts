@@ -80,9 +80,10 @@ export function roomRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/join/{roomIdOrAlias} (matrix-spec: joining.yaml#joinRoom)
       method: 'post', path: '/v3/join/:roomIdOrAlias', r0: true, guest: true,
       handler: async (req, res) => {
-        const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
-        // Servers to join through when this server is not in the room: `via` (and the older `server_name`).
-        const servers = [...queryStrings(req.query, 'via'), ...queryStrings(req.query, 'server_name')];
+        const { roomId, servers: aliasServers } = await directory.resolveRoomIdOrAliasWithServers(req.params.roomIdOrAlias as string);
+        // Servers to join through when this server is not in the room: `via` (and the older
+        // `server_name`), then those an alias's answer names.
+        const servers = [...queryStrings(req.query, 'via'), ...queryStrings(req.query, 'server_name'), ...aliasServers];
         await rooms.join(authOf(res), roomId, reasonOf(req), servers);
         res.json({ room_id: roomId });
       },
@@ -91,7 +92,7 @@ export function roomRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/knock/{roomIdOrAlias} (matrix-spec: knocking.yaml#knockRoom)
       method: 'post', path: '/v3/knock/:roomIdOrAlias',
       handler: async (req, res) => {
-        // `via` / `server_name` name servers to knock through: only this one exists (no federation).
+        // Knocking is local only: `via` / `server_name` are not used (no make_knock / send_knock yet).
         const roomId = await directory.resolveRoomIdOrAlias(req.params.roomIdOrAlias as string);
         await rooms.knock(authOf(res), roomId, reasonOf(req));
         res.json({ room_id: roomId });

@@ -4,6 +4,8 @@ import type { RouteDef } from '../../http/routes.js';
 import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
 import { federationRoomRoutes } from './rooms.js';
+import { publicRoomsRoutes } from './public-rooms.js';
+import { queryRoutes } from './query.js';
 import { transactionRoutes } from './transactions.js';
 
 export { keyRoutes } from './keys.js';
@@ -29,5 +31,7 @@ export function federationRoutes(services: Services): RouteDef[] {
     },
     ...transactionRoutes(services),
     ...federationRoomRoutes(services),
+    ...queryRoutes(services),
+    ...publicRoomsRoutes(services),
   ];
 }

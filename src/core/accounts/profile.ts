@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import { badJson, forbidden, guestAccessForbidden, invalidParam, MatrixError, notFound } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
 import { compatSenderId } from '../events/server-senders.js';
+import { NO_REMOTE_QUERIES, type RemoteQueries } from '../federation/queries.js';
 import { parseUserId } from '../ids.js';
 import type { AuthContext } from './events.js';
 
@@ -29,21 +30,41 @@ export class ProfileService {
     private readonly store: AccountStore,
     /** Who updates the user's member events when `displayname` or `avatar_url` changes (the rooms service). */
     private readonly propagate: ProfilePropagator = async () => {},
+    /** Other servers' users' profiles (over federation, cached briefly). */
+    private readonly remote: Pick<RemoteQueries, 'profile'> = NO_REMOTE_QUERIES,
   ) {}
 
+  /** A user's profile: a local user's from storage, another server's user's from that server. */
   async get(userId: string): Promise<Record<string, unknown>> {
     const user = parseUserId(userId);
     if (!user) throw invalidParam('Invalid user ID');
     // The server-owned user that stands in for the server as a sender (spec/server-events.md).
     if (userId === compatSenderId(this.config)) return { displayname: this.config.server_name };
-    const record = user.domain === this.config.server_name ? await this.store.getUser(userId) : undefined;
-    if (!record) throw notFound('Profile not found');
+    if (user.domain !== this.config.server_name) return this.remote.profile(userId);
+    if (!(await this.store.getUser(userId))) throw notFound('Profile not found');
     return this.store.getProfile(userId);
+  }
+
+  /**
+   * GET /_matrix/federation/v1/query/profile (matrix-spec: server-server/query.yaml#queryProfile):
+   * a local user's profile, or only `field` of it; 404 M_NOT_FOUND for an unknown user or a field not
+   * set, 400 M_INVALID_PARAM for a user of another server (servers must only ask the user's own).
+   */
+  async queryFromFederation(userId: string, field?: string): Promise<Record<string, unknown>> {
+    const user = parseUserId(userId);
+    if (!user) throw invalidParam('Invalid user ID');
+    if (user.domain !== this.config.server_name) throw invalidParam('The user is not a user of this server');
+    const profile = await this.get(userId);
+    if (field === undefined) return profile;
+    if (profile[field] === undefined || profile[field] === null) throw notFound('Profile field not set');
+    return { [field]: profile[field] };
   }
 
   async getField(userId: string, field: string): Promise<unknown> {
     const profile = await this.get(userId);
-    if (!(field in profile)) throw notFound('Profile field not set');
+    const remote = parseUserId(userId)!.domain !== this.config.server_name;
+    // Another server may answer an unset field with null (query.yaml#queryProfile): not set either.
+    if (!(field in profile) || (remote && profile[field] === null)) throw notFound('Profile field not set');
     return profile[field];
   }
 

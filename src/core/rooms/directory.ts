@@ -5,6 +5,8 @@ import type { RoomStore } from '../../storage/types.js';
 import type { AuthContext } from '../accounts/events.js';
 import { membershipOf, requiredPowerLevel, userPowerLevel } from '../auth-rules.js';
 import type { JsonObject } from '../events/types.js';
+import { NO_REMOTE_QUERIES, type AliasAnswer, type PublicRoomsQuery, type RemoteQueries } from '../federation/queries.js';
+import { isValidServerName, parseUserId } from '../ids.js';
 import { joinedMembers, lookupIn, type RoomState, type RoomStateService } from './room-state.js';
 
 export interface PublicRoomChunk {
@@ -72,11 +74,18 @@ export function parseAlias(alias: string): { localpart: string; server: string }
   return { localpart: m[1]!, server: m[2]! };
 }
 
+/** `third_party_instance_id` "can only be used if include_all_networks is false" (list_public_rooms.yaml). */
+function checkNetworks(q: PublicRoomsQuery): void {
+  if (q.includeAllNetworks && q.thirdPartyInstanceId !== undefined) throw invalidParam('include_all_networks and third_party_instance_id cannot be used together');
+}
+
 export class DirectoryService {
   constructor(
     private readonly config: Config,
     private readonly store: RoomStore,
     private readonly roomState: RoomStateService,
+    /** Other servers' aliases and public room lists (over federation). */
+    private readonly remote: Pick<RemoteQueries, 'roomAlias' | 'publicRooms'> = NO_REMOTE_QUERIES,
   ) {}
 
   /** Aliases held for rooms being created (reserve .. commit/release), so no one else takes them meanwhile. */
@@ -127,12 +136,40 @@ export class DirectoryService {
     if (!(await this.store.createAlias({ alias, roomId, creator: auth.userId }, now))) throw new MatrixError(409, 'M_UNKNOWN', 'Room alias already exists');
   }
 
-  /** GET /directory/room/{roomAlias} (matrix-spec: directory.yaml#getRoomIdByAlias). */
-  async resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }> {
-    parseAlias(alias);
+  /**
+   * GET /directory/room/{roomAlias} (matrix-spec: directory.yaml#getRoomIdByAlias): a local alias
+   * from storage, another server's from that server (query/directory).
+   */
+  async resolveAlias(alias: string): Promise<AliasAnswer> {
+    if (parseAlias(alias).server !== this.config.server_name) return this.remote.roomAlias(alias);
+    return this.resolveLocalAlias(alias);
+  }
+
+  /**
+   * A local alias (also GET /_matrix/federation/v1/query/directory, matrix-spec:
+   * server-server/query.yaml#queryRoomDirectory): the room, and the servers with members joined to
+   * it; 404 M_NOT_FOUND for an unknown alias, 400 M_INVALID_PARAM for another server's.
+   */
+  async resolveLocalAlias(alias: string): Promise<AliasAnswer> {
+    this.requireLocal(alias);
     const a = await this.store.getAlias(alias);
     if (!a) throw notFound('Room alias not found');
-    return { room_id: a.roomId, servers: [this.config.server_name] };
+    return { room_id: a.roomId, servers: await this.residentServers(a.roomId) };
+  }
+
+  /**
+   * The servers with members joined to the room: this one first (it holds the alias and the room,
+   * and is listed even when none of its users is joined any more), then the others, most members first.
+   */
+  private async residentServers(roomId: string): Promise<string[]> {
+    const room = await this.roomState.get(roomId);
+    const counts = new Map<string, number>();
+    for (const userId of room ? joinedMembers(room) : []) {
+      const server = parseUserId(userId)?.domain;
+      if (server !== undefined && server !== this.config.server_name) counts.set(server, (counts.get(server) ?? 0) + 1);
+    }
+    const others = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([server]) => server);
+    return [this.config.server_name, ...others];
   }
 
   /** DELETE /directory/room/{roomAlias}: the alias's creator, a room member with power to set
@@ -166,8 +203,20 @@ export class DirectoryService {
 
   /** Room ID from a room ID or alias (for /join/{roomIdOrAlias}). */
   async resolveRoomIdOrAlias(idOrAlias: string): Promise<string> {
-    if (idOrAlias.startsWith('!')) return idOrAlias;
-    if (idOrAlias.startsWith('#')) return (await this.resolveAlias(idOrAlias)).room_id;
+    return (await this.resolveRoomIdOrAliasWithServers(idOrAlias)).roomId;
+  }
+
+  /**
+   * Room ID from a room ID or alias, with the servers that can be asked to join it: for an alias,
+   * those of its answer (a remote alias: the alias's server's answer); for a room ID none (the
+   * client's `via` names them).
+   */
+  async resolveRoomIdOrAliasWithServers(idOrAlias: string): Promise<{ roomId: string; servers: string[] }> {
+    if (idOrAlias.startsWith('!')) return { roomId: idOrAlias, servers: [] };
+    if (idOrAlias.startsWith('#')) {
+      const a = await this.resolveAlias(idOrAlias);
+      return { roomId: a.room_id, servers: a.servers };
+    }
     throw invalidParam(`Not a room ID or alias: ${idOrAlias}`);
   }
 
@@ -189,8 +238,26 @@ export class DirectoryService {
     await this.store.setRoomVisibility(roomId, visibility);
   }
 
-  /** GET/POST /publicRooms (matrix-spec: list_public_rooms.yaml#getPublicRooms, queryPublicRooms). */
-  async publicRooms(opts: { limit?: number; since?: string; term?: string; roomTypes?: (string | null)[] }): Promise<PublicRoomsPage> {
+  /**
+   * GET/POST /publicRooms?server= (matrix-spec: list_public_rooms.yaml#getPublicRooms,
+   * queryPublicRooms): this server's list, or another server's, asked over federation.
+   */
+  async publicRoomsOf(server: string | undefined, query: PublicRoomsQuery): Promise<PublicRoomsPage> {
+    checkNetworks(query);
+    if (server === undefined || server === this.config.server_name) return this.publicRooms(query);
+    if (!isValidServerName(server)) throw invalidParam(`Invalid server name: ${server}`);
+    return this.remote.publicRooms(server, query);
+  }
+
+  /**
+   * This server's public room list (the client API, and GET/POST /_matrix/federation/v1/publicRooms,
+   * matrix-spec: server-server/public_rooms.yaml#getPublicRooms, queryPublicRooms). It has no
+   * third-party networks: `include_all_networks` lists the same rooms, and a `third_party_instance_id`
+   * lists none.
+   */
+  async publicRooms(opts: PublicRoomsQuery): Promise<PublicRoomsPage> {
+    checkNetworks(opts);
+    if (opts.thirdPartyInstanceId !== undefined) return { chunk: [], total_room_count_estimate: 0 };
     const rooms = await this.store.listPublicRooms();
     const all: PublicRoomChunk[] = [];
     for (const r of rooms) {

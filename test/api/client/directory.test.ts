@@ -110,7 +110,7 @@ describe('room aliases', () => {
       expectError(await putAlias(alice, '#elsewhere:other.example', roomId), 400, 'M_INVALID_PARAM');
     });
 
-    it('an alias on another server does not resolve (no federation): 404 M_NOT_FOUND', async () => {
+    it('an alias on another server does not resolve with federation disabled: 404 M_NOT_FOUND', async () => {
       expectError(await getAlias('#elsewhere:other.example'), 404, 'M_NOT_FOUND');
     });
 
@@ -402,6 +402,31 @@ describe('GET/POST /publicRooms', () => {
     expectError(await s.http.get(`${C}/publicRooms?limit=abc`), 400, 'M_INVALID_PARAM');
     expectError(await s.http.get(`${C}/publicRooms?limit=-1`), 400, 'M_INVALID_PARAM');
     expectError(await s.http.post(`${C}/publicRooms`).set(bearer(alice)).send({ limit: 'ten' }), 400, 'M_BAD_JSON');
+  });
+
+  it('server= this server\'s name lists this server\'s rooms', async () => {
+    const res = await s.http.get(`${C}/publicRooms?server=test.local`);
+    expect(res.status).toBe(200);
+    expect(ids(res.body)).toEqual([rooms.cats, rooms.dogs, rooms.birds, rooms.space, rooms.fish]);
+  });
+
+  it('server= another server needs an access token (401 M_MISSING_TOKEN), and with federation disabled is 403 M_FORBIDDEN', async () => {
+    expectError(await s.http.get(`${C}/publicRooms?server=other.example`), 401, 'M_MISSING_TOKEN');
+    expectError(await s.http.get(`${C}/publicRooms?server=other.example`).set(bearer(alice)), 403, 'M_FORBIDDEN');
+    expectError(await s.http.post(`${C}/publicRooms?server=other.example`).set(bearer(alice)).send({ filter: { generic_search_term: 'x' } }), 403, 'M_FORBIDDEN');
+  });
+
+  it('server= an invalid server name is 400 M_INVALID_PARAM', async () => {
+    expectError(await s.http.get(`${C}/publicRooms?server=${enc('bad server!')}`).set(bearer(alice)), 400, 'M_INVALID_PARAM');
+  });
+
+  it('third_party_instance_id lists nothing (no third-party networks here); with include_all_networks it is 400 M_INVALID_PARAM', async () => {
+    const res = await s.http.post(`${C}/publicRooms`).set(bearer(alice)).send({ third_party_instance_id: 'irc' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ chunk: [], total_room_count_estimate: 0 });
+    const all = await s.http.post(`${C}/publicRooms`).set(bearer(alice)).send({ include_all_networks: true });
+    expect(ids(all.body)).toEqual([rooms.cats, rooms.dogs, rooms.birds, rooms.space, rooms.fish]);
+    expectError(await s.http.post(`${C}/publicRooms`).set(bearer(alice)).send({ include_all_networks: true, third_party_instance_id: 'irc' }), 400, 'M_INVALID_PARAM');
   });
 
   it('a name change shows in the listing', async () => {

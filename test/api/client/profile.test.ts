@@ -33,7 +33,7 @@ describe('profiles', () => {
       expect(res.body.errcode).toBe('M_NOT_FOUND');
     });
 
-    it('answers a user of another server (no federation yet) with 404 M_NOT_FOUND', async () => {
+    it('answers a user of another server with 404 M_NOT_FOUND when federation is disabled', async () => {
       const res = await s.http.get(profile('@someone:elsewhere.example'));
       expect(res.status).toBe(404);
       expect(res.body.errcode).toBe('M_NOT_FOUND');
