@@ -132,7 +132,7 @@ export const CONFIG_SHAPE: Shape = {
   logging: {
     level: { kind: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Log level (env HEARTH_LOG_LEVEL)' },
   },
-  default_room_version: { kind: 'enum', values: ['10', '11'], default: '11', doc: 'Room version of new rooms when the client names none' },
+  default_room_version: { kind: 'enum', values: ['10', '11', '12'], default: '12', doc: 'Room version of new rooms when the client names none (12: room IDs without a server part, creators with unlimited power; Synapse\'s default too)' },
   invite_reason_max_length: { kind: 'positive-int', default: 512, doc: 'Longest `reason` (characters) accepted on invites and other membership changes; longer: 400 M_BAD_JSON' },
   invite_room_state: {
     kind: 'string-list',

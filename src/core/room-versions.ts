@@ -57,14 +57,13 @@ export const ROOM_VERSIONS: Readonly<Record<RoomVersionId, RoomVersion>> = {
   },
 };
 
-export const DEFAULT_ROOM_VERSION: RoomVersionId = '11';
-
 /**
- * The versions this server hosts rooms of: what capabilities advertise, createRoom accepts and the
- * event writer builds. v12's rules and state resolution exist, but the writer does not build v12
- * rooms yet (no room_id on the create event, room ID from its hash, create event left out of
- * auth_events): add '12' here when it does.
+ * The version of new rooms when neither the client nor the config names one: 12, Synapse's default,
+ * now that rooms of version 12 federate with Synapse (test/interop/synapse-rooms.test.ts).
  */
+export const DEFAULT_ROOM_VERSION: RoomVersionId = '12';
+
+/** The versions this server hosts rooms of: what capabilities advertise, createRoom accepts and the event writer builds. */
 export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersionId[] = ['10', '11', '12'];
 
 /** A version this server hosts rooms of (`SUPPORTED_ROOM_VERSIONS`), or undefined. */
