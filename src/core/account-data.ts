@@ -9,7 +9,7 @@ import type { AuthContext } from './accounts/events.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, lookupIn, type RoomStateService } from './rooms/room-state.js';
-import { parseUserId } from './ids.js';
+import { isValidRoomId, parseUserId } from './ids.js';
 import { KeyedMutex } from './lock.js';
 import type { Notifier } from './notifier.js';
 import type { StreamPositions } from './stream.js';
@@ -66,7 +66,7 @@ export class AccountDataService {
     this.checkOwner(auth, userId);
     this.checkType(type);
     if (SERVER_OWNED_TYPES.has(type)) throw new MatrixError(405, 'M_BAD_JSON', `${type} is managed by the server and cannot be set this way`);
-    if (roomId !== '' && !/^![^:]+:.+$/.test(roomId)) throw invalidParam('Invalid room ID');
+    if (roomId !== '' && !isValidRoomId(roomId)) throw invalidParam('Invalid room ID');
     if (type === 'm.ignored_user_list') {
       const users = content.ignored_users;
       if (typeof users !== 'object' || users === null || Array.isArray(users)) throw badJson('ignored_users must be an object');
@@ -77,7 +77,7 @@ export class AccountDataService {
   /** GET /user/{userId}/account_data/{type} and the per-room variant. */
   async get(auth: AuthContext, userId: string, roomId: string, type: string): Promise<JsonObject> {
     this.checkOwner(auth, userId);
-    if (roomId !== '' && !/^![^:]+:.+$/.test(roomId)) throw invalidParam('Invalid room ID');
+    if (roomId !== '' && !isValidRoomId(roomId)) throw invalidParam('Invalid room ID');
     const content = await this.store.getAccountData(userId, roomId, type);
     if (content === undefined) throw notFound('Account data not found');
     return content;

@@ -14,7 +14,7 @@ import type { RegistrationService } from './accounts/registration.js';
 import type { JsonObject } from './events/types.js';
 import { lookupIn, type EventWriter } from './events/writer.js';
 import type { RoomStateService } from './rooms/room-state.js';
-import { normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
+import { isValidRoomId, normaliseNewLocalpart, parseUserId, randomToken } from './ids.js';
 import type { ServerNoticeService } from './notices.js';
 import { byStart, type SessionService } from './sessions.js';
 
@@ -367,7 +367,7 @@ export class AdminService {
    * room; a room this server does not know can be blocked ahead of time. Members stay.
    */
   async setRoomBlock(admin: AuthContext, roomId: string, block: boolean): Promise<JsonObject> {
-    if (!/^![^:]+:.+$/.test(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
+    if (!isValidRoomId(roomId)) throw invalidParam(`Invalid room ID: ${roomId}`);
     await this.store.setRoomBlocked(roomId, block, admin.userId, this.clock.now());
     return { block };
   }

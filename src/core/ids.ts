@@ -43,6 +43,17 @@ export function parseUserId(userId: string): ParsedUserId | undefined {
 
 export const isValidUserId = (userId: string): boolean => parseUserId(userId) !== undefined;
 
+/**
+ * A room ID (appendices "Room IDs"): `!` and an opaque ID, with `:server` in room versions before 12
+ * (12 derives the ID from the create event's hash and has no server part); at most 255 bytes.
+ */
+export function isValidRoomId(roomId: unknown): roomId is string {
+  if (typeof roomId !== 'string' || !/^![^\s\u0000:]+(?::\S+)?$/.test(roomId)) return false;
+  const colon = roomId.indexOf(':');
+  if (colon > 0 && !isValidServerName(roomId.slice(colon + 1))) return false;
+  return Buffer.byteLength(roomId, 'utf8') <= MAX_ID_BYTES;
+}
+
 export function userIdFor(localpart: string, serverName: string): string {
   return `@${localpart}:${serverName}`;
 }

@@ -41,7 +41,7 @@ function v12Create(): Record<string, unknown> {
 }
 
 describe('room versions', () => {
-  it('knows the rules of 10, 11 and 12 and hosts all three; the default stays 11 (until federation with Synapse on 12)', () => {
+  it('knows the rules of 10, 11 and 12 and hosts all three; the default is 12 (it federates with Synapse)', () => {
     expect(Object.keys(ROOM_VERSIONS).sort()).toEqual(['10', '11', '12']);
     expect(knownRoomVersion('12')).toBe(V12);
     expect(knownRoomVersion('11')).toBe(V11);
@@ -53,7 +53,7 @@ describe('room versions', () => {
     expect(roomVersion('12')).toBe(V12);
     expect(roomVersion('13')).toBeUndefined();
     expect(roomVersion('constructor')).toBeUndefined();
-    expect(DEFAULT_ROOM_VERSION).toBe('11');
+    expect(DEFAULT_ROOM_VERSION).toBe('12');
   });
 
   it('v10 and v11 keep their flags; v12 differs only where rooms/v12 says so', () => {

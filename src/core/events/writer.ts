@@ -124,17 +124,46 @@ export class EventWriter {
    * ID is `roomId`, or, in versions whose room IDs derive from the create event (12), that event's.
    */
   async createRoom(roomId: string, version: RoomVersion, drafts: EventDraft[], creator: string): Promise<{ roomId: string; eventIds: string[] }> {
-    const room: RoomState = { roomId, version, state: new Map(), group: null, extremities: [], depth: 0 };
-    const built: { event: StoredEvent; unsigned: JsonObject | null; placement: Placement }[] = [];
-    for (const draft of drafts) {
-      const b = await this.build(room, draft, {});
-      if (built.length === 0 && version.roomIdFromCreateEvent) {
-        // The room is named after its create event: the rest of the room is built under that ID.
-        room.roomId = b.event.room_id;
-        for (const g of b.placement.newGroups) g.roomId = room.roomId;
+    for (let attempt = 0; ; attempt++) {
+      const room: RoomState = { roomId, version, state: new Map(), group: null, extremities: [], depth: 0 };
+      const built: { event: StoredEvent; unsigned: JsonObject | null; placement: Placement }[] = [];
+      // Version 12 names the room after its create event: two creates by one user with the same
+      // content in the same millisecond would name the same room, so a taken name is made again a
+      // millisecond later (the create event's timestamp is part of its hash).
+      const ts = this.clock.now() + attempt;
+      let taken = false;
+      try {
+        for (const draft of drafts) {
+          const b = await this.build(room, draft, { ts });
+          if (built.length === 0 && version.roomIdFromCreateEvent) {
+            // The room is named after its create event: the rest of the room is built under that ID.
+            room.roomId = b.event.room_id;
+            for (const g of b.placement.newGroups) g.roomId = room.roomId;
+            if (this.creating.has(room.roomId) || (await this.store.getRoom(room.roomId))) {
+              taken = true;
+              break;
+            }
+            this.creating.add(room.roomId);
+          }
+          built.push(b);
+        }
+        if (taken) {
+          if (attempt < 100) continue;
+          throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
+        }
+        return await this.persistNewRoom(room, version, built, creator);
+      } finally {
+        if (!taken && version.roomIdFromCreateEvent) this.creating.delete(room.roomId);
       }
-      built.push(b);
     }
+  }
+
+  /** Room IDs of version-12 rooms being created (named after their create event, not stored yet). */
+  private readonly creating = new Set<string>();
+
+  private async persistNewRoom(
+    room: RoomState, version: RoomVersion, built: { event: StoredEvent; unsigned: JsonObject | null; placement: Placement }[], creator: string,
+  ): Promise<{ roomId: string; eventIds: string[] }> {
     const id = room.roomId;
     return this.mutex.run(id, async () => {
       if ((await this.roomState.get(id)) || (await this.store.getRoom(id))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
@@ -252,7 +281,7 @@ export class EventWriter {
    * before it; on success `room` (a scratch copy, or a room being created) is advanced past it: its
    * state, state group and forward extremities (the event replaces the prev events it names).
    */
-  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; prevs?: string[] }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
+  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; prevs?: string[]; ts?: number }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
     const serverLocal = mode.serverLocal === true;
     const version = room.version;
     const isCreate = draft.type === 'm.room.create';
@@ -270,7 +299,7 @@ export class EventWriter {
       type: draft.type,
       ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
       content,
-      origin_server_ts: this.clock.now(),
+      origin_server_ts: mode.ts ?? this.clock.now(),
       prev_events: serverLocal ? mode.prevs ?? [] : prevs.map((p) => p.eventId),
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
       // Canonical JSON integers end at 2^53 - 1 (appendices.md "Canonical JSON"); a remote event that

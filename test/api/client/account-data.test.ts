@@ -119,7 +119,7 @@ describe('PUT/GET /user/:userId/rooms/:roomId/account_data/:type', () => {
   it('refuses an invalid room ID with 400 M_INVALID_PARAM', async () => {
     expectError(await put(alice, roomPath(alice.userId, 'not-a-room', 'org.example.x'), { a: 1 }), 400, 'M_INVALID_PARAM');
     expectError(await get(alice, roomPath(alice.userId, 'not-a-room', 'org.example.x')), 400, 'M_INVALID_PARAM');
-    expectError(await get(alice, roomPath(alice.userId, '!nodomain', 'org.example.x')), 400, 'M_INVALID_PARAM');
+    expectError(await get(alice, roomPath(alice.userId, '!bad:not a server', 'org.example.x')), 400, 'M_INVALID_PARAM');
   });
 
   it('the change appears once in the room\'s account_data in /sync', async () => {

@@ -56,7 +56,7 @@ describe('POST /createRoom', () => {
       expect(await contentOf(roomId, 'm.room.guest_access')).toEqual({ guest_access: 'can_join' });
       const pl = await contentOf(roomId, 'm.room.power_levels');
       expect(pl).toEqual({
-        users: { [alice.userId]: 100 },
+        users: {}, // room version 12: the creator is above every level, unlisted
         users_default: 0,
         events: {
           'm.room.name': 50, 'm.room.power_levels': 100, 'm.room.history_visibility': 100, 'm.room.canonical_alias': 50,
@@ -75,13 +75,15 @@ describe('POST /createRoom', () => {
       expect(dir.body).toEqual({ visibility: 'private' });
     });
 
-    it('private_chat: join_rule invite, history shared, guest_access can_join, creator alone at 100', async () => {
+    // Room version 12 (the default): the creator has unlimited power and is not listed in power levels
+    // (rooms/v12); invitees of trusted_private_chat are listed at 100.
+    it('private_chat: join_rule invite, history shared, guest_access can_join, creator unlisted (above every level)', async () => {
       const roomId = await createOk(alice, { preset: 'private_chat', invite: [bob.userId] });
       expect(await contentOf(roomId, 'm.room.join_rules')).toEqual({ join_rule: 'invite' });
       expect(await contentOf(roomId, 'm.room.history_visibility')).toEqual({ history_visibility: 'shared' });
       expect(await contentOf(roomId, 'm.room.guest_access')).toEqual({ guest_access: 'can_join' });
       const pl = await contentOf(roomId, 'm.room.power_levels');
-      expect(pl.users).toEqual({ [alice.userId]: 100 });
+      expect(pl.users).toEqual({});
       expect(pl.invite).toBe(0);
     });
 
@@ -91,7 +93,7 @@ describe('POST /createRoom', () => {
       expect(await contentOf(roomId, 'm.room.history_visibility')).toEqual({ history_visibility: 'shared' });
       expect(await contentOf(roomId, 'm.room.guest_access')).toEqual({ guest_access: 'forbidden' });
       const pl = await contentOf(roomId, 'm.room.power_levels');
-      expect(pl.users).toEqual({ [alice.userId]: 100 });
+      expect(pl.users).toEqual({});
       expect(pl.invite).toBe(50);
       // A preset alone does not publish the room.
       const dir = await s.http.get(`${C}/directory/list/room/${enc(roomId)}`);
@@ -104,7 +106,7 @@ describe('POST /createRoom', () => {
       expect(await contentOf(roomId, 'm.room.history_visibility')).toEqual({ history_visibility: 'shared' });
       expect(await contentOf(roomId, 'm.room.guest_access')).toEqual({ guest_access: 'can_join' });
       const pl = await contentOf(roomId, 'm.room.power_levels');
-      expect(pl.users).toEqual({ [alice.userId]: 100, [bob.userId]: 100, [carol.userId]: 100 });
+      expect(pl.users).toEqual({ [bob.userId]: 100, [carol.userId]: 100 });
       expect(pl.invite).toBe(0);
     });
   });
@@ -270,8 +272,9 @@ describe('POST /createRoom', () => {
     });
 
     it('power_level_content_override is applied on top of the defaults', async () => {
+      // Room version 11: the override lists the creator (version 12 refuses that: creators are not listed).
       const roomId = await createOk(alice, {
-        invite: [bob.userId],
+        invite: [bob.userId], room_version: '11',
         power_level_content_override: { users: { [alice.userId]: 100, [bob.userId]: 50 }, events_default: 10, kick: 75, events: { 'org.example.x': 20 } },
       });
       const pl = await contentOf(roomId, 'm.room.power_levels');
@@ -287,7 +290,8 @@ describe('POST /createRoom', () => {
 
     it('an override that leaves the creator unable to send the initial state is 400 M_INVALID_ROOM_STATE, no room', async () => {
       const before = await roomsOf(alice);
-      const res = await create(alice, { name: 'x', power_level_content_override: { users: {} } });
+      // Room version 11 (in 12 the creator keeps unlimited power whatever power_levels say).
+      const res = await create(alice, { name: 'x', room_version: '11', power_level_content_override: { users: {} } });
       expect(res.status).toBe(400);
       expect(res.body.errcode).toBe('M_INVALID_ROOM_STATE');
       expect(await roomsOf(alice)).toEqual(before);
@@ -355,7 +359,7 @@ describe('POST /createRoom', () => {
       const res = await create(alice, { room_alias_name: 'released', room_version: '99' });
       expect(res.status).toBe(400);
       expect(res.body.errcode).toBe('M_UNSUPPORTED_ROOM_VERSION');
-      const bad = await create(alice, { room_alias_name: 'released', power_level_content_override: { users: {} } });
+      const bad = await create(alice, { room_alias_name: 'released', room_version: '11', power_level_content_override: { users: {} } });
       expect(bad.status).toBe(400);
       expect(bad.body.errcode).toBe('M_INVALID_ROOM_STATE');
       const missing = await s.http.get(`${C}/directory/room/${enc('#released:test.local')}`);
@@ -380,12 +384,12 @@ describe('POST /createRoom', () => {
   });
 
   describe('room versions', () => {
-    it('defaults to the configured version (11)', async () => {
+    it('defaults to the configured version (12)', async () => {
       const roomId = await createOk(alice);
       const c = await contentOf(roomId, 'm.room.create');
-      expect(c.room_version).toBe('11');
+      expect(c.room_version).toBe('12');
       expect(c).not.toHaveProperty('creator');
-      expect((await s.services.storage.rooms.getRoom(roomId))!.roomVersion).toBe('11');
+      expect((await s.services.storage.rooms.getRoom(roomId))!.roomVersion).toBe('12');
     });
 
     it('room_version 10: the create event has content.creator', async () => {

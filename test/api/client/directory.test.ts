@@ -31,8 +31,9 @@ describe('room aliases', () => {
     carol = await s.register('carol');
   });
 
+  // Power-level rules with the creator listed at 100 (room version 11; 12 has no such entry).
   async function createRoom(u: TestUser, body: object = {}): Promise<string> {
-    const res = await s.http.post(`${C}/createRoom`).set(bearer(u)).send(body);
+    const res = await s.http.post(`${C}/createRoom`).set(bearer(u)).send({ room_version: '11', ...body });
     expect(res.status).toBe(200);
     return res.body.room_id as string;
   }

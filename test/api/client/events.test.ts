@@ -31,8 +31,9 @@ describe('sending events', () => {
   const redact = (u: TestUser, roomId: string, eventId: string, body: object = {}, txnId = `r${++txnCounter}`) =>
     s.http.put(`${C}/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`).set(bearer(u)).send(body);
 
+  // Power-level rules with the creator listed at 100 (room version 11; 12 has no such entry).
   async function createRoom(u: TestUser, body: object = {}): Promise<string> {
-    const res = await s.http.post(`${C}/createRoom`).set(bearer(u)).send(body);
+    const res = await s.http.post(`${C}/createRoom`).set(bearer(u)).send({ room_version: '11', ...body });
     expect(res.status).toBe(200);
     return res.body.room_id as string;
   }

@@ -55,8 +55,8 @@ describe('GET /_matrix/client/v3/capabilities', () => {
     expect(caps['m.set_displayname']).toEqual({ enabled: true });
     expect(caps['m.set_avatar_url']).toEqual({ enabled: true });
     expect(caps['m.3pid_changes']).toEqual({ enabled: false });
-    expect(caps['m.room_versions'].default).toBe('11');
-    expect(caps['m.room_versions'].available).toMatchObject({ '10': 'stable', '11': 'stable' });
+    expect(caps['m.room_versions'].default).toBe('12');
+    expect(caps['m.room_versions'].available).toMatchObject({ '10': 'stable', '11': 'stable', '12': 'stable' });
     expect(caps['m.room_versions'].available[caps['m.room_versions'].default]).toBe('stable');
   });
 
