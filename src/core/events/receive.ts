@@ -15,7 +15,7 @@
 import { MatrixError } from '../../errors.js';
 import type { EventRecord, NewStateGroup, PersistEventInput, RoomStore, StateDelta } from '../../storage/types.js';
 import { pduOf } from '../../wire.js';
-import { AuthError, checkAuthEventsList, checkEventAuth } from '../auth-rules.js';
+import { AuthError, canApplyRedaction, checkAuthEventsList, checkEventAuth } from '../auth-rules.js';
 import { computeEventId, redactEvent, verifyContentHash } from '../crypto/event-hashing.js';
 import type { RoomVersion } from '../room-versions.js';
 import { lookupIn, type Extremity, type RoomState, type RoomStateService } from '../rooms/room-state.js';
@@ -233,14 +233,35 @@ export class EventReceiver {
       ...(deltas.length > 0 ? { currentState: { group: currentGroup?.id ?? null, deltas } } : {}),
       ...(room ? {} : { newRoom: { roomVersion: version.id, creator: create?.sender ?? event.sender, createdTs: event.origin_server_ts } }),
     };
+    // A redaction from another server applies as a local one does (rooms/v11 "Redactions": the
+    // redacter may redact, or is of the target's server); a target not received yet stays as it is.
+    if (event.type === 'm.room.redaction') {
+      const targetId = version.redactsInContent ? event.content.redacts : event.redacts;
+      const target = typeof targetId === 'string' ? await this.store.getEvent(targetId) : undefined;
+      if (target && target.event.room_id === event.room_id && !target.redactedBy && !target.serverLocal
+        && canApplyRedaction(event, target.event, lookupIn(beforeState), version)) {
+        input.redaction = { targetEventId: target.event.event_id, redactedJson: redactEvent(pduOf(target.event), version) as JsonObject };
+      }
+    }
     if (opts.backfilled) {
       input.streamOrdering = await this.backwardPosition();
       if (opts.promote) input.replacesOutlier = true;
       await this.writer.persistDirect(input);
       return { eventId: event.event_id, status: 'accepted' };
     }
+    let nextState = current ?? room?.state ?? new Map<string, StoredEvent>();
+    if (input.redaction) {
+      // A redacted state event is redacted in the cached current state too (a new map: views of the old stay valid).
+      const redactedId = input.redaction.targetEventId;
+      for (const [k, e] of nextState) {
+        if (e.event_id !== redactedId) continue;
+        nextState = new Map(nextState);
+        nextState.set(k, { ...(input.redaction.redactedJson as unknown as StoredEvent), event_id: redactedId, room_id: e.room_id });
+        break;
+      }
+    }
     const next: RoomState = {
-      roomId: event.room_id, version, state: current ?? room?.state ?? new Map(), group: currentGroup,
+      roomId: event.room_id, version, state: nextState, group: currentGroup,
       extremities, depth: Math.max(0, ...extremities.map((x) => x.depth)),
     };
     const record = await this.writer.commitReceived(input, next);

@@ -219,6 +219,35 @@ describe('receiving remote events (checks on receipt)', () => {
   });
 });
 
+describe('redactions from other servers', () => {
+  it('a remote redaction of its own server\'s event applies; one of our event by a user without power does not', async () => {
+    const w = await world();
+    try {
+      await bobJoins(w);
+      const msg = await remoteEvent(w, { sender: BOB, type: 'm.room.message', content: { msgtype: 'm.text', body: 'oops' } });
+      expect((await w.receiver.receive(wire(msg), V11)).status).toBe('accepted');
+      const redaction = await remoteEvent(w, { sender: BOB, type: 'm.room.redaction', content: { redacts: msg.event_id } });
+      expect((await w.receiver.receive(wire(redaction), V11)).status).toBe('accepted');
+      const gone = await stored(w, msg.event_id);
+      expect(gone.redactedBy).toBe(redaction.event_id);
+      expect(gone.event.content).toEqual({});
+      // alice's message, redacted by bob (another server, power 0): the redaction is an event, the message stays.
+      const mine = await localSend(w, 'keep me');
+      const attempt = await remoteEvent(w, { sender: BOB, type: 'm.room.redaction', content: { redacts: mine } });
+      expect((await w.receiver.receive(wire(attempt), V11)).status).toBe('accepted');
+      const kept = await stored(w, mine);
+      expect(kept.redactedBy).toBeNull();
+      expect(kept.event.content.body).toBe('keep me');
+      // A client sees the first one redacted.
+      const res = await w.s.http.get(`${C}/rooms/${enc(w.roomId)}/event/${enc(msg.event_id)}`).set(bearer(w.alice));
+      expect(res.body.content).toEqual({});
+      expect(res.body.unsigned.redacted_because.event_id).toBe(redaction.event_id);
+    } finally {
+      await w.s.close();
+    }
+  });
+});
+
 describe('joining a remote room and backfilled history', () => {
   it('stores the room from a join with its state, places backfilled history in topological order in /messages, never in /sync', async () => {
     const s = makeTestServer();
