@@ -26,7 +26,9 @@ import { EventWriter } from './core/events/writer.js';
 import { loadOrCreateSigningKey } from './core/keys.js';
 import { DirectoryService } from './core/rooms/directory.js';
 import { HierarchyService } from './core/rooms/hierarchy.js';
+import { Aggregator } from './core/rooms/aggregations.js';
 import { RoomReader } from './core/rooms/read.js';
+import { RelationsService } from './core/rooms/relations.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
@@ -74,6 +76,10 @@ export interface Services {
   /** The space hierarchy (m.space.child). */
   hierarchy: HierarchyService;
   reader: RoomReader;
+  /** Bundled aggregations of served events (unsigned["m.relations"]). */
+  aggregator: Aggregator;
+  /** /relations, /threads and the checks on related events. */
+  relations: RelationsService;
   notifier: Notifier;
   sync: SyncService;
   accountData: AccountDataService;
@@ -136,12 +142,17 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // rooms through the writer): the closure reaches it once both exist, before any event is sent.
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
     (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
-  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId));
+  const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
+    (roomId, sender, type, content) => relations.checkOutgoing(roomId, sender, type, content));
   const directory = new DirectoryService(config, storage.rooms, roomState);
-  const reader = new RoomReader(config, storage.rooms, roomState, clock);
+  // Aggregations read history visibility through the reader and ignored users through account data (built below).
+  const aggregator: Aggregator = new Aggregator(storage.rooms, () => clock.now(), (userId, roomId) => reader.visibility(userId, roomId), (userId) => accountData.ignoredBy(userId));
+  const reader = new RoomReader(config, storage.rooms, roomState, clock, aggregator);
+  const relations: RelationsService = new RelationsService(storage.rooms, reader, roomState, (userId) => accountData.ignoredBy(userId));
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
-  const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
+  const accountData: AccountDataService = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock,
+    (eventId, threadId) => relations.checkReceiptThread(eventId, threadId));
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
   const sessions = new SessionService(config, clock, deadlines);
@@ -151,6 +162,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
     pushRules: push,
+    aggregator,
     sources: [{
       roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
       presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
@@ -194,6 +206,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     directory,
     hierarchy,
     reader,
+    aggregator,
+    relations,
     notifier,
     sync,
     accountData,

@@ -1,6 +1,6 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
-import type { JsonObject, StoredEvent } from '../wire.js';
+import type { JsonObject, Relation, SearchKey, StoredEvent } from '../wire.js';
 
 export interface UserRecord {
   userId: string;
@@ -167,12 +167,26 @@ export interface PersistEventInput {
   /** The change of the room's current state the event causes (its own key, or a resolution's keys). */
   currentState?: { group: number | null; deltas: StateDelta[] };
   txn?: { userId: string; deviceId: string; scope: string; txnId: string; ts: number };
-  /** A redaction that applies now: the target's stored JSON is replaced by its redacted form. */
+  /**
+   * A redaction that applies now: the target's stored JSON is replaced by its redacted form, and what
+   * was indexed from its content goes (its relation, so its thread's latest event is worked out again;
+   * its search text).
+   */
   redaction?: { targetEventId: string; redactedJson: JsonObject };
   /** Server-generated event outside the room graph (not state, not an extremity). */
   serverLocal?: boolean;
   /** Users this event notifies under their push rules (stored with the event). */
   pushActions?: PushActionRecord[];
+  /**
+   * The relation the event declares (wire.ts relationOf), indexed with it: set by the core for shown
+   * graph events only. An `m.thread` relation also makes the event a candidate for its thread's
+   * latest event (`threads`).
+   */
+  relation?: Relation;
+  /** The thread the event is in ('main' or a thread root's ID): its push actions are counted per thread. */
+  threadId?: string;
+  /** Text the search API finds the event by (wire.ts searchableText): shown graph events only. */
+  search?: { key: SearchKey; value: string };
 }
 
 export interface PersistGraph {
@@ -233,6 +247,84 @@ export interface TopologicalEventsQuery {
   notTypes?: string[];
   senders?: string[];
   notSenders?: string[];
+}
+
+/** An indexed relation (event_relations): the child event, its parent and what aggregations need of the child. */
+export interface RelationRecord {
+  eventId: string;
+  relatesTo: string;
+  relType: string;
+  key: string | null;
+  roomId: string;
+  type: string;
+  sender: string;
+  originServerTs: number;
+  depth: number;
+  streamOrdering: number;
+}
+
+/** A page of a parent's children (GET /relations), in topological order. */
+export interface RelationsQuery {
+  parentId: string;
+  /** Only children of the parent's room. */
+  roomId: string;
+  relType?: string;
+  eventType?: string;
+  dir: 'b' | 'f';
+  /** The gap to start from (as in TopologicalEventsQuery). */
+  from: TopologicalPosition;
+  /** The gap to stop at. */
+  to?: TopologicalPosition;
+  limit: number;
+  /**
+   * Levels of relations followed: 1 = direct children; n > 1 also children of children up to n hops,
+   * through children that match relType and eventType only.
+   */
+  depth: number;
+}
+
+/** A thread of a room: its root and its topologically newest m.thread child. */
+export interface ThreadRecord {
+  threadId: string;
+  latestEventId: string;
+  latest: TopologicalPosition;
+}
+
+/** One alternative of a search clause: a word (with prefix matching) or a phrase of words. */
+export interface SearchTerm {
+  words: string[];
+  /** The last word matches as a prefix. */
+  prefix: boolean;
+}
+
+/** A parsed search (core/search/query.ts): every clause must match (a clause matches when one of its terms does), no `not` clause may. */
+export interface SearchQuery {
+  clauses: SearchTerm[][];
+  not: SearchTerm[][];
+}
+
+export interface SearchEventsQuery {
+  query: SearchQuery;
+  roomIds: string[];
+  keys: SearchKey[];
+  order: 'rank' | 'recent';
+  /** 'recent': only results that arrived before this position. */
+  before?: number;
+  /** 'rank': results skipped (offset into the ranked list). */
+  offset?: number;
+  limit: number;
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+}
+
+export interface SearchHit {
+  eventId: string;
+  roomId: string;
+  streamOrdering: number;
+  /** Higher is closer (search.yaml `rank`). */
+  rank: number;
 }
 
 export interface AliasRecord {
@@ -305,6 +397,34 @@ export interface RoomStore {
   /** Marks the user's (left) membership as forgotten. */
   forgetRoom(roomId: string, userId: string): Promise<void>;
   isForgotten(roomId: string, userId: string): Promise<boolean>;
+
+  /** The relation an event declares, as indexed (undefined: none, or the event is redacted, hidden or unknown). */
+  getRelation(eventId: string): Promise<RelationRecord | undefined>;
+  /** A page of the shown graph events relating to a parent (see RelationsQuery). */
+  getRelatingEvents(q: RelationsQuery): Promise<EventRecord[]>;
+  /**
+   * How many children relate to each parent, per rel_type, leaving out `notSenders`' (parents without
+   * any are absent): one query tells which parents need a closer look.
+   */
+  countRelations(parentIds: string[], notSenders: string[]): Promise<Map<string, Map<string, number>>>;
+  /** The relations of type `relType` to these parents, newest first, at most `limitPerParent` for each. */
+  getRelationsOf(parentIds: string[], relType: string, limitPerParent: number): Promise<RelationRecord[]>;
+  /** The parents among `parentIds` that `sender` relates to with `relType`. */
+  parentsRelatedBy(parentIds: string[], relType: string, sender: string): Promise<Set<string>>;
+  /** An unredacted m.annotation of `sender` with this event type and key on the parent (event_annotations.md). */
+  findAnnotation(parentId: string, sender: string, type: string, key: string): Promise<string | undefined>;
+  /** The room's threads, newest latest event first, those whose latest event is below `before` when given. */
+  getThreads(roomId: string, before: TopologicalPosition | undefined, limit: number): Promise<ThreadRecord[]>;
+
+  /** Full-text search over the events' searchable text (searchableText) in these rooms. */
+  searchEvents(q: SearchEventsQuery): Promise<SearchHit[]>;
+  /** How many events match (before any visibility check): search.yaml `count` is approximate. */
+  countSearchResults(q: Omit<SearchEventsQuery, 'order' | 'before' | 'offset' | 'limit'>): Promise<number>;
+  /**
+   * The room's shown graph events nearest to `ts` in direction `dir`: at or after it, oldest first
+   * ('f'), or at or before it, newest first ('b'), by origin_server_ts (then arrival); at most `limit`.
+   */
+  getEventsByTimestamp(roomId: string, ts: number, dir: 'b' | 'f', limit: number): Promise<EventRecord[]>;
 
   createAlias(alias: AliasRecord, ts: number): Promise<boolean>;
   getAlias(alias: string): Promise<AliasRecord | undefined>;
@@ -382,6 +502,12 @@ export interface SyncStore {
 
   /** Notifying events for the user in the room after position `after`. */
   countNotifications(userId: string, roomId: string, after: number): Promise<{ notifications: number; highlights: number }>;
+  /**
+   * Notifying events for the user in the room after position `after`, per thread ('main' for the main
+   * timeline; threads without any are absent); in each thread only those after the user's newest
+   * m.read or m.read.private receipt of that thread when it is later than `after`.
+   */
+  countNotificationsByThread(userId: string, roomId: string, after: number): Promise<Map<string, { notifications: number; highlights: number }>>;
 }
 
 export interface Storage {

@@ -11,6 +11,7 @@ import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
 import { pushRuleRoutes } from './pushrules.js';
 import { registerRoutes } from './register.js';
+import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
 import { sessionRoutes } from './sessions.js';
@@ -35,6 +36,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...roomRoutes(services),
     ...directoryRoutes(services),
     ...roomReadRoutes(services),
+    ...relationRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),

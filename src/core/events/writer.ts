@@ -17,6 +17,7 @@ import type { RoomVersion } from '../room-versions.js';
 import { lookupIn, stateMapOf, type Extremity, type RoomState, type RoomStateService } from '../rooms/room-state.js';
 import { stateKeyOf, type GroupRef, type StateGroupService, type StateMap } from '../state/groups.js';
 import type { StreamPositions } from '../stream.js';
+import { addIndexes } from './indexing.js';
 import type { JsonObject, StoredEvent } from './types.js';
 
 /** What a caller asks to be sent; the writer fills in the rest. */
@@ -141,6 +142,7 @@ export class EventWriter {
           ...(i === 0 ? { newRoom: { roomVersion: version.id, creator, createdTs: now } } : {}),
         };
       });
+      for (const input of inputs) await addIndexes(input, (id) => this.store.getRelation(id));
       await this.store.persistEvents(inputs);
       this.roomState.set(room);
       for (const r of records) this.notify(r, room);
@@ -341,6 +343,7 @@ export class EventWriter {
 
   /** Stores an event that does not enter the stream (its position is given: negative). */
   async persistDirect(input: PersistEventInput): Promise<void> {
+    await addIndexes(input, (id) => this.store.getRelation(id));
     await this.store.persistEvent(input);
   }
 
@@ -371,7 +374,8 @@ export class EventWriter {
   private queue: { input: PersistEventInput; resolve: (pos: number) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
-  private commit(input: PersistEventInput): Promise<number> {
+  private async commit(input: PersistEventInput): Promise<number> {
+    await addIndexes(input, (id) => this.store.getRelation(id));
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (!this.flushScheduled) {

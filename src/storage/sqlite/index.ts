@@ -9,6 +9,7 @@ import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteAdminStore } from './admin.js';
 import { createSqliteMetaStore } from './meta.js';
 import { convertToEventGraph } from './graph-migration.js';
+import { indexRelations, indexSearch } from './index-migrations.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
 
@@ -18,7 +19,7 @@ export interface SqliteStorage extends Storage {
 }
 
 /** Data conversions that run with their migrations. */
-export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph };
+export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph, '0014_relations': indexRelations, '0015_search': indexSearch };
 
 export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
