@@ -29,6 +29,7 @@ import { HierarchyService } from './core/rooms/hierarchy.js';
 import { Aggregator } from './core/rooms/aggregations.js';
 import { RoomReader } from './core/rooms/read.js';
 import { RelationsService } from './core/rooms/relations.js';
+import { SearchService } from './core/search/service.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
@@ -80,6 +81,8 @@ export interface Services {
   aggregator: Aggregator;
   /** /relations, /threads and the checks on related events. */
   relations: RelationsService;
+  /** POST /search over the full-text index. */
+  search: SearchService;
   notifier: Notifier;
   sync: SyncService;
   accountData: AccountDataService;
@@ -149,6 +152,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const aggregator: Aggregator = new Aggregator(storage.rooms, () => clock.now(), (userId, roomId) => reader.visibility(userId, roomId), (userId) => accountData.ignoredBy(userId));
   const reader = new RoomReader(config, storage.rooms, roomState, clock, aggregator);
   const relations: RelationsService = new RelationsService(storage.rooms, reader, roomState, (userId) => accountData.ignoredBy(userId));
+  const search = new SearchService(storage.rooms, reader);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData: AccountDataService = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock,
@@ -208,6 +212,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     reader,
     aggregator,
     relations,
+    search,
     notifier,
     sync,
     accountData,

@@ -14,6 +14,7 @@ import { registerRoutes } from './register.js';
 import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
+import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
 import { tagRoutes } from './tags.js';
@@ -37,6 +38,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...directoryRoutes(services),
     ...roomReadRoutes(services),
     ...relationRoutes(services),
+    ...searchRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),
