@@ -30,6 +30,7 @@ import { Aggregator } from './core/rooms/aggregations.js';
 import { RoomReader } from './core/rooms/read.js';
 import { RelationsService } from './core/rooms/relations.js';
 import { SearchService } from './core/search/service.js';
+import { RoomUpgradeService } from './core/rooms/upgrade.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
@@ -83,6 +84,8 @@ export interface Services {
   relations: RelationsService;
   /** POST /search over the full-text index. */
   search: SearchService;
+  /** POST /rooms/{roomId}/upgrade. */
+  upgrades: RoomUpgradeService;
   notifier: Notifier;
   sync: SyncService;
   accountData: AccountDataService;
@@ -153,6 +156,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const reader = new RoomReader(config, storage.rooms, roomState, clock, aggregator);
   const relations: RelationsService = new RelationsService(storage.rooms, reader, roomState, (userId) => accountData.ignoredBy(userId));
   const search = new SearchService(storage.rooms, reader);
+  const upgrades = new RoomUpgradeService(config, storage.rooms, storage.accounts, events, roomState);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData: AccountDataService = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock,
@@ -213,6 +217,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     aggregator,
     relations,
     search,
+    upgrades,
     notifier,
     sync,
     accountData,

@@ -430,6 +430,8 @@ export interface RoomStore {
   getAlias(alias: string): Promise<AliasRecord | undefined>;
   deleteAlias(alias: string): Promise<boolean>;
   getAliasesForRoom(roomId: string): Promise<string[]>;
+  /** Points every alias of `fromRoomId` to `toRoomId` (a room upgrade); returns the aliases moved. */
+  moveAliases(fromRoomId: string, toRoomId: string): Promise<string[]>;
 
   getSigningKey(): Promise<{ keyId: string; seed: string } | undefined>;
   storeSigningKey(keyId: string, seed: string, ts: number): Promise<void>;

@@ -14,6 +14,7 @@ import { registerRoutes } from './register.js';
 import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
+import { roomUpgradeRoutes } from './room-upgrades.js';
 import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
@@ -39,6 +40,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...roomReadRoutes(services),
     ...relationRoutes(services),
     ...searchRoutes(services),
+    ...roomUpgradeRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),

@@ -130,6 +130,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     getAlias: db.prepare('SELECT alias, room_id, creator FROM room_aliases WHERE alias = ?'),
     deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
     roomAliases: db.prepare('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY created_ts, alias').pluck(),
+    moveAliases: db.prepare('UPDATE room_aliases SET room_id = ? WHERE room_id = ?'),
     getKey: db.prepare('SELECT key_id, seed FROM server_keys WHERE active = 1 ORDER BY created_ts DESC LIMIT 1'),
     storeKey: db.prepare('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES (?, ?, ?, 1)'),
   };
@@ -355,6 +356,13 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     },
     async deleteAlias(alias) { return s.deleteAlias.run(alias).changes === 1; },
     async getAliasesForRoom(roomId) { return s.roomAliases.all(roomId) as string[]; },
+    async moveAliases(fromRoomId, toRoomId) {
+      return db.transaction(() => {
+        const aliases = s.roomAliases.all(fromRoomId) as string[];
+        s.moveAliases.run(toRoomId, fromRoomId);
+        return aliases;
+      })();
+    },
     async getSigningKey() {
       const r = s.getKey.get() as { key_id: string; seed: string } | undefined;
       return r ? { keyId: r.key_id, seed: r.seed } : undefined;
