@@ -31,6 +31,7 @@ import { RoomReader } from './core/rooms/read.js';
 import { RelationsService } from './core/rooms/relations.js';
 import { SearchService } from './core/search/service.js';
 import { RoomUpgradeService } from './core/rooms/upgrade.js';
+import { ReportService } from './core/reports.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
@@ -86,6 +87,8 @@ export interface Services {
   search: SearchService;
   /** POST /rooms/{roomId}/upgrade. */
   upgrades: RoomUpgradeService;
+  /** Reports of events, rooms and users, and their admin listing. */
+  reports: ReportService;
   notifier: Notifier;
   sync: SyncService;
   accountData: AccountDataService;
@@ -157,6 +160,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const relations: RelationsService = new RelationsService(storage.rooms, reader, roomState, (userId) => accountData.ignoredBy(userId));
   const search = new SearchService(storage.rooms, reader);
   const upgrades = new RoomUpgradeService(config, storage.rooms, storage.accounts, events, roomState);
+  const reports = new ReportService(config, storage.admin, storage.rooms, storage.accounts, roomState, reader, rateLimiter, clock);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const notifier = new InMemoryNotifier(clock);
   const accountData: AccountDataService = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock,
@@ -218,6 +222,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     relations,
     search,
     upgrades,
+    reports,
     notifier,
     sync,
     accountData,

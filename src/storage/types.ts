@@ -562,6 +562,32 @@ export interface RoomListEntry {
   stateEvents: number;
 }
 
+/** A report of content by a user (report_content.yaml): of an event, a room or a user. */
+export interface ReportRecord {
+  id: number;
+  kind: 'event' | 'room' | 'user';
+  receivedTs: number;
+  reporter: string;
+  roomId: string | null;
+  eventId: string | null;
+  eventSender: string | null;
+  targetUserId: string | null;
+  reason: string | null;
+  score: number | null;
+}
+
+export interface ReportListQuery {
+  kind: ReportRecord['kind'];
+  /** Offset into the list. */
+  from: number;
+  limit: number;
+  /** 'b': newest first; 'f': oldest first. */
+  dir: 'b' | 'f';
+  reporter?: string;
+  roomId?: string;
+  eventSender?: string;
+}
+
 /** What the admin API and server notices need beyond the other stores. */
 export interface AdminStore {
   listUsers(q: UserListQuery): Promise<{ users: UserListEntry[]; total: number }>;
@@ -583,6 +609,11 @@ export interface AdminStore {
   completeRegistrationToken(token: string): Promise<void>;
   getNoticeRoom(userId: string): Promise<string | undefined>;
   setNoticeRoom(userId: string, roomId: string, ts: number): Promise<void>;
+  /** Stores a report; returns its ID. */
+  addReport(r: Omit<ReportRecord, 'id'>): Promise<number>;
+  listReports(q: ReportListQuery): Promise<{ reports: ReportRecord[]; total: number }>;
+  getReport(id: number): Promise<ReportRecord | undefined>;
+  deleteReport(id: number): Promise<boolean>;
   getAdminTxn(userId: string, scope: string, txnId: string): Promise<string | undefined>;
   putAdminTxn(userId: string, scope: string, txnId: string, responseJson: string, ts: number): Promise<void>;
 }

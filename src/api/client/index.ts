@@ -15,6 +15,7 @@ import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
 import { roomUpgradeRoutes } from './room-upgrades.js';
+import { reportRoutes } from './reports.js';
 import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
@@ -41,6 +42,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...relationRoutes(services),
     ...searchRoutes(services),
     ...roomUpgradeRoutes(services),
+    ...reportRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
     ...sessionRoutes(services),
