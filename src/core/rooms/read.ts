@@ -67,6 +67,9 @@ export const DEFAULT_MESSAGES_LIMIT = 10;
 /** Memberships /members accepts in `membership` / `not_membership` (rooms.yaml#getMembersByRoom enum). */
 export const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
 
+/** Events /timestamp_to_event looks at, at most, for one the user may see. */
+const TIMESTAMP_CANDIDATES = 200;
+
 /** Highest position; stands for "no upper bound". */
 export const END = Number.MAX_SAFE_INTEGER - 1;
 
@@ -540,6 +543,22 @@ export class RoomReader {
   private async streamPositionOf(_roomId: string, token: string): Promise<number> {
     const t = parsePagingToken(token, 'at');
     return 'topological' in t ? t.topological.streamOrdering - 1 : t.stream;
+  }
+
+  /**
+   * GET /rooms/{roomId}/timestamp_to_event (matrix-spec: room_event_by_timestamp.yaml#getEventByTimestamp):
+   * the room's graph event nearest to `ts` in direction `dir` (at or after it for 'f', at or before it
+   * for 'b', by origin_server_ts) that the user may see; 404 when there is none. Only this server's
+   * copy of the room is searched (no federation). At most TIMESTAMP_CANDIDATES events are looked at,
+   * so one hidden stretch of history cannot make a request read the whole room.
+   */
+  async eventByTimestamp(auth: AuthContext, roomId: string, ts: number, dir: Direction): Promise<{ event_id: string; origin_server_ts: number }> {
+    const a = await this.access(auth.userId, roomId);
+    const vis = await this.visibility(auth.userId, roomId);
+    const candidates = await this.store.getEventsByTimestamp(roomId, ts, dir, TIMESTAMP_CANDIDATES);
+    const found = candidates.find((r) => r.streamOrdering <= a.cap && vis.isVisible(r.streamOrdering));
+    if (!found) throw notFound(`No event found ${dir === 'f' ? 'after' : 'before'} ${ts}`);
+    return { event_id: found.event.event_id, origin_server_ts: found.event.origin_server_ts };
   }
 
   /** GET /joined_rooms (matrix-spec: list_joined_rooms.yaml#getJoinedRooms). */
