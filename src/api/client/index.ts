@@ -20,6 +20,7 @@ import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
 import { tagRoutes } from './tags.js';
+import { threepidRoutes } from './threepids.js';
 import { versionRoutes } from './versions.js';
 
 export { wellKnownRoutes } from './versions.js';
@@ -48,5 +49,6 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...sessionRoutes(services),
     ...presenceRoutes(services),
     ...tagRoutes(services),
+    ...threepidRoutes(services),
   ];
 }
