@@ -3,6 +3,7 @@
 // (`hearth generate-config` prints it as a commented YAML file).
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { parseCidr } from './core/net/ip.js';
 
 export interface RateLimit {
   per_second: number;
@@ -28,6 +29,7 @@ export interface Config {
     message: RateLimit;
     invite: RateLimit;
     invite_per_invitee: RateLimit;
+    federation_transaction: RateLimit;
   };
   jwt_login: {
     enabled: boolean;
@@ -46,9 +48,22 @@ export interface Config {
   server_notices: { enabled: boolean; room_name: string; on_password_change: boolean; on_new_login: boolean; system_user_localpart: string };
   server_events: { compat_sender_localpart: string | null };
   web_client: { enabled: boolean; path: string };
+  federation: {
+    enabled: boolean;
+    listen: { host: string; port: number };
+    tls_certificate_path: string | null;
+    tls_private_key_path: string | null;
+    verify_certificates: boolean;
+    /** null: federate with anyone; a list: only these server names. */
+    domain_whitelist: string[] | null;
+  };
+  /** Outbound requests (federation, later push gateways and URL previews) never reach these ranges... */
+  ip_range_blacklist: string[];
+  /** ...unless the address is in one of these (exceptions, e.g. loopback for tests on one machine). */
+  ip_range_whitelist: string[];
 }
 
-type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'enum';
+type Kind = 'string' | 'nullable-string' | 'boolean' | 'port' | 'positive-int' | 'non-negative-number' | 'string-list' | 'nullable-string-list' | 'enum';
 
 interface Leaf {
   kind: Kind;
@@ -62,6 +77,17 @@ const limit = (perSecond: number, burst: number, doc: string): Shape => ({
   per_second: { kind: 'non-negative-number', default: perSecond, doc: `${doc}: sustained rate (requests per second)` },
   burst: { kind: 'positive-int', default: burst, doc: `${doc}: how many may come at once before the rate applies` },
 });
+
+/**
+ * Private, loopback, link-local, multicast and documentation ranges: Synapse's default
+ * `ip_range_blacklist` (synapse/config/server.py DEFAULT_IP_RANGE_BLOCKLIST). IPv4 ranges also cover
+ * their IPv4-mapped, IPv4-compatible and 6to4 IPv6 forms (src/core/net/ip.ts).
+ */
+export const DEFAULT_IP_RANGE_BLACKLIST: readonly string[] = [
+  '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24',
+  '169.254.0.0/16', '192.88.99.0/24', '198.18.0.0/15', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24',
+  '224.0.0.0/4', '::1/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', 'fec0::/10',
+];
 
 const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -91,6 +117,7 @@ export const CONFIG_SHAPE: Shape = {
     message: limit(5, 20, 'Events sent per user'),
     invite: limit(0.5, 10, 'Invites sent per inviter'),
     invite_per_invitee: limit(0.2, 5, 'Invites received per invitee'),
+    federation_transaction: limit(20, 100, 'Inbound federation transactions (PUT /_matrix/federation/v1/send) per origin server'),
   },
   jwt_login: {
     enabled: { kind: 'boolean', default: false, doc: 'Accept org.matrix.login.jwt logins' },
@@ -139,6 +166,23 @@ export const CONFIG_SHAPE: Shape = {
     enabled: { kind: 'boolean', default: true, doc: 'Serve the built-in web chat client (dist/web, built by npm run build) at web_client.path' },
     path: { kind: 'string', default: '/', doc: "URL path of the web client, e.g. '/' or '/chat/'; not under /_matrix, /_synapse, /_hearth, /.well-known or /metrics" },
   },
+  federation: {
+    enabled: { kind: 'boolean', default: false, doc: 'Federate with other Matrix servers: the federation listener below and outbound traffic; false refuses signed federation requests (403 M_FORBIDDEN)' },
+    listen: {
+      host: { kind: 'string', default: '0.0.0.0', doc: 'Address of the federation listener (serves /_matrix/federation and /_matrix/key only)' },
+      port: { kind: 'port', default: 8448, doc: 'TCP port of the federation listener, 0 picks a free one' },
+    },
+    tls_certificate_path: { kind: 'nullable-string', default: null, doc: 'PEM certificate (chain) of the federation listener; null: it speaks plain HTTP (a reverse proxy terminates TLS)' },
+    tls_private_key_path: { kind: 'nullable-string', default: null, doc: 'PEM private key of that certificate; set together with tls_certificate_path' },
+    verify_certificates: { kind: 'boolean', default: true, doc: 'Verify the TLS certificates of other servers (false only for tests with self-signed certificates)' },
+    domain_whitelist: { kind: 'nullable-string-list', default: null, doc: 'null: federate with any server; a list of server names: only with these (inbound and outbound)' },
+  },
+  ip_range_blacklist: {
+    kind: 'string-list',
+    default: DEFAULT_IP_RANGE_BLACKLIST,
+    doc: 'IP addresses and CIDR ranges outbound requests (federation, and later push gateways and URL previews) never connect to (SSRF defence); 0.0.0.0 and :: are always refused',
+  },
+  ip_range_whitelist: { kind: 'string-list', default: [], doc: 'Exceptions to ip_range_blacklist, e.g. ["127.0.0.1", "::1"] for servers on one machine' },
 };
 
 export class ConfigError extends Error {
@@ -173,6 +217,8 @@ function checkLeaf(leaf: Leaf, value: unknown, path: string, problems: string[])
       return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : bad('must be a number >= 0');
     case 'string-list':
       return Array.isArray(value) && value.every((s) => typeof s === 'string') ? value : bad('must be a list of strings');
+    case 'nullable-string-list':
+      return value === null || (Array.isArray(value) && value.every((s) => typeof s === 'string')) ? value : bad('must be a list of strings or null');
     case 'enum':
       return typeof value === 'string' && leaf.values!.includes(value) ? value : bad(`must be one of ${leaf.values!.join(', ')}`);
   }
@@ -255,11 +301,28 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   if (compat !== null && (!/^[a-z0-9._=\-/+]+$/.test(compat) || /^\d+$/.test(compat) || compat.startsWith('_'))) {
     problems.push(`server_events.compat_sender_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(compat)})`);
   }
+  checkFederation(config, problems);
   const webPath = checkWebClientPath(config.web_client.path);
   if (typeof webPath === 'string') config.web_client.path = webPath;
   else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Federation keys that depend on each other, server names in the whitelist, IP ranges that parse. */
+function checkFederation(config: Config, problems: string[]): void {
+  const f = config.federation;
+  if ((f.tls_certificate_path === null) !== (f.tls_private_key_path === null)) {
+    problems.push('federation.tls_certificate_path, federation.tls_private_key_path: set both (TLS) or neither (plain HTTP)');
+  }
+  for (const name of f.domain_whitelist ?? []) {
+    if (!SERVER_NAME_RE.test(name)) problems.push(`federation.domain_whitelist: not a server name (got ${JSON.stringify(name)})`);
+  }
+  for (const key of ['ip_range_blacklist', 'ip_range_whitelist'] as const) {
+    for (const range of config[key]) {
+      if (parseCidr(range) === undefined) problems.push(`${key}: not an IP address or CIDR range (got ${JSON.stringify(range)})`);
+    }
+  }
 }
 
 /** Paths the web client may not take: Hearth's own prefixes (src/http/app.ts HEARTH_PREFIXES) and /metrics. */

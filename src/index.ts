@@ -10,7 +10,9 @@ import type { Express, Router } from 'express';
 import { systemClock, type Clock } from './clock.js';
 import { buildConfig, ConfigError, type Config } from './config.js';
 import { compatSenderId } from './core/events/server-senders.js';
+import type { FederationServiceOptions } from './core/federation/types.js';
 import { createApp, createHearthRouter } from './http/app.js';
+import { startFederationListener, type FederationListener } from './http/federation-listener.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import { openSqliteStorage } from './storage/sqlite/index.js';
@@ -28,6 +30,8 @@ export interface HearthOptions {
   logger?: Logger;
   /** Process-level metrics (CPU, memory, event loop) in /metrics (`hearth serve` turns them on). */
   defaultMetrics?: boolean;
+  /** Federation transport parts to replace (tests: DNS, well-known, queue timings, the event handler). */
+  federation?: FederationServiceOptions;
 }
 
 export interface Hearth {
@@ -37,7 +41,12 @@ export interface Hearth {
   router: Router;
   services: Services;
   config: Config;
-  /** Stops timers and background work and closes the database. */
+  /**
+   * With `federation.enabled`: the federation listener createHearth started (only /_matrix/federation
+   * and /_matrix/key, on federation.listen; HTTPS with federation.tls_*), closed by close().
+   */
+  federationListener?: FederationListener;
+  /** Stops the federation listener, timers and background work, and closes the database. */
   close(): Promise<void>;
 }
 
@@ -64,14 +73,29 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
     await storage.close();
     throw new ConfigError([`server_events.compat_sender_localpart: ${compat} is an existing account; choose a localpart nobody has`]);
   }
-  const services = createServices(config, storage, clock, { logger });
-  const { router } = createHearthRouter(services, { defaultMetrics: opts.defaultMetrics === true });
+  const services = createServices(config, storage, clock, { logger, ...(opts.federation ? { federation: opts.federation } : {}) });
+  const { router, metrics } = createHearthRouter(services, { defaultMetrics: opts.defaultMetrics === true });
   const app = createApp(services, { router });
+  let federationListener: FederationListener | undefined;
+  if (config.federation.enabled) {
+    try {
+      // What a previous run left queued for other servers is sent again (spec/federation.md).
+      await services.federation.sender.start();
+      federationListener = await startFederationListener(services, { metrics });
+    } catch (e) {
+      await services.stop();
+      await storage.close();
+      throw e;
+    }
+    logger.info({ url: federationListener.url }, 'federation listener started');
+  }
   let closing: Promise<void> | undefined;
   return {
     app, router, services, config, storage,
+    ...(federationListener ? { federationListener } : {}),
     close() {
       closing ??= (async () => {
+        await federationListener?.close();
         await services.stop();
         await storage.close();
       })();

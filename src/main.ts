@@ -12,7 +12,7 @@ import { ConfigError, generateConfigYaml, loadConfig, type Config } from './conf
 import { randomToken } from './core/ids.js';
 import { MatrixError } from './errors.js';
 import { createHttpServer } from './http/app.js';
-import { assembleHearth } from './index.js';
+import { assembleHearth, type HearthOptions } from './index.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import { MigrationError } from './storage/migrate.js';
@@ -64,12 +64,17 @@ export interface RunningServer {
   storage: Storage;
   server: Server;
   url: string;
+  /** The federation listener's URL when federation.enabled (https://..., or http://... without TLS files). */
+  federationUrl?: string;
   stop(): Promise<void>;
 }
 
-/** Starts a homeserver from a config; used by `serve`, the e2e tests and the benchmark. */
-export async function startServer(config: Config): Promise<RunningServer> {
-  const hearth = await assembleHearth(config, { defaultMetrics: true });
+/**
+ * Starts a homeserver from a config: the client listener, and with federation.enabled the federation
+ * listener (createHearth starts it, stop() closes it); used by `serve`, the e2e tests and the benchmark.
+ */
+export async function startServer(config: Config, opts: HearthOptions = {}): Promise<RunningServer> {
+  const hearth = await assembleHearth(config, { defaultMetrics: true, ...opts });
   const { services, storage } = hearth;
   const server: Server = createHttpServer(hearth.app);
   try {
@@ -91,6 +96,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let stopping: Promise<void> | undefined;
   return {
     services, storage, server, url,
+    ...(hearth.federationListener ? { federationUrl: hearth.federationListener.url } : {}),
     stop() {
       stopping ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -112,16 +118,18 @@ async function serve(config: Config): Promise<void> {
   // Signals are handled before anything announces that the server is up.
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  log.info({ version: VERSION, url: running.url, server_name: config.server_name, database: config.database.path }, 'Hearth is listening');
+  log.info({ version: VERSION, url: running.url, federation_url: running.federationUrl, server_name: config.server_name, database: config.database.path }, 'Hearth is listening');
   if (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1') {
     const reg = config.enable_registration
       ? `  Register a first user with any Matrix client (e.g. Element: homeserver ${running.url}), or:\n` +
         `    curl -X POST ${running.url}/_matrix/client/v3/register -d '{"username":"alice","password":"a-long-password","auth":{"type":"m.login.dummy"}}'\n`
       : '';
     const web = config.web_client.enabled ? `  Chat in a browser: ${running.url}${config.web_client.path}\n` : '';
+    const fed = running.federationUrl ? `  Federation (/_matrix/federation, /_matrix/key) on ${running.federationUrl}\n` : '';
     process.stdout.write(
       `\n${SERVER_NAME_SOFTWARE} ${VERSION} listening on ${running.url} for server name "${config.server_name}"\n` +
         web +
+        fed +
         reg +
         `  Create an admin:   npm start -- user create admin --admin\n` +
         `  Stop with Ctrl-C.\n\n`,

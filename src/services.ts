@@ -42,6 +42,18 @@ import { StreamPositions } from './core/stream.js';
 import type { ScryptParams } from './core/passwords.js';
 import { RateLimiter } from './core/ratelimit.js';
 import { UiaService } from './core/uia.js';
+import { HttpFederationClient } from './core/federation/client.js';
+import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discovery.js';
+import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
+import { NotJoinedEventHandler } from './core/federation/handler.js';
+import { TransactionReceiver } from './core/federation/inbound.js';
+import { KeyRing } from './core/federation/keyring.js';
+import { clientTransport, QueueingFederationSender } from './core/federation/sender.js';
+import type { FederationServiceOptions, FederationServices } from './core/federation/types.js';
+import { uuidV7Generator } from './core/ids.js';
+import { AddressPolicy, OutboundGuard } from './core/net/address-policy.js';
+import { systemDnsResolver } from './core/net/dns.js';
+import { OutboundHttp } from './core/net/http.js';
 import { createLogger, type Logger } from './logger.js';
 import { withCaches } from './storage/cache.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
@@ -99,6 +111,13 @@ export interface Services {
   typing: TypingService;
   notices: ServerNoticeService;
   admin: AdminService;
+  /**
+   * Every outbound HTTP(S) request to an address this server did not choose itself (federation; push
+   * gateways and URL previews later) goes through this: ip_range_blacklist / ip_range_whitelist.
+   */
+  outbound: OutboundHttp;
+  /** The federation transport (spec/federation.md). */
+  federation: FederationServices;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -107,6 +126,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Cheaper password hashing for tests; production uses the default. */
   scrypt?: ScryptParams;
+  /** Federation transport parts to replace (tests: DNS, well-known, timings, the event handler). */
+  federation?: FederationServiceOptions;
 }
 
 export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
@@ -193,6 +214,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
     },
   });
+  const federation = createFederationServices(config, storage, clock, logger, signingKey, opts.federation ?? {});
+  const outbound = federation.outbound;
   return {
     config,
     storage,
@@ -233,9 +256,43 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     typing,
     notices,
     admin,
+    outbound,
+    federation: federation.services,
     async stop() {
       deadlines.stop();
+      await federation.services.sender.stop();
+      outbound.close();
       await notices.settled();
     },
   };
+}
+
+/**
+ * The federation transport (spec/federation.md), each part given what it depends on: the address
+ * policy and DNS under the outbound HTTP client; discovery; the signed federation client; the key
+ * ring (keys fetched through the client); the event signature check; the PDU/EDU handler; inbound
+ * transactions; the outbound queue, which resumes what a previous run left queued.
+ */
+function createFederationServices(
+  config: Config, storage: Storage, clock: Clock, logger: Logger, signingKey: () => Promise<SigningKey>, opts: FederationServiceOptions,
+): { outbound: OutboundHttp; services: FederationServices } {
+  const policy = AddressPolicy.fromConfig(config);
+  const dns = opts.dns ?? systemDnsResolver();
+  const outbound = new OutboundHttp(new OutboundGuard(policy, dns));
+  const wellKnown = opts.wellKnownFetcher ?? new HttpsWellKnownFetcher(outbound, {
+    verifyCertificates: config.federation.verify_certificates, ...(opts.wellKnownPort !== undefined ? { port: opts.wellKnownPort } : {}),
+  });
+  const resolver = new ServerResolver(dns, wellKnown, clock, opts.discovery);
+  const client = new HttpFederationClient(config, signingKey, resolver, outbound, logger, opts.client);
+  const keyRing = new KeyRing(config, storage.federation, clock, signingKey,
+    (serverName) => client.request({ destination: serverName, method: 'GET', path: '/_matrix/key/v2/server', signed: false, timeoutMs: 30_000, maxResponseBytes: 1024 * 1024 }),
+    logger, opts.keyRing);
+  const eventVerifier = new KeyRingEventVerifier(keyRing);
+  // The room-level protocol replaces this default with its EventReceiver-backed handler.
+  const handler = opts.eventHandler ?? new NotJoinedEventHandler(storage.rooms, logger);
+  const receiver = new TransactionReceiver(storage.federation, handler, clock, logger);
+  const senderOpts = opts.sender ?? {};
+  const sender = new QueueingFederationSender(config, storage.federation, clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
+    uuidV7Generator(() => clock.now()), logger, senderOpts);
+  return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, handler, receiver, sender } };
 }

@@ -227,6 +227,56 @@ describe('validation', () => {
   });
 });
 
+describe('federation keys', () => {
+  it('defaults to no federation, a listener on 0.0.0.0:8448 without TLS, verified certificates, anyone, and Synapse\'s blacklist', () => {
+    const c = buildConfig({}, {});
+    expect(c.federation).toEqual({
+      enabled: false,
+      listen: { host: '0.0.0.0', port: 8448 },
+      tls_certificate_path: null,
+      tls_private_key_path: null,
+      verify_certificates: true,
+      domain_whitelist: null,
+    });
+    expect(c.ip_range_blacklist).toEqual(expect.arrayContaining(['127.0.0.0/8', '10.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10', 'fc00::/7']));
+    expect(c.ip_range_whitelist).toEqual([]);
+    expect(c.rate_limits.federation_transaction).toEqual({ per_second: 20, burst: 100 });
+  });
+
+  it('takes a federation section, a whitelist of servers and IP range exceptions', () => {
+    const c = buildConfig({
+      server_name: 'localhost:8448',
+      federation: { enabled: true, listen: { port: 0 }, tls_certificate_path: '/c.pem', tls_private_key_path: '/k.pem', verify_certificates: false, domain_whitelist: ['a.example', 'localhost:9448'] },
+      ip_range_whitelist: ['127.0.0.1', '::1', '10.1.0.0/16'],
+    }, {});
+    expect(c.federation.enabled).toBe(true);
+    expect(c.federation.listen).toEqual({ host: '0.0.0.0', port: 0 });
+    expect(c.federation.domain_whitelist).toEqual(['a.example', 'localhost:9448']);
+    expect(c.ip_range_whitelist).toEqual(['127.0.0.1', '::1', '10.1.0.0/16']);
+  });
+
+  it('reports every federation problem at once', () => {
+    const e = configError(() => buildConfig({
+      federation: { enabled: 'yes', tls_certificate_path: '/c.pem', domain_whitelist: ['ok.example', 'not a server'] },
+      ip_range_blacklist: ['10.0.0.0/8', '10.0.0.0/40', 'localhost'],
+      ip_range_whitelist: '127.0.0.1',
+    }, {}));
+    expect(e.problems).toEqual([
+      expect.stringMatching(/^federation\.enabled: /),
+      expect.stringMatching(/^ip_range_whitelist: must be a list/),
+      expect.stringMatching(/^federation\.tls_certificate_path, federation\.tls_private_key_path: set both/),
+      expect.stringMatching(/^federation\.domain_whitelist: not a server name \(got "not a server"\)/),
+      expect.stringMatching(/^ip_range_blacklist: not an IP address or CIDR range \(got "10\.0\.0\.0\/40"\)/),
+      expect.stringMatching(/^ip_range_blacklist: not an IP address or CIDR range \(got "localhost"\)/),
+    ]);
+  });
+
+  it('refuses a domain_whitelist that is not a list or null', () => {
+    const e = configError(() => buildConfig({ federation: { domain_whitelist: 'a.example' } }, {}));
+    expect(e.problems).toEqual([expect.stringMatching(/^federation\.domain_whitelist: must be a list of strings or null/)]);
+  });
+});
+
 describe('generateConfigYaml', () => {
   it('round-trips through a YAML parse and buildConfig to the defaults', () => {
     const text = generateConfigYaml();

@@ -26,7 +26,17 @@ export interface AppOptions {
   router?: Router;
   /** Where the built web client is (dist/web/ by default; tests use their own files). */
   webClientDir?: string;
+  /**
+   * Serve only the routes mounted under these prefixes (the federation listener: FEDERATION_PREFIXES),
+   * without /metrics or the web client; everything else answers 404 M_UNRECOGNIZED.
+   */
+  only?: readonly string[];
+  /** The metrics to record into (the federation listener shares the main app's). */
+  metrics?: Metrics;
 }
+
+/** What the federation listener serves (src/http/federation-listener.ts). */
+export const FEDERATION_PREFIXES = ['/_matrix/federation', '/_matrix/key'] as const;
 
 /** The path prefixes Hearth answers under; everything else is left to a host application. */
 export const HEARTH_PREFIXES = ['/_matrix', '/.well-known/matrix', '/_synapse', '/_hearth'];
@@ -53,17 +63,20 @@ export interface HearthRouter {
 
 /** One router with every Hearth route and its middleware, for this app or a host's. */
 export function createHearthRouter(services: Services, opts: AppOptions = {}): HearthRouter {
-  const metrics = createMetrics(services, { defaultMetrics: opts.defaultMetrics === true });
+  const metrics = opts.metrics ?? createMetrics(services, { defaultMetrics: opts.defaultMetrics === true });
   const router = express.Router();
   const entry = entryMiddleware(services, metrics);
-  router.get('/metrics', entry, (_req, res, next) => {
-    res.locals.route = '/metrics';
-    next();
-  }, metricsHandler(services, metrics));
+  if (!opts.only) {
+    router.get('/metrics', entry, (_req, res, next) => {
+      res.locals.route = '/metrics';
+      next();
+    }, metricsHandler(services, metrics));
+  }
   // One layer for everything under Hearth's prefixes: request log, metrics and CORS.
   router.use(HEARTH_PREFIXES, entry);
   const bodyLimit = services.config.max_request_body_bytes;
   for (const { prefix, routes } of mountedRoutes(services)) {
+    if (opts.only && !opts.only.includes(prefix)) continue;
     const sub = buildRouter(services, prefix, routes, { bodyLimit });
     if (prefix === '/') router.use(sub);
     else router.use(prefix, sub);
@@ -84,7 +97,7 @@ export function createApp(services: Services, opts: AppOptions = {}): Express {
   installQueryCache(app);
   app.use(opts.router ?? createHearthRouter(services, opts).router);
   // The web client (spec/web-client.md) after every Hearth route: it can never shadow one.
-  const web = webClientMiddleware(services.config.web_client, { logger: services.logger, ...(opts.webClientDir ? { dir: opts.webClientDir } : {}) });
+  const web = opts.only ? undefined : webClientMiddleware(services.config.web_client, { logger: services.logger, ...(opts.webClientDir ? { dir: opts.webClientDir } : {}) });
   if (web) app.use(web);
   // Anything outside Hearth's prefixes, in Hearth's own app: still a Matrix 404.
   app.use((_req: Request, res: Response) => {

@@ -14,6 +14,8 @@ declare global {
       auth?: AuthContext;
       /** The session the request is counted in (spec/sessions.md). */
       session?: Session;
+      /** The server that signed the request (routes with auth 'federation'; src/http/federation-auth.ts). */
+      federation?: { origin: string };
     }
   }
 }

@@ -12,6 +12,7 @@ import { forbidden, guestAccessForbidden, unrecognized } from '../errors.js';
 import type { Services } from '../services.js';
 import { authenticate } from './auth.js';
 import { jsonBody } from './body.js';
+import { federationAuth } from './federation-auth.js';
 import { countInSession } from './session.js';
 
 export type Method = 'get' | 'put' | 'post' | 'delete';
@@ -20,8 +21,12 @@ export interface RouteDef {
   method: Method;
   /** Express path relative to the prefix it is mounted under: literal segments and `:name` parameters. */
   path: string;
-  /** 'none': no token needed; 'optional': identity if a token is given; 'user' (default): a token is required. */
-  auth?: 'none' | 'optional' | 'user';
+  /**
+   * 'none': no token needed; 'optional': identity if a token is given; 'user' (default): a token is
+   * required; 'federation': a request signed by another server (X-Matrix, src/http/federation-auth.ts),
+   * checked after the body is read since the signature covers it; the origin is `res.locals.federation`.
+   */
+  auth?: 'none' | 'optional' | 'user' | 'federation';
   /** Guests may call it (matrix-spec: modules/guest_access.md lists these). */
   guest?: boolean;
   /** Only server admins may call it (403 M_FORBIDDEN for others). */
@@ -40,6 +45,8 @@ export interface RouteDef {
    * 'raw' leaves the stream to the handler (uploads).
    */
   body?: 'json' | 'raw';
+  /** A larger JSON body limit than `max_request_body_bytes` for this route (federation transactions). */
+  maxBodyBytes?: number;
   /**
    * The operation existed in the legacy r0 client-server API (spec r0.x, i.e. before v1.1: no
    * `x-addedInMatrixVersion` in the official OpenAPI), so a `/v3/...` route is also served under
@@ -168,10 +175,11 @@ const methodNotAllowed: RequestHandler = () => {
   throw unrecognized('Method not allowed on this path', 405);
 };
 
-/** The middleware chain of one route: policy, body (for methods with one), handler. */
+/** The middleware chain of one route: policy, body (for methods with one), federation auth, handler. */
 function routeHandlers(services: Services, d: RouteDef, pattern: string, body: RequestHandler): RequestHandler[] {
   const chain: RequestHandler[] = [policy(services, d, pattern)];
-  if (d.method !== 'get' && (d.body ?? 'json') === 'json') chain.push(body);
+  if (d.method !== 'get' && (d.body ?? 'json') === 'json') chain.push(d.maxBodyBytes !== undefined ? jsonBody(d.maxBodyBytes) : body);
+  if (d.auth === 'federation') chain.push(federationAuth(services));
   chain.push(d.handler as RequestHandler);
   return chain;
 }
@@ -179,7 +187,8 @@ function routeHandlers(services: Services, d: RouteDef, pattern: string, body: R
 /** The route's policy: its metrics label, then auth, session counting, admin and guest checks. */
 export function policy(services: Services, d: RouteDef, pattern: string): RequestHandler {
   const mode = d.auth ?? 'user';
-  if (mode === 'none') {
+  // A federation request is authenticated after its body is read (routeHandlers).
+  if (mode === 'none' || mode === 'federation') {
     return (_req: Request, res: Response, next: NextFunction) => {
       res.locals.route = pattern;
       next();

@@ -399,6 +399,7 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
     sync: cachedSyncStore(storage.sync, limits, unread, threadUnread),
     meta: storage.meta,
     admin: storage.admin,
+    federation: storage.federation,
     close: () => storage.close(),
   };
 }

@@ -1,6 +1,7 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
 import type { JsonObject, Relation, SearchKey, StoredEvent } from '../wire.js';
+import type { FederationStore } from './federation-types.js';
 
 export interface UserRecord {
   userId: string;
@@ -518,6 +519,8 @@ export interface Storage {
   readonly sync: SyncStore;
   readonly meta: MetaStore;
   readonly admin: AdminStore;
+  /** Other servers' keys, the outbound federation queue, received transactions (federation-types.ts). */
+  readonly federation: FederationStore;
   close(): Promise<void>;
 }
 

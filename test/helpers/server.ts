@@ -6,7 +6,7 @@ import { FakeClock } from '../../src/clock.js';
 import { buildConfig, type Config } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, type ServiceOptions, type Services } from '../../src/services.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/index.js';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
@@ -32,8 +32,11 @@ export interface TestServer {
 
 let counter = 0;
 
-/** Builds a server; `overrides` are config values (rate limits are off unless a test turns them on). */
-export function makeTestServer(overrides: Record<string, unknown> = {}): TestServer {
+/**
+ * Builds a server; `overrides` are config values (rate limits are off unless a test turns them on);
+ * `services` replaces parts of the services (e.g. the federation event handler).
+ */
+export function makeTestServer(overrides: Record<string, unknown> = {}, services: Pick<ServiceOptions, 'federation'> = {}): TestServer {
   const config = buildConfig({
     server_name: 'test.local',
     database: { path: ':memory:' },
@@ -43,14 +46,15 @@ export function makeTestServer(overrides: Record<string, unknown> = {}): TestSer
   });
   const clock = new FakeClock();
   const storage = openSqliteStorage(':memory:', () => clock.now());
-  const services = createServices(config, storage, clock, {
+  const built = createServices(config, storage, clock, {
     logger: createLogger('silent'),
     scrypt: { N: 1 << 10, r: 8, p: 1 },
+    ...services,
   });
-  const app = createApp(services);
+  const app = createApp(built);
   const http = request(app);
   return {
-    app, services, config, clock, http,
+    app, services: built, config, clock, http,
     async register(localpart, password = 'correct horse battery') {
       const username = localpart ?? `user${++counter}`;
       const res = await request(app)
@@ -60,7 +64,7 @@ export function makeTestServer(overrides: Record<string, unknown> = {}): TestSer
       return { userId: res.body.user_id, accessToken: res.body.access_token, deviceId: res.body.device_id, password };
     },
     async close() {
-      await services.stop();
+      await built.stop();
       await storage.close();
     },
   };

@@ -114,7 +114,7 @@ describe('0010_event_graph on a database of the previous schema', () => {
 
     // 3. This version opens it: the migration runs with its conversion, and clients read the same.
     const b = server(join(dir, 'b.db'));
-    // 0010 runs first (later migrations follow it).
+    // 0010 first, then any later migration of this version.
     expect(b.storage.appliedMigrations[0]).toBe('0010_event_graph');
     void SQLITE_MIGRATION_HOOKS;
     const after = await views(b);

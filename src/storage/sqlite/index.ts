@@ -7,6 +7,7 @@ import { loadMigrations, migrate } from '../migrate.js';
 import type { Storage } from '../types.js';
 import { createSqliteAccountStore } from './accounts.js';
 import { createSqliteAdminStore } from './admin.js';
+import { createSqliteFederationStore } from './federation.js';
 import { createSqliteMetaStore } from './meta.js';
 import { convertToEventGraph } from './graph-migration.js';
 import { indexRelations, indexSearch } from './index-migrations.js';
@@ -48,6 +49,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     sync: createSqliteSyncStore(db),
     meta: createSqliteMetaStore(db),
     admin: createSqliteAdminStore(db),
+    federation: createSqliteFederationStore(db),
     async close() {
       if (db.open) db.close();
     },

@@ -1,1 +1,0 @@
--- Placeholder: number 0011 is taken by another branch (issue 16 federation: 0011; issue 18 e2ee and media: 0012-0013). Dropped when the branches merge.
