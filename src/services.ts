@@ -18,6 +18,7 @@ import { DeadlineQueue } from './core/deadlines.js';
 import { ServerNoticeService } from './core/notices.js';
 import { PresenceService } from './core/presence.js';
 import { PushService } from './core/push/service.js';
+import { PusherService, type PusherOptions } from './core/push/pushers.js';
 import { SessionService } from './core/sessions.js';
 import { TypingService } from './core/typing.js';
 import { SyncService } from './core/sync.js';
@@ -105,6 +106,8 @@ export interface Services {
   sync: SyncService;
   accountData: AccountDataService;
   push: PushService;
+  /** Pushers and the notifications they send to push gateways (through `outbound`). */
+  pushers: PusherService;
   deadlines: DeadlineQueue;
   sessions: SessionService;
   presence: PresenceService;
@@ -126,6 +129,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Cheaper password hashing for tests; production uses the default. */
   scrypt?: ScryptParams;
+  /** Push gateway timings (tests). */
+  pushers?: PusherOptions;
   /** Federation transport parts to replace (tests: DNS, well-known, timings, the event handler). */
   federation?: FederationServiceOptions;
 }
@@ -216,6 +221,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   });
   const federation = createFederationServices(config, storage, clock, logger, signingKey, opts.federation ?? {});
   const outbound = federation.outbound;
+  // Notifying events reach push gateways through the outbound address policy.
+  const pushers = new PusherService(storage.accounts, storage.rooms, storage.sync, outbound, rateLimiter, clock, logger, opts.pushers);
+  events.addListener(pushers);
   return {
     config,
     storage,
@@ -250,6 +258,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     sync,
     accountData,
     push,
+    pushers,
     deadlines,
     sessions,
     presence,
@@ -260,6 +269,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     federation: federation.services,
     async stop() {
       deadlines.stop();
+      pushers.stop();
       await federation.services.sender.stop();
       outbound.close();
       await notices.settled();

@@ -11,6 +11,7 @@ import type { AuthContext } from './accounts/events.js';
 import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from './events/server-senders.js';
 import { MAIN_THREAD } from './events/indexing.js';
+import { total, unreadByThread } from './push/unread.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import type { RoomStateService } from './rooms/room-state.js';
@@ -356,28 +357,14 @@ export class SyncService {
   }
 
   /**
-   * Unread notification counts (modules/push.md "Receiving notifications", "Marking notifications as
-   * read"): the notifying events after the newer of the user's m.read and m.read.private receipts, each
-   * thread (the main timeline is thread `main`) also after the user's newest threaded receipt of that
-   * thread. With `threaded` (the timeline filter's `unread_thread_notifications`, sync.yaml) the room's
+   * Unread notification counts (core/push/unread.ts). With `threaded` (the timeline filter's `unread_thread_notifications`, sync.yaml) the room's
    * counts are the main timeline's and each thread with unread notifications gets its own; otherwise
    * the room's counts add up every thread.
    */
   private async unread(userId: string, roomId: string, threaded: boolean): Promise<Pick<JoinedRoomSync, 'unread_notifications' | 'unread_thread_notifications'>> {
-    const read = await this.store.getReceipt(roomId, 'm.read', userId, '');
-    const priv = await this.store.getReceipt(roomId, 'm.read.private', userId, '');
-    const after = Math.max(read?.eventStreamOrdering ?? 0, priv?.eventStreamOrdering ?? 0);
-    const byThread = await this.store.countNotificationsByThread(userId, roomId, after);
+    const byThread = await unreadByThread(this.store, userId, roomId);
     const counts = (c: { notifications: number; highlights: number } | undefined) => ({ notification_count: c?.notifications ?? 0, highlight_count: c?.highlights ?? 0 });
-    if (!threaded) {
-      let n = 0;
-      let h = 0;
-      for (const c of byThread.values()) {
-        n += c.notifications;
-        h += c.highlights;
-      }
-      return { unread_notifications: { notification_count: n, highlight_count: h } };
-    }
+    if (!threaded) return { unread_notifications: counts(total(byThread)) };
     const threads: Record<string, { notification_count: number; highlight_count: number }> = {};
     for (const [thread, c] of byThread) if (thread !== MAIN_THREAD && c.notifications > 0) threads[thread] = counts(c);
     return { unread_notifications: counts(byThread.get(MAIN_THREAD)), ...(Object.keys(threads).length > 0 ? { unread_thread_notifications: threads } : {}) };

@@ -1,6 +1,6 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
-import type { JsonObject, Relation, SearchKey, StoredEvent } from '../wire.js';
+import type { JsonObject, JsonValue, Relation, SearchKey, StoredEvent } from '../wire.js';
 import type { FederationStore } from './federation-types.js';
 
 export interface UserRecord {
@@ -63,6 +63,23 @@ export interface DeviceLoginResult {
   createdDevice: boolean;
 }
 
+/** A pusher (pusher.yaml): where one user's notifications go, set by one of their devices. */
+export interface PusherRecord {
+  userId: string;
+  appId: string;
+  pushkey: string;
+  /** The device that set it: the pusher goes when the device does. */
+  deviceId: string;
+  kind: string;
+  appDisplayName: string;
+  deviceDisplayName: string;
+  profileTag: string | null;
+  lang: string;
+  data: JsonObject;
+  /** When it was last set (ms since the epoch). */
+  pushkeyTs: number;
+}
+
 export interface AccountStore {
   /** Creates the user (and, when given, a first device with a token) in one transaction. Returns false if the user ID is taken. */
   createUser(user: NewUser, login?: NewDeviceLogin): Promise<boolean>;
@@ -93,6 +110,16 @@ export interface AccountStore {
   getProfile(userId: string): Promise<Record<string, unknown>>;
   setProfileField(userId: string, field: string, value: unknown): Promise<void>;
   deleteProfileField(userId: string, field: string): Promise<void>;
+
+  /**
+   * Creates or replaces the user's pusher with this app_id and pushkey, in one transaction with, unless
+   * `append`, the deletion of other users' pushers with the same app_id and pushkey (pusher.yaml
+   * `append`). A device's pushers are deleted with the device.
+   */
+  setPusher(p: PusherRecord, append: boolean): Promise<void>;
+  /** Deletes the user's pusher with this app_id and pushkey; false when there was none. */
+  deletePusher(userId: string, appId: string, pushkey: string): Promise<boolean>;
+  getPushers(userId: string): Promise<PusherRecord[]>;
 
   /** Stores an OpenID token (its hash) for the user until `expiresTs`; expired ones are deleted on the way. */
   putOpenIdToken(tokenHash: string, userId: string, expiresTs: number, now: number): Promise<void>;
@@ -479,6 +506,8 @@ export interface ToDeviceTxn {
 export interface PushActionRecord {
   userId: string;
   highlight: boolean;
+  /** The rule's tweaks (sound, highlight...), for the push gateway; not stored. */
+  tweaks?: Record<string, JsonValue>;
 }
 
 export interface SyncStore {

@@ -204,6 +204,12 @@ describe('responses against the official OpenAPI schemas', () => {
     await call('post', `${C}/v3/account/3pid/add`, { user: bob, body: { client_secret: 'x', sid: 'y' } }); // 403
     await call('post', `${C}/v3/account/3pid/delete`, { user: bob, body: { medium: 'email', address: 'a@b.c' } }); // 400
     await call('post', `${C}/v3/account/3pid/email/requestToken`, { body: { client_secret: 'x', email: 'a@b.c', send_attempt: 1 } }); // 400
+    await call('post', `${C}/v3/pushers/set`, { user: bob, body: {
+      kind: 'http', app_id: 'org.example.app', pushkey: 'k', app_display_name: 'App', device_display_name: 'Phone', lang: 'en', profile_tag: 't',
+      data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only' },
+    } });
+    await call('post', `${C}/v3/pushers/set`, { user: bob, body: { kind: 'http', app_id: 'x', pushkey: 'y' } }); // 400
+    await call('get', `${C}/v3/pushers`, { user: bob });
     const upgradable = await call('post', `${C}/v3/createRoom`, { user: alice, body: { name: 'Upgrade me' } });
     await call('post', `${C}/v3/rooms/${enc(upgradable.body.room_id)}/upgrade`, { user: alice, body: { new_version: '12' } });
     await call('post', `${C}/v3/rooms/${enc(upgradable.body.room_id)}/upgrade`, { user: alice, body: { new_version: '99' } }); // 400

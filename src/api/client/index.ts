@@ -10,6 +10,7 @@ import { loginRoutes } from './login.js';
 import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
 import { pushRuleRoutes } from './pushrules.js';
+import { pusherRoutes } from './pushers.js';
 import { registerRoutes } from './register.js';
 import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
@@ -46,6 +47,7 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...reportRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
+    ...pusherRoutes(services),
     ...sessionRoutes(services),
     ...presenceRoutes(services),
     ...tagRoutes(services),

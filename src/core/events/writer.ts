@@ -49,8 +49,8 @@ export interface SendResult {
 }
 
 export interface EventListener {
-  /** Called after an event has been committed. */
-  onEventPersisted(record: EventRecord, room: RoomState): void;
+  /** Called after an event has been committed, with the users it notifies under their push rules. */
+  onEventPersisted(record: EventRecord, room: RoomState, pushActions: PushActionRecord[]): void;
 }
 
 export const MAX_EVENT_BYTES = 65536;
@@ -212,7 +212,7 @@ export class EventWriter {
     if (next !== room) this.roomState.set(next);
     const txn = opts.txn ? { userId: opts.txn.userId, deviceId: opts.txn.deviceId, txnId: opts.txn.txnId } : null;
     const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn, serverLocal };
-    this.notify(record, next);
+    this.notify(record, next, pushActions);
     return { eventId: event.event_id, streamOrdering, duplicate: false };
   }
 
@@ -357,9 +357,9 @@ export class EventWriter {
     return { event: input.event, streamOrdering, unsigned: input.unsigned, redactedBy: null, txn: null, serverLocal: false };
   }
 
-  /** Tells the listeners (sync, typing, presence) about a committed event. */
-  announce(record: EventRecord, room: RoomState): void {
-    this.notify(record, room);
+  /** Tells the listeners (sync, typing, presence, pushers) about a committed event. */
+  announce(record: EventRecord, room: RoomState, pushActions: PushActionRecord[] = []): void {
+    this.notify(record, room, pushActions);
   }
 
   // ---- group commit ----------------------------------------------------------------------------
@@ -416,7 +416,7 @@ export class EventWriter {
     for (const b of batch) b.resolve(b.input.streamOrdering);
   }
 
-  private notify(record: EventRecord, room: RoomState): void {
-    for (const l of this.listeners) l.onEventPersisted(record, room);
+  private notify(record: EventRecord, room: RoomState, pushActions: PushActionRecord[] = []): void {
+    for (const l of this.listeners) l.onEventPersisted(record, room, pushActions);
   }
 }
