@@ -115,8 +115,8 @@ export interface Services {
   notices: ServerNoticeService;
   admin: AdminService;
   /**
-   * Every outbound HTTP(S) request to an address this server did not choose itself (federation; push
-   * gateways and URL previews later) goes through this: ip_range_blacklist / ip_range_whitelist.
+   * Every outbound HTTP(S) request to an address this server did not choose itself (federation, push
+   * gateways; URL previews later) goes through this: ip_range_blacklist / ip_range_whitelist.
    */
   outbound: OutboundHttp;
   /** The federation transport (spec/federation.md). */
