@@ -58,7 +58,7 @@ export interface Config {
     /** null: federate with anyone; a list: only these server names. */
     domain_whitelist: string[] | null;
   };
-  /** Outbound requests (federation, later push gateways and URL previews) never reach these ranges... */
+  /** Outbound requests (federation, push gateways, later URL previews) never reach these ranges... */
   ip_range_blacklist: string[];
   /** ...unless the address is in one of these (exceptions, e.g. loopback for tests on one machine). */
   ip_range_whitelist: string[];
@@ -183,7 +183,7 @@ export const CONFIG_SHAPE: Shape = {
   ip_range_blacklist: {
     kind: 'string-list',
     default: DEFAULT_IP_RANGE_BLACKLIST,
-    doc: 'IP addresses and CIDR ranges outbound requests (federation, and later push gateways and URL previews) never connect to (SSRF defence); 0.0.0.0 and :: are always refused',
+    doc: 'IP addresses and CIDR ranges outbound requests (federation, push gateways, and later URL previews) never connect to (SSRF defence); 0.0.0.0 and :: are always refused',
   },
   ip_range_whitelist: { kind: 'string-list', default: [], doc: 'Exceptions to ip_range_blacklist, e.g. ["127.0.0.1", "::1"] for servers on one machine' },
   media: {

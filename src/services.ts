@@ -18,6 +18,7 @@ import { DeadlineQueue } from './core/deadlines.js';
 import { ServerNoticeService } from './core/notices.js';
 import { PresenceService } from './core/presence.js';
 import { PushService } from './core/push/service.js';
+import { PusherService, type PusherOptions } from './core/push/pushers.js';
 import { SessionService } from './core/sessions.js';
 import { TypingService } from './core/typing.js';
 import { SyncService } from './core/sync.js';
@@ -26,7 +27,12 @@ import { EventWriter } from './core/events/writer.js';
 import { loadOrCreateSigningKey } from './core/keys.js';
 import { DirectoryService } from './core/rooms/directory.js';
 import { HierarchyService } from './core/rooms/hierarchy.js';
+import { Aggregator } from './core/rooms/aggregations.js';
 import { RoomReader } from './core/rooms/read.js';
+import { RelationsService } from './core/rooms/relations.js';
+import { SearchService } from './core/search/service.js';
+import { RoomUpgradeService } from './core/rooms/upgrade.js';
+import { ReportService } from './core/reports.js';
 import { RoomService } from './core/rooms/service.js';
 import { RoomStateService } from './core/rooms/room-state.js';
 import type { RoomVersion } from './core/room-versions.js';
@@ -103,10 +109,22 @@ export interface Services {
   /** The space hierarchy (m.space.child). */
   hierarchy: HierarchyService;
   reader: RoomReader;
+  /** Bundled aggregations of served events (unsigned["m.relations"]). */
+  aggregator: Aggregator;
+  /** /relations, /threads and the checks on related events. */
+  relations: RelationsService;
+  /** POST /search over the full-text index. */
+  search: SearchService;
+  /** POST /rooms/{roomId}/upgrade. */
+  upgrades: RoomUpgradeService;
+  /** Reports of events, rooms and users, and their admin listing. */
+  reports: ReportService;
   notifier: Notifier;
   sync: SyncService;
   accountData: AccountDataService;
   push: PushService;
+  /** Pushers and the notifications they send to push gateways (through `outbound`). */
+  pushers: PusherService;
   deadlines: DeadlineQueue;
   sessions: SessionService;
   presence: PresenceService;
@@ -114,8 +132,8 @@ export interface Services {
   notices: ServerNoticeService;
   admin: AdminService;
   /**
-   * Every outbound HTTP(S) request to an address this server did not choose itself (federation; push
-   * gateways and URL previews later) goes through this: ip_range_blacklist / ip_range_whitelist.
+   * Every outbound HTTP(S) request to an address this server did not choose itself (federation, push
+   * gateways; URL previews later) goes through this: ip_range_blacklist / ip_range_whitelist.
    */
   outbound: OutboundHttp;
   /** The federation transport (spec/federation.md). */
@@ -138,6 +156,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Cheaper password hashing for tests; production uses the default. */
   scrypt?: ScryptParams;
+  /** Push gateway timings (tests). */
+  pushers?: PusherOptions;
   /** Federation transport parts to replace (tests: DNS, well-known, timings, the event handler). */
   federation?: FederationServiceOptions;
   /** Other servers' key APIs (federation); without it their users' keys are reported as failures. */
@@ -196,13 +216,21 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const transport = createFederationTransport(config, storage, clock, logger, signingKey, opts.federation ?? {});
   const federationRooms = createFederationRooms(config, storage, clock, logger, signingKey, positions, events, roomState, stateGroups, resolver, notifier, rateLimiter, transport);
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
+    (roomId, sender, type, content) => relations.checkOutgoing(roomId, sender, type, content),
     config.federation.enabled ? federationRooms.membership : undefined,
     (roomId, userId, err) => logger.warn({ err, roomId, userId }, 'federation: an invite made with a new room failed'));
   const directory = new DirectoryService(config, storage.rooms, roomState, remote);
-  const reader = new RoomReader(config, storage.rooms, roomState, clock,
+  // Aggregations read history visibility through the reader and ignored users through account data (built below).
+  const aggregator: Aggregator = new Aggregator(storage.rooms, () => clock.now(), (userId, roomId) => reader.visibility(userId, roomId), (userId) => accountData.ignoredBy(userId));
+  const reader = new RoomReader(config, storage.rooms, roomState, clock, aggregator,
     config.federation.enabled ? (roomId, limit, gaps) => federationRooms.backfiller.backfill(roomId, limit, gaps) : undefined);
+  const relations: RelationsService = new RelationsService(storage.rooms, reader, roomState, (userId) => accountData.ignoredBy(userId));
+  const search = new SearchService(storage.rooms, reader);
+  const upgrades = new RoomUpgradeService(config, storage.rooms, storage.accounts, events, roomState);
+  const reports = new ReportService(config, storage.admin, storage.rooms, storage.accounts, roomState, reader, rateLimiter, clock);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
-  const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
+  const accountData: AccountDataService = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock,
+    (eventId, threadId) => relations.checkReceiptThread(eventId, threadId));
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
   const sessions = new SessionService(config, clock, deadlines);
@@ -216,6 +244,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
     pushRules: push,
+    aggregator,
     sources: [{
       roomEphemeral: (roomId, _userId, since, upTo) => typing.syncEvents(roomId, since, upTo),
       presence: (userId, since, upTo) => presence.syncEvents(userId, since, upTo),
@@ -246,6 +275,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const handler: FederationEventHandler = opts.federation?.eventHandler ?? federationRooms.handler;
   const federation: FederationServices = { ...transport.services, handler, receiver: new TransactionReceiver(storage.federation, handler, clock, logger) };
   const outbound = transport.outbound;
+  // Notifying events reach push gateways through the outbound address policy.
+  const pushers = new PusherService(storage.accounts, storage.rooms, storage.sync, outbound, rateLimiter, clock, logger, opts.pushers);
+  events.addListener(pushers);
   return {
     config,
     storage,
@@ -271,10 +303,16 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     directory,
     hierarchy,
     reader,
+    aggregator,
+    relations,
+    search,
+    upgrades,
+    reports,
     notifier,
     sync,
     accountData,
     push,
+    pushers,
     deadlines,
     sessions,
     presence,
@@ -291,6 +329,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     async stop() {
       deadlines.stop();
       await federationRooms.fanout.settled();
+      pushers.stop();
       await federation.sender.stop();
       outbound.close();
       await notices.settled();

@@ -46,3 +46,41 @@ export function pduOf(event: StoredEvent | Pdu): Pdu {
   }
   return pdu;
 }
+
+/** An event's relation to its parent (client-server-api "Forming relationships between events"). */
+export interface Relation {
+  /** The parent event. */
+  eventId: string;
+  relType: string;
+  /** `key` of an m.annotation (event_annotations.md), else null. */
+  key: string | null;
+}
+
+/**
+ * The relation an event's content declares in `m.relates_to` (definitions/m.relates_to.yaml): an
+ * object with a string `rel_type` and a string `event_id`. Anything else (a reply's `m.in_reply_to`
+ * alone, wrong types) is no relation: "relationships which don't match the schema ... are simply
+ * ignored". Only the cleartext `m.relates_to` counts, also for encrypted events.
+ */
+export function relationOf(content: JsonObject): Relation | undefined {
+  const r = content['m.relates_to'];
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return undefined;
+  const { rel_type: relType, event_id: eventId, key } = r;
+  if (typeof relType !== 'string' || relType === '' || typeof eventId !== 'string' || !eventId.startsWith('$')) return undefined;
+  return { eventId, relType, key: relType === 'm.annotation' && typeof key === 'string' ? key : null };
+}
+
+/** The keys the search API searches (search.yaml `keys`: content.body, content.name, content.topic). */
+export type SearchKey = 'content.body' | 'content.name' | 'content.topic';
+export const SEARCH_KEYS: readonly SearchKey[] = ['content.body', 'content.name', 'content.topic'];
+
+/**
+ * The searchable text of an event (search.yaml `keys`): the body of an m.room.message, the name of an
+ * m.room.name, the topic of an m.room.topic; nothing for other events or non-string values.
+ */
+export function searchableText(event: { type: string; content: JsonObject }): { key: SearchKey; value: string } | undefined {
+  const field = event.type === 'm.room.message' ? 'body' : event.type === 'm.room.name' ? 'name' : event.type === 'm.room.topic' ? 'topic' : undefined;
+  if (field === undefined) return undefined;
+  const value = event.content[field];
+  return typeof value === 'string' && value.trim() !== '' ? { key: `content.${field}` as SearchKey, value } : undefined;
+}

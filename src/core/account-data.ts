@@ -28,6 +28,8 @@ export class AccountDataService {
     private readonly notifier: Notifier,
     private readonly positions: () => Promise<StreamPositions>,
     private readonly clock: Clock,
+    /** Threaded receipts: 400 M_INVALID_PARAM unless the event is in the thread (RelationsService.checkReceiptThread). */
+    private readonly checkReceiptThread: (eventId: string, threadId: string) => Promise<void> = async () => undefined,
   ) {}
 
   private checkOwner(auth: AuthContext, userId: string): void {
@@ -141,6 +143,7 @@ export class AccountDataService {
     const room = await this.requireJoined(auth, roomId);
     const target = await this.rooms.getEvent(eventId);
     if (!target || target.event.room_id !== roomId) throw notFound('Unknown event');
+    if (threadId !== undefined) await this.checkReceiptThread(eventId, threadId);
     if (receiptType === 'm.fully_read') {
       await this.put(auth.userId, roomId, 'm.fully_read', { event_id: eventId });
       return;

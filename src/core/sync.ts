@@ -10,11 +10,14 @@ import type { AccountDataRecord, EventRecord, MembershipRecord, RoomStore, SyncS
 import type { AuthContext } from './accounts/events.js';
 import { clientFormatter, toStrippedState, type ClientEvent, type Viewer } from './events/client-format.js';
 import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from './events/server-senders.js';
+import { MAIN_THREAD } from './events/indexing.js';
+import { total, unreadByThread } from './push/unread.js';
 import type { JsonObject, StoredEvent } from './events/types.js';
 import { joinedMembers, lookupIn, membershipOfRoom, type EventWriter, type RoomState } from './events/writer.js';
 import type { RoomStateService } from './rooms/room-state.js';
 import { applyEventFields, eventMatches, isInlineFilter, parseFilter, parseInlineFilter, roomAllowed, timelineLimit, type Filter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
+import type { Aggregator } from './rooms/aggregations.js';
 import type { RoomReader } from './rooms/read.js';
 import type { StreamPositions } from './stream.js';
 import { formatSyncToken, streamToken, type SyncToken } from './tokens.js';
@@ -45,6 +48,8 @@ interface JoinedRoomSync {
   ephemeral: { events: JsonObject[] };
   account_data: { events: JsonObject[] };
   unread_notifications: { notification_count: number; highlight_count: number };
+  /** With the timeline filter's `unread_thread_notifications`: the counts of each thread that has some. */
+  unread_thread_notifications?: Record<string, { notification_count: number; highlight_count: number }>;
   summary: JsonObject;
 }
 
@@ -87,6 +92,8 @@ export interface SyncDeps {
   pushRules: { hasStoredRules(userId: string): Promise<boolean>; getRules(userId: string): Promise<unknown> };
   /** Typing, presence and other ephemeral sources. */
   sources: SyncEphemeralSource[];
+  /** Bundled aggregations of timeline events (unsigned["m.relations"]). */
+  aggregator?: Aggregator;
 }
 
 export class SyncService {
@@ -105,8 +112,10 @@ export class SyncService {
   private readonly ignoredUsers: SyncDeps['ignoredUsers'];
   private readonly push: SyncDeps['pushRules'];
   private readonly sources: SyncEphemeralSource[];
+  private readonly aggregator: Aggregator | undefined;
 
   constructor(deps: SyncDeps) {
+    this.aggregator = deps.aggregator;
     ({ config: this.config, rooms: this.rooms, store: this.store, writer: this.writer, roomState: this.roomState, reader: this.reader, notifier: this.notifier,
       positions: this.positions, clock: this.clock, ignoredUsers: this.ignoredUsers, pushRules: this.push, sources: this.sources } = deps);
     this.writer.addListener({
@@ -282,7 +291,7 @@ export class SyncService {
         const room = await this.roomState.get(roomId);
         if (!room) continue;
         entry = emptyJoined(streamToken(upTo));
-        entry.unread_notifications = await this.unread(userId, roomId);
+        Object.assign(entry, await this.unread(userId, roomId, threadedCounts(filter)));
         response.rooms.join[roomId] = entry;
       }
       entry.ephemeral.events.push(...filtered);
@@ -361,12 +370,18 @@ export class SyncService {
     return out;
   }
 
-  private async unread(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }> {
-    const read = await this.store.getReceipt(roomId, 'm.read', userId, '');
-    const priv = await this.store.getReceipt(roomId, 'm.read.private', userId, '');
-    const after = Math.max(read?.eventStreamOrdering ?? 0, priv?.eventStreamOrdering ?? 0);
-    const c = await this.store.countNotifications(userId, roomId, after);
-    return { notification_count: c.notifications, highlight_count: c.highlights };
+  /**
+   * Unread notification counts (core/push/unread.ts). With `threaded` (the timeline filter's `unread_thread_notifications`, sync.yaml) the room's
+   * counts are the main timeline's and each thread with unread notifications gets its own; otherwise
+   * the room's counts add up every thread.
+   */
+  private async unread(userId: string, roomId: string, threaded: boolean): Promise<Pick<JoinedRoomSync, 'unread_notifications' | 'unread_thread_notifications'>> {
+    const byThread = await unreadByThread(this.store, userId, roomId);
+    const counts = (c: { notifications: number; highlights: number } | undefined) => ({ notification_count: c?.notifications ?? 0, highlight_count: c?.highlights ?? 0 });
+    if (!threaded) return { unread_notifications: counts(total(byThread)) };
+    const threads: Record<string, { notification_count: number; highlight_count: number }> = {};
+    for (const [thread, c] of byThread) if (thread !== MAIN_THREAD && c.notifications > 0) threads[thread] = counts(c);
+    return { unread_notifications: counts(byThread.get(MAIN_THREAD)), ...(Object.keys(threads).length > 0 ? { unread_thread_notifications: threads } : {}) };
   }
 
   private summary(room: RoomState, userId: string): JsonObject {
@@ -438,16 +453,18 @@ export class SyncService {
     if (!fresh && timeline.events.length === 0 && stateEvents.length === 0 && accountData.length === 0) return undefined;
     const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
     const format = await clientFormatter(this.rooms, viewer, now, [...timeline.events, ...stateRecords]);
+    const timelineEvents = timeline.events.map(format);
+    await this.aggregator?.addTo(viewer, m.roomId, timeline.events, timelineEvents);
     return {
       timeline: {
-        events: timeline.events.map(format),
+        events: timelineEvents,
         limited: timeline.limited,
         prev_batch: streamToken(startPos - 1),
       },
       state: { events: stateRecords.map(format) },
       ephemeral: { events: [] },
       account_data: { events: accountData },
-      unread_notifications: await this.unread(auth.userId, m.roomId),
+      ...(await this.unread(auth.userId, m.roomId, threadedCounts(req.filter ?? {}))),
       summary: this.summary(room, auth.userId),
     };
   }
@@ -585,8 +602,13 @@ export class SyncService {
     stateEvents = stateEvents.filter((e) => !timelineIds.has(e.event_id) && eventMatches(roomFilter?.state, { type: e.type, sender: e.sender, room_id: m.roomId }));
     const stateRecords = stateEvents.map((event): EventRecord => ({ event, streamOrdering: 0, unsigned: null, redactedBy: null, txn: null, serverLocal: false }));
     const format = await clientFormatter(this.rooms, viewer, now, [...events, ...stateRecords]);
+    const timelineEvents = events.map(format);
+    if (this.aggregator) {
+      const vis = await this.reader.visibility(viewer.userId, m.roomId);
+      await this.aggregator.addTo(viewer, m.roomId, events, timelineEvents, { vis, cap: m.streamOrdering });
+    }
     return {
-      timeline: { events: events.map(format), limited: timeline.limited, prev_batch: streamToken(startPos - 1) },
+      timeline: { events: timelineEvents, limited: timeline.limited, prev_batch: streamToken(startPos - 1) },
       state: { events: stateRecords.map(format) },
       account_data: { events: [] },
     };
@@ -623,6 +645,9 @@ export class SyncService {
     }
   }
 }
+
+/** The timeline filter asks for per-thread notification counts (room_event_filter.yaml `unread_thread_notifications`). */
+const threadedCounts = (filter: Filter): boolean => filter.room?.timeline?.unread_thread_notifications === true;
 
 function emptyJoined(prevBatch: string): JoinedRoomSync {
   return {

@@ -190,7 +190,13 @@ function fromRecent(recent: RecentEvents, q: RoomEventsQuery): EventRecord[] | u
   return q.to !== undefined && q.to >= recent.floor ? out : undefined;
 }
 
-function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: VersionedCache<string, Unread>): RoomStore {
+/** Unread counts per thread as countNotificationsByThread answered them for receipts up to `after`. */
+interface ThreadUnread {
+  after: number;
+  byThread: Map<string, { notifications: number; highlights: number }>;
+}
+
+function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>): RoomStore {
   const memberships = new VersionedCache<string, MembershipRecord[]>(limits.users);
   const recent = new Map<string, RecentEvents>();
   const roomsWriting = new Map<string, number>();
@@ -257,7 +263,8 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
     let ok = false;
     try {
       const effects = unreadEffects(inputs);
-      await writing(unread, [...effects.keys()], () => writing(memberships, userKeys(inputs), write), effects);
+      const keys = [...effects.keys()];
+      await writing(threadUnread, keys, () => writing(unread, keys, () => writing(memberships, userKeys(inputs), write), effects));
       ok = true;
     } finally {
       for (const r of rooms) {
@@ -287,7 +294,7 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
   };
 }
 
-function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: VersionedCache<string, Unread>): SyncStore {
+function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>): SyncStore {
   const receipts = new VersionedCache<string, ReceiptRecord | null>(limits.small);
   // No receipt in the room has a position above this.
   const receiptsNoneAfter = new VersionedCache<string, number>(limits.small);
@@ -315,9 +322,9 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
       accountDataNoneAfter.fill(userId, token, max);
       return records;
     },
-    putReceipt: (r) => writing(unread, [`${r.userId}\u0000${r.roomId}`], () =>
+    putReceipt: (r) => writing(threadUnread, [`${r.userId}\u0000${r.roomId}`], () => writing(unread, [`${r.userId}\u0000${r.roomId}`], () =>
       writing(receiptsNoneAfter, [r.roomId], () =>
-        writing(receipts, [receiptKey(r.roomId, r.receiptType, r.userId, r.threadId)], () => inner.putReceipt(r)))),
+        writing(receipts, [receiptKey(r.roomId, r.receiptType, r.userId, r.threadId)], () => inner.putReceipt(r))))),
     async getReceiptsSince(roomIds, since) {
       // Most incremental syncs: no receipt in any of the user's rooms since `since`.
       if (since > 0 && roomIds.every((id) => {
@@ -371,16 +378,26 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
       unread.fill(key, token, { after, n: c.notifications, h: c.highlights });
       return c;
     },
+    async countNotificationsByThread(userId, roomId, after) {
+      const key = `${userId}\u0000${roomId}`;
+      const hit = threadUnread.get(key);
+      if (hit !== undefined && hit.after === after) return new Map(hit.byThread);
+      const token = threadUnread.startRead();
+      const c = await inner.countNotificationsByThread(userId, roomId, after);
+      threadUnread.fill(key, token, { after, byThread: new Map(c) });
+      return c;
+    },
   };
 }
 
 /** `storage` with the read caches in front of its room and sync stores. */
 export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE_LIMITS): Storage {
   const unread = new VersionedCache<string, Unread>(limits.small);
+  const threadUnread = new VersionedCache<string, ThreadUnread>(limits.small);
   return {
     accounts: storage.accounts,
-    rooms: cachedRoomStore(storage.rooms, limits, unread),
-    sync: cachedSyncStore(storage.sync, limits, unread),
+    rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread),
+    sync: cachedSyncStore(storage.sync, limits, unread, threadUnread),
     meta: storage.meta,
     admin: storage.admin,
     federation: storage.federation,

@@ -1,6 +1,6 @@
 // The storage API the core uses. Async and coarse-grained so that another implementation (PostgreSQL)
 // can be added without touching core; each method is atomic on its own.
-import type { JsonObject, StoredEvent } from '../wire.js';
+import type { JsonObject, JsonValue, Relation, SearchKey, StoredEvent } from '../wire.js';
 import type { FederationStore } from './federation-types.js';
 import type { E2eeStore } from './e2ee-types.js';
 import type { MediaRecordStore } from './media-types.js';
@@ -65,6 +65,23 @@ export interface DeviceLoginResult {
   createdDevice: boolean;
 }
 
+/** A pusher (pusher.yaml): where one user's notifications go, set by one of their devices. */
+export interface PusherRecord {
+  userId: string;
+  appId: string;
+  pushkey: string;
+  /** The device that set it: the pusher goes when the device does. */
+  deviceId: string;
+  kind: string;
+  appDisplayName: string;
+  deviceDisplayName: string;
+  profileTag: string | null;
+  lang: string;
+  data: JsonObject;
+  /** When it was last set (ms since the epoch). */
+  pushkeyTs: number;
+}
+
 export interface AccountStore {
   /** Creates the user (and, when given, a first device with a token) in one transaction. Returns false if the user ID is taken. */
   createUser(user: NewUser, login?: NewDeviceLogin): Promise<boolean>;
@@ -95,6 +112,16 @@ export interface AccountStore {
   getProfile(userId: string): Promise<Record<string, unknown>>;
   setProfileField(userId: string, field: string, value: unknown): Promise<void>;
   deleteProfileField(userId: string, field: string): Promise<void>;
+
+  /**
+   * Creates or replaces the user's pusher with this app_id and pushkey, in one transaction with, unless
+   * `append`, the deletion of other users' pushers with the same app_id and pushkey (pusher.yaml
+   * `append`). A device's pushers are deleted with the device.
+   */
+  setPusher(p: PusherRecord, append: boolean): Promise<void>;
+  /** Deletes the user's pusher with this app_id and pushkey; false when there was none. */
+  deletePusher(userId: string, appId: string, pushkey: string): Promise<boolean>;
+  getPushers(userId: string): Promise<PusherRecord[]>;
 
   /** Stores an OpenID token (its hash) for the user until `expiresTs`; expired ones are deleted on the way. */
   putOpenIdToken(tokenHash: string, userId: string, expiresTs: number, now: number): Promise<void>;
@@ -170,7 +197,11 @@ export interface PersistEventInput {
   /** The change of the room's current state the event causes (its own key, or a resolution's keys). */
   currentState?: { group: number | null; deltas: StateDelta[] };
   txn?: { userId: string; deviceId: string; scope: string; txnId: string; ts: number };
-  /** A redaction that applies now: the target's stored JSON is replaced by its redacted form. */
+  /**
+   * A redaction that applies now: the target's stored JSON is replaced by its redacted form, and what
+   * was indexed from its content goes (its relation, so its thread's latest event is worked out again;
+   * its search text).
+   */
   redaction?: { targetEventId: string; redactedJson: JsonObject };
   /** Server-generated event outside the room graph (not state, not an extremity). */
   serverLocal?: boolean;
@@ -184,6 +215,16 @@ export interface PersistEventInput {
   outOfBand?: { userId: string; membership: string; streamOrdering: number };
   /** The event is stored as an outlier and now joins the graph (backfill reached it): that row is replaced. */
   replacesOutlier?: boolean;
+  /**
+   * The relation the event declares (wire.ts relationOf), indexed with it: set by the core for shown
+   * graph events only. An `m.thread` relation also makes the event a candidate for its thread's
+   * latest event (`threads`).
+   */
+  relation?: Relation;
+  /** The thread the event is in ('main' or a thread root's ID): its push actions are counted per thread. */
+  threadId?: string;
+  /** Text the search API finds the event by (wire.ts searchableText): shown graph events only. */
+  search?: { key: SearchKey; value: string };
 }
 
 export interface PersistGraph {
@@ -244,6 +285,84 @@ export interface TopologicalEventsQuery {
   notTypes?: string[];
   senders?: string[];
   notSenders?: string[];
+}
+
+/** An indexed relation (event_relations): the child event, its parent and what aggregations need of the child. */
+export interface RelationRecord {
+  eventId: string;
+  relatesTo: string;
+  relType: string;
+  key: string | null;
+  roomId: string;
+  type: string;
+  sender: string;
+  originServerTs: number;
+  depth: number;
+  streamOrdering: number;
+}
+
+/** A page of a parent's children (GET /relations), in topological order. */
+export interface RelationsQuery {
+  parentId: string;
+  /** Only children of the parent's room. */
+  roomId: string;
+  relType?: string;
+  eventType?: string;
+  dir: 'b' | 'f';
+  /** The gap to start from (as in TopologicalEventsQuery). */
+  from: TopologicalPosition;
+  /** The gap to stop at. */
+  to?: TopologicalPosition;
+  limit: number;
+  /**
+   * Levels of relations followed: 1 = direct children; n > 1 also children of children up to n hops,
+   * through children that match relType and eventType only.
+   */
+  depth: number;
+}
+
+/** A thread of a room: its root and its topologically newest m.thread child. */
+export interface ThreadRecord {
+  threadId: string;
+  latestEventId: string;
+  latest: TopologicalPosition;
+}
+
+/** One alternative of a search clause: a word (with prefix matching) or a phrase of words. */
+export interface SearchTerm {
+  words: string[];
+  /** The last word matches as a prefix. */
+  prefix: boolean;
+}
+
+/** A parsed search (core/search/query.ts): every clause must match (a clause matches when one of its terms does), no `not` clause may. */
+export interface SearchQuery {
+  clauses: SearchTerm[][];
+  not: SearchTerm[][];
+}
+
+export interface SearchEventsQuery {
+  query: SearchQuery;
+  roomIds: string[];
+  keys: SearchKey[];
+  order: 'rank' | 'recent';
+  /** 'recent': only results that arrived before this position. */
+  before?: number;
+  /** 'rank': results skipped (offset into the ranked list). */
+  offset?: number;
+  limit: number;
+  types?: string[];
+  notTypes?: string[];
+  senders?: string[];
+  notSenders?: string[];
+}
+
+export interface SearchHit {
+  eventId: string;
+  roomId: string;
+  streamOrdering: number;
+  /** Higher is closer (search.yaml `rank`). */
+  rank: number;
 }
 
 export interface AliasRecord {
@@ -317,10 +436,40 @@ export interface RoomStore {
   forgetRoom(roomId: string, userId: string): Promise<void>;
   isForgotten(roomId: string, userId: string): Promise<boolean>;
 
+  /** The relation an event declares, as indexed (undefined: none, or the event is redacted, hidden or unknown). */
+  getRelation(eventId: string): Promise<RelationRecord | undefined>;
+  /** A page of the shown graph events relating to a parent (see RelationsQuery). */
+  getRelatingEvents(q: RelationsQuery): Promise<EventRecord[]>;
+  /**
+   * How many children relate to each parent, per rel_type, leaving out `notSenders`' (parents without
+   * any are absent): one query tells which parents need a closer look.
+   */
+  countRelations(parentIds: string[], notSenders: string[]): Promise<Map<string, Map<string, number>>>;
+  /** The relations of type `relType` to these parents, newest first, at most `limitPerParent` for each. */
+  getRelationsOf(parentIds: string[], relType: string, limitPerParent: number): Promise<RelationRecord[]>;
+  /** The parents among `parentIds` that `sender` relates to with `relType`. */
+  parentsRelatedBy(parentIds: string[], relType: string, sender: string): Promise<Set<string>>;
+  /** An unredacted m.annotation of `sender` with this event type and key on the parent (event_annotations.md). */
+  findAnnotation(parentId: string, sender: string, type: string, key: string): Promise<string | undefined>;
+  /** The room's threads, newest latest event first, those whose latest event is below `before` when given. */
+  getThreads(roomId: string, before: TopologicalPosition | undefined, limit: number): Promise<ThreadRecord[]>;
+
+  /** Full-text search over the events' searchable text (searchableText) in these rooms. */
+  searchEvents(q: SearchEventsQuery): Promise<SearchHit[]>;
+  /** How many events match (before any visibility check): search.yaml `count` is approximate. */
+  countSearchResults(q: Omit<SearchEventsQuery, 'order' | 'before' | 'offset' | 'limit'>): Promise<number>;
+  /**
+   * The room's shown graph events nearest to `ts` in direction `dir`: at or after it, oldest first
+   * ('f'), or at or before it, newest first ('b'), by origin_server_ts (then arrival); at most `limit`.
+   */
+  getEventsByTimestamp(roomId: string, ts: number, dir: 'b' | 'f', limit: number): Promise<EventRecord[]>;
+
   createAlias(alias: AliasRecord, ts: number): Promise<boolean>;
   getAlias(alias: string): Promise<AliasRecord | undefined>;
   deleteAlias(alias: string): Promise<boolean>;
   getAliasesForRoom(roomId: string): Promise<string[]>;
+  /** Points every alias of `fromRoomId` to `toRoomId` (a room upgrade); returns the aliases moved. */
+  moveAliases(fromRoomId: string, toRoomId: string): Promise<string[]>;
 
   getSigningKey(): Promise<{ keyId: string; seed: string } | undefined>;
   storeSigningKey(keyId: string, seed: string, ts: number): Promise<void>;
@@ -367,6 +516,8 @@ export interface ToDeviceTxn {
 export interface PushActionRecord {
   userId: string;
   highlight: boolean;
+  /** The rule's tweaks (sound, highlight...), for the push gateway; not stored. */
+  tweaks?: Record<string, JsonValue>;
 }
 
 export interface SyncStore {
@@ -393,6 +544,12 @@ export interface SyncStore {
 
   /** Notifying events for the user in the room after position `after`. */
   countNotifications(userId: string, roomId: string, after: number): Promise<{ notifications: number; highlights: number }>;
+  /**
+   * Notifying events for the user in the room after position `after`, per thread ('main' for the main
+   * timeline; threads without any are absent); in each thread only those after the user's newest
+   * m.read or m.read.private receipt of that thread when it is later than `after`.
+   */
+  countNotificationsByThread(userId: string, roomId: string, after: number): Promise<Map<string, { notifications: number; highlights: number }>>;
 }
 
 export interface Storage {
@@ -451,6 +608,32 @@ export interface RoomListEntry {
   stateEvents: number;
 }
 
+/** A report of content by a user (report_content.yaml): of an event, a room or a user. */
+export interface ReportRecord {
+  id: number;
+  kind: 'event' | 'room' | 'user';
+  receivedTs: number;
+  reporter: string;
+  roomId: string | null;
+  eventId: string | null;
+  eventSender: string | null;
+  targetUserId: string | null;
+  reason: string | null;
+  score: number | null;
+}
+
+export interface ReportListQuery {
+  kind: ReportRecord['kind'];
+  /** Offset into the list. */
+  from: number;
+  limit: number;
+  /** 'b': newest first; 'f': oldest first. */
+  dir: 'b' | 'f';
+  reporter?: string;
+  roomId?: string;
+  eventSender?: string;
+}
+
 /** What the admin API and server notices need beyond the other stores. */
 export interface AdminStore {
   listUsers(q: UserListQuery): Promise<{ users: UserListEntry[]; total: number }>;
@@ -472,6 +655,11 @@ export interface AdminStore {
   completeRegistrationToken(token: string): Promise<void>;
   getNoticeRoom(userId: string): Promise<string | undefined>;
   setNoticeRoom(userId: string, roomId: string, ts: number): Promise<void>;
+  /** Stores a report; returns its ID. */
+  addReport(r: Omit<ReportRecord, 'id'>): Promise<number>;
+  listReports(q: ReportListQuery): Promise<{ reports: ReportRecord[]; total: number }>;
+  getReport(id: number): Promise<ReportRecord | undefined>;
+  deleteReport(id: number): Promise<boolean>;
   getAdminTxn(userId: string, scope: string, txnId: string): Promise<string | undefined>;
   putAdminTxn(userId: string, scope: string, txnId: string, responseJson: string, ts: number): Promise<void>;
 }

@@ -34,9 +34,9 @@ let counter = 0;
 
 /**
  * Builds a server; `overrides` are config values (rate limits are off unless a test turns them on);
- * `services` replaces parts of the services (e.g. the federation event handler).
+ * `services` replaces parts of the services (e.g. the federation event handler, push gateway timings).
  */
-export function makeTestServer(overrides: Record<string, unknown> = {}, services: Pick<ServiceOptions, 'federation'> = {}): TestServer {
+export function makeTestServer(overrides: Record<string, unknown> = {}, services: Pick<ServiceOptions, 'federation' | 'pushers'> = {}): TestServer {
   const config = buildConfig({
     server_name: 'test.local',
     database: { path: ':memory:' },

@@ -178,6 +178,50 @@ describe('responses against the official OpenAPI schemas', () => {
     await call('post', `${C}/v3/user/${enc(bob.userId)}/openid/request_token`, { user: bob, body: {} });
     await call('get', `${C}/v1/register/m.login.registration_token/validity`, { query: { token: 'none' } });
 
+    // Relations, threads, edits (issue 18): aggregations in /event, /messages, /sync; /relations, /threads.
+    const threadRoot = (await call('put', `${C}/v3/rooms/${room}/send/m.room.message/th1`, { user: alice, body: { msgtype: 'm.text', body: 'thread root' } })).body.event_id as string;
+    const threadReply = (await call('put', `${C}/v3/rooms/${room}/send/m.room.message/th2`, { user: bob, body: { msgtype: 'm.text', body: 'in thread', 'm.relates_to': { rel_type: 'm.thread', event_id: threadRoot } } })).body.event_id as string;
+    await call('put', `${C}/v3/rooms/${room}/send/m.room.message/th3`, { user: alice, body: { msgtype: 'm.text', body: '* edited', 'm.new_content': { msgtype: 'm.text', body: 'edited' }, 'm.relates_to': { rel_type: 'm.replace', event_id: threadRoot } } });
+    await call('put', `${C}/v3/rooms/${room}/send/m.reaction/th4`, { user: bob, body: { 'm.relates_to': { rel_type: 'm.annotation', event_id: threadRoot, key: '👍' } } });
+    await call('put', `${C}/v3/rooms/${room}/send/m.reaction/th5`, { user: bob, body: { 'm.relates_to': { rel_type: 'm.annotation', event_id: threadRoot, key: '👍' } } }); // 400 M_DUPLICATE_ANNOTATION
+    await call('get', `${C}/v3/rooms/${room}/event/${enc(threadRoot)}`, { user: bob });
+    await call('get', `${C}/v3/rooms/${room}/messages`, { user: bob, query: { dir: 'b', limit: '5' } });
+    await call('get', `${C}/v1/rooms/${room}/relations/${enc(threadRoot)}`, { user: bob, query: { limit: '1' } });
+    await call('get', `${C}/v1/rooms/${room}/relations/${enc(threadRoot)}/m.thread`, { user: bob, query: { recurse: 'true' } });
+    await call('get', `${C}/v1/rooms/${room}/relations/${enc(threadRoot)}/m.annotation/m.reaction`, { user: bob, query: { dir: 'f' } });
+    await call('get', `${C}/v1/rooms/${room}/relations/${enc('$nope')}`, { user: bob }); // 404
+    await call('get', `${C}/v1/rooms/${room}/threads`, { user: bob, query: { include: 'participated' } });
+    await call('get', `${C}/v1/rooms/${room}/threads`, { user: bob, query: { include: 'everything' } }); // 400
+    await call('post', `${C}/v3/rooms/${room}/receipt/m.read/${enc(threadReply)}`, { user: alice, body: { thread_id: threadRoot } });
+    await call('get', `${C}/v3/sync`, { user: alice, query: { filter: JSON.stringify({ room: { timeline: { limit: 5, unread_thread_notifications: true } } }) } });
+    await call('get', `${C}/v1/rooms/${room}/timestamp_to_event`, { user: bob, query: { ts: String(s.clock.now()), dir: 'b' } });
+    await call('get', `${C}/v1/rooms/${room}/timestamp_to_event`, { user: bob, query: { ts: '0', dir: 'b' } }); // 404
+
+    // Search, reports, third-party identifiers, room upgrade.
+    await call('post', `${C}/v3/search`, { user: bob, body: { search_categories: { room_events: {
+      search_term: 'thread', order_by: 'recent', filter: { limit: 1 }, event_context: { before_limit: 1, after_limit: 1, include_profile: true },
+      include_state: true, groupings: { group_by: [{ key: 'room_id' }, { key: 'sender' }] },
+    } } } });
+    await call('post', `${C}/v3/search`, { user: bob, body: { search_categories: { room_events: { search_term: 'schemas' } } } });
+    await call('post', `${C}/v3/search`, { user: bob, body: {} }); // 400
+    await call('post', `${C}/v3/rooms/${room}/report/${enc(threadRoot)}`, { user: bob, body: { reason: 'test' } });
+    await call('post', `${C}/v3/rooms/${room}/report/${enc('$nope')}`, { user: bob, body: { reason: 'test' } }); // 404
+    await call('post', `${C}/v3/rooms/${room}/report`, { user: invited, body: { reason: '' } });
+    await call('post', `${C}/v3/users/${enc(alice.userId)}/report`, { user: bob, body: { reason: 'test' } });
+    await call('get', `${C}/v3/account/3pid`, { user: bob });
+    await call('post', `${C}/v3/account/3pid/add`, { user: bob, body: { client_secret: 'x', sid: 'y' } }); // 403
+    await call('post', `${C}/v3/account/3pid/delete`, { user: bob, body: { medium: 'email', address: 'a@b.c' } }); // 400
+    await call('post', `${C}/v3/account/3pid/email/requestToken`, { body: { client_secret: 'x', email: 'a@b.c', send_attempt: 1 } }); // 400
+    await call('post', `${C}/v3/pushers/set`, { user: bob, body: {
+      kind: 'http', app_id: 'org.example.app', pushkey: 'k', app_display_name: 'App', device_display_name: 'Phone', lang: 'en', profile_tag: 't',
+      data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only' },
+    } });
+    await call('post', `${C}/v3/pushers/set`, { user: bob, body: { kind: 'http', app_id: 'x', pushkey: 'y' } }); // 400
+    await call('get', `${C}/v3/pushers`, { user: bob });
+    const upgradable = await call('post', `${C}/v3/createRoom`, { user: alice, body: { name: 'Upgrade me' } });
+    await call('post', `${C}/v3/rooms/${enc(upgradable.body.room_id)}/upgrade`, { user: alice, body: { new_version: '12' } });
+    await call('post', `${C}/v3/rooms/${enc(upgradable.body.room_id)}/upgrade`, { user: alice, body: { new_version: '99' } }); // 400
+
     // The directory.
     await call('get', `${C}/v3/directory/room/${enc('#schemas:test.local')}`);
     await call('get', `${C}/v3/directory/room/${enc('#missing:test.local')}`);

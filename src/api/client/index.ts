@@ -12,12 +12,18 @@ import { loginRoutes } from './login.js';
 import { presenceRoutes } from './presence.js';
 import { profileRoutes } from './profile.js';
 import { pushRuleRoutes } from './pushrules.js';
+import { pusherRoutes } from './pushers.js';
 import { registerRoutes } from './register.js';
+import { relationRoutes } from './relations.js';
 import { roomReadRoutes } from './room-read.js';
 import { roomRoutes } from './rooms.js';
+import { roomUpgradeRoutes } from './room-upgrades.js';
+import { reportRoutes } from './reports.js';
+import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 import { syncRoutes } from './sync.js';
 import { tagRoutes } from './tags.js';
+import { threepidRoutes } from './threepids.js';
 import { versionRoutes } from './versions.js';
 
 export { wellKnownRoutes } from './versions.js';
@@ -37,13 +43,19 @@ export function clientRoutes(services: Services): RouteDef[] {
     ...roomRoutes(services),
     ...directoryRoutes(services),
     ...roomReadRoutes(services),
+    ...relationRoutes(services),
+    ...searchRoutes(services),
+    ...roomUpgradeRoutes(services),
+    ...reportRoutes(services),
     ...accountDataRoutes(services),
     ...pushRuleRoutes(services),
+    ...pusherRoutes(services),
     ...sessionRoutes(services),
     ...presenceRoutes(services),
     ...tagRoutes(services),
     ...keyRoutes(services),
     ...keyBackupRoutes(services),
     ...mediaClientRoutes(services),
+    ...threepidRoutes(services),
   ];
 }

@@ -1,5 +1,5 @@
 // Reading rooms (matrix-spec: rooms.yaml, message_pagination.yaml, event_context.yaml,
-// list_joined_rooms.yaml, space_hierarchy.yaml). Guests may use the reading endpoints modules/guest_access.md lists
+// list_joined_rooms.yaml, space_hierarchy.yaml, room_event_by_timestamp.yaml). Guests may use the reading endpoints modules/guest_access.md lists
 // (state, context, event, state/{type}/{key}, messages, members); joined_members and joined_rooms are
 // not on that list.
 import type { Request } from 'express';
@@ -52,6 +52,18 @@ export function roomReadRoutes(services: Services): RouteDef[] {
           ...(maxDepth !== undefined ? { maxDepth } : {}),
           ...(from !== undefined && from !== '' ? { from } : {}),
         }));
+      },
+    },
+    {
+      // GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event (matrix-spec: room_event_by_timestamp.yaml#getEventByTimestamp)
+      method: 'get', path: '/v1/rooms/:roomId/timestamp_to_event',
+      handler: async (req, res) => {
+        const dir = queryString(req.query, 'dir');
+        if (dir === undefined) throw missingParam("'dir' is required");
+        if (dir !== 'b' && dir !== 'f') throw invalidParam("'dir' must be 'b' or 'f'");
+        const ts = queryInt(req.query, 'ts', { min: 0 });
+        if (ts === undefined) throw missingParam("'ts' is required");
+        res.json(await reader.eventByTimestamp(authOf(res), param(req, 'roomId'), ts, dir));
       },
     },
     {

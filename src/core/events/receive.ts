@@ -266,7 +266,7 @@ export class EventReceiver {
     };
     const record = await this.writer.commitReceived(input, next);
     this.roomState.set(next);
-    this.writer.announce(record, next);
+    this.writer.announce(record, next, input.pushActions ?? []);
     return { eventId: event.event_id, status: 'accepted' };
   }
 

@@ -17,6 +17,7 @@ import type { RoomVersion } from '../room-versions.js';
 import { lookupIn, stateMapOf, type Extremity, type RoomState, type RoomStateService } from '../rooms/room-state.js';
 import { stateKeyOf, type GroupRef, type StateGroupService, type StateMap } from '../state/groups.js';
 import type { StreamPositions } from '../stream.js';
+import { addIndexes } from './indexing.js';
 import type { JsonObject, StoredEvent } from './types.js';
 
 /** What a caller asks to be sent; the writer fills in the rest. */
@@ -58,8 +59,8 @@ export interface SendResult {
 export type EventSource = 'local' | 'received';
 
 export interface EventListener {
-  /** Called after an event has been committed. */
-  onEventPersisted(record: EventRecord, room: RoomState, source: EventSource): void;
+  /** Called after an event has been committed: where it came from, and the users it notifies under their push rules. */
+  onEventPersisted(record: EventRecord, room: RoomState, source: EventSource, pushActions: PushActionRecord[]): void;
 }
 
 export const MAX_EVENT_BYTES = 65536;
@@ -180,6 +181,7 @@ export class EventWriter {
           ...(i === 0 ? { newRoom: { roomVersion: version.id, creator, createdTs: now } } : {}),
         };
       });
+      for (const input of inputs) await addIndexes(input, (id) => this.store.getRelation(id));
       await this.store.persistEvents(inputs);
       this.roomState.set(room);
       for (const r of records) this.notify(r, room);
@@ -256,7 +258,7 @@ export class EventWriter {
     if (next !== room) this.roomState.set(next);
     const txn = opts.txn ? { userId: opts.txn.userId, deviceId: opts.txn.deviceId, txnId: opts.txn.txnId } : null;
     const record: EventRecord = { event, streamOrdering, unsigned, redactedBy: null, txn, serverLocal };
-    this.notify(record, next);
+    this.notify(record, next, 'local', pushActions);
     return { eventId: event.event_id, streamOrdering, duplicate: false };
   }
 
@@ -387,6 +389,7 @@ export class EventWriter {
 
   /** Stores an event that does not enter the stream (its position is given: negative). */
   async persistDirect(input: PersistEventInput): Promise<void> {
+    await addIndexes(input, (id) => this.store.getRelation(id));
     await this.store.persistEvent(input);
   }
 
@@ -400,9 +403,9 @@ export class EventWriter {
     return { event: input.event, streamOrdering, unsigned: input.unsigned, redactedBy: null, txn: null, serverLocal: false };
   }
 
-  /** Tells the listeners (sync, typing, presence) about a committed event. */
-  announce(record: EventRecord, room: RoomState): void {
-    this.notify(record, room, 'received');
+  /** Tells the listeners (sync, typing, presence, pushers) about a committed event received from another server. */
+  announce(record: EventRecord, room: RoomState, pushActions: PushActionRecord[] = []): void {
+    this.notify(record, room, 'received', pushActions);
   }
 
   // ---- group commit ----------------------------------------------------------------------------
@@ -417,7 +420,8 @@ export class EventWriter {
   private queue: { input: PersistEventInput; resolve: (pos: number) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
-  private commit(input: PersistEventInput): Promise<number> {
+  private async commit(input: PersistEventInput): Promise<number> {
+    await addIndexes(input, (id) => this.store.getRelation(id));
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (!this.flushScheduled) {
@@ -458,7 +462,7 @@ export class EventWriter {
     for (const b of batch) b.resolve(b.input.streamOrdering);
   }
 
-  private notify(record: EventRecord, room: RoomState, source: EventSource = 'local'): void {
-    for (const l of this.listeners) l.onEventPersisted(record, room, source);
+  private notify(record: EventRecord, room: RoomState, source: EventSource = 'local', pushActions: PushActionRecord[] = []): void {
+    for (const l of this.listeners) l.onEventPersisted(record, room, source, pushActions);
   }
 }

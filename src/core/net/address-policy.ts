@@ -1,5 +1,5 @@
 // The outbound address policy (SSRF defence): every request this server makes on behalf of someone
-// else (federation now; push gateways and URL previews later) connects only to addresses outside
+// else (federation and push gateways now; URL previews later) connects only to addresses outside
 // `ip_range_blacklist`, unless they are in `ip_range_whitelist`. A host name is resolved once, by the
 // injected DnsResolver, inside the `lookup` of the connection itself: the address that was checked is
 // the address connected to (no second resolution a DNS rebinding attack could change).

@@ -85,7 +85,7 @@ export class PushService {
         senderPowerLevel,
         notificationPowerLevels,
       });
-      if (outcome?.notify) out.push({ userId: m.userId, highlight: outcome.highlight });
+      if (outcome?.notify) out.push({ userId: m.userId, highlight: outcome.highlight, tweaks: outcome.tweaks });
     }
     return out;
   }

@@ -23,6 +23,7 @@ import { lookupIn, type RoomState, type RoomStateService } from './room-state.js
 import { eventMatches, type RoomEventFilter } from '../filters.js';
 import { pagingToken, parsePagingToken, type TopologicalToken } from '../tokens.js';
 import { compatSenderFor, DOMAIN_SENDERS_FILTER_KEY } from '../events/server-senders.js';
+import type { Aggregator } from './aggregations.js';
 
 /** What the calling client said about itself (its session): it understands server-name senders. */
 export interface ReadPrefs {
@@ -66,8 +67,11 @@ export const DEFAULT_MESSAGES_LIMIT = 10;
 /** Memberships /members accepts in `membership` / `not_membership` (rooms.yaml#getMembersByRoom enum). */
 export const MEMBERSHIPS = ['join', 'invite', 'knock', 'leave', 'ban'];
 
+/** Events /timestamp_to_event looks at, at most, for one the user may see. */
+const TIMESTAMP_CANDIDATES = 200;
+
 /** Highest position; stands for "no upper bound". */
-const END = Number.MAX_SAFE_INTEGER - 1;
+export const END = Number.MAX_SAFE_INTEGER - 1;
 
 
 type HistoryVisibility = 'world_readable' | 'shared' | 'invited' | 'joined';
@@ -201,7 +205,7 @@ export function computeVisibility(
 }
 
 /** How a user may read a room right now. */
-interface Access {
+export interface Access {
   room: RoomState;
   /** Positions after this are out of reach (a departed user's leave or ban), END otherwise. */
   cap: number;
@@ -218,15 +222,15 @@ interface Scan {
 // stands for the gap just below the event at that place. Paging backwards from a gap returns the
 // events below it, forwards the events above it (spec/event-graph.md).
 /** The gaps below every event and above every event. */
-const TOPO_START: TopologicalToken = { depth: -1, streamOrdering: 0 };
-const TOPO_END: TopologicalToken = { depth: Number.MAX_SAFE_INTEGER, streamOrdering: Number.MAX_SAFE_INTEGER };
+export const TOPO_START: TopologicalToken = { depth: -1, streamOrdering: 0 };
+export const TOPO_END: TopologicalToken = { depth: Number.MAX_SAFE_INTEGER, streamOrdering: Number.MAX_SAFE_INTEGER };
 /** The gap just below an event, and the one just above it. */
-const gapBelow = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering });
-const gapAbove = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering + 1 });
+export const gapBelow = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering });
+export const gapAbove = (r: EventRecord): TopologicalToken => ({ depth: r.event.depth, streamOrdering: r.streamOrdering + 1 });
 /** Orders gaps like the places they stand below. */
 const compareGaps = (a: TopologicalToken, b: TopologicalToken): number => a.depth - b.depth || a.streamOrdering - b.streamOrdering;
 /** The gap past an event in a paging direction. */
-const gapPast = (r: EventRecord, dir: Direction): TopologicalToken => (dir === 'b' ? gapBelow(r) : gapAbove(r));
+export const gapPast = (r: EventRecord, dir: Direction): TopologicalToken => (dir === 'b' ? gapBelow(r) : gapAbove(r));
 
 export class RoomReader {
   constructor(
@@ -234,6 +238,8 @@ export class RoomReader {
     readonly store: RoomStore,
     readonly currentState: RoomStateService,
     readonly clock: Clock,
+    /** Bundled aggregations (unsigned["m.relations"]) of the events served. */
+    readonly aggregator?: Aggregator,
     /**
      * Fetches older history of a room from other servers (federation's backfill; true when any event
      * was stored): /messages asks when it reaches the oldest event held here.
@@ -265,7 +271,7 @@ export class RoomReader {
    * were banned see it up to their departure (unless they forgot it); anyone may read a
    * world_readable room (modules/history_visibility.md). Everyone else, and unknown rooms: 403.
    */
-  private async access(userId: string, roomId: string): Promise<Access> {
+  async access(userId: string, roomId: string): Promise<Access> {
     const room = await this.currentState.get(roomId);
     if (!room) throw forbidden('You are not a member of this room');
     const m = await this.store.getMembership(roomId, userId);
@@ -283,19 +289,26 @@ export class RoomReader {
   // ---- formatting -----------------------------------------------------------------------------
 
   /** The viewer of a request: who, and how server-generated events' senders are shown (spec/server-events.md). */
-  private viewerOf(auth: AuthContext, prefs: ReadPrefs, filter?: RoomEventFilter): Viewer {
+  viewerOf(auth: AuthContext, prefs: ReadPrefs, filter?: RoomEventFilter): Viewer {
     const understands = prefs.domainSenders === true || filter?.[DOMAIN_SENDERS_FILTER_KEY] === true;
     return { userId: auth.userId, deviceId: auth.deviceId, compatSender: compatSenderFor(this.config, understands) };
   }
 
-  /** Client format for `viewer` (redacted_because, prev_content) and unsigned.membership when known. */
-  private async format(viewer: Viewer, records: EventRecord[], vis?: Visibility): Promise<ClientEvent[]> {
+  /**
+   * Client format for `viewer` (redacted_because, prev_content) and unsigned.membership when known;
+   * with `vis` (events of one room's timeline, not state lists) also their bundled aggregations, of
+   * children the viewer may see (up to `cap`).
+   */
+  async format(viewer: Viewer, records: EventRecord[], vis?: Visibility, cap: number = END): Promise<ClientEvent[]> {
     const format = await clientFormatter(this.store, viewer, this.clock.now(), records);
-    return records.map((r) => {
+    const events = records.map((r) => {
       const ev = format(r);
       if (vis) ev.unsigned.membership = vis.membershipAt(r.streamOrdering);
       return ev;
     });
+    const roomId = records[0]?.event.room_id;
+    if (vis && this.aggregator && roomId !== undefined) await this.aggregator.addTo(viewer, roomId, records, events, { vis, cap });
+    return events;
   }
 
   /** Records of state events, in stream order. */
@@ -320,7 +333,7 @@ export class RoomReader {
    * and contains_url are checked after, within a scan budget so that a sparse match cannot make one
    * request read the whole room (the page is then short, with a token to carry on).
    */
-  private async scan(
+  async scan(
     roomId: string, vis: Visibility, cap: number, dir: Direction, from: TopologicalToken, to: TopologicalToken | undefined,
     limit: number, filter: RoomEventFilter | undefined,
   ): Promise<Scan> {
@@ -382,7 +395,7 @@ export class RoomReader {
   }
 
   /** The gap above the room's newest event (or, for a departed reader, the newest one they saw). */
-  private async newestGap(roomId: string, cap: number): Promise<TopologicalToken> {
+  async newestGap(roomId: string, cap: number): Promise<TopologicalToken> {
     if (cap === END) {
       const top = await this.store.getRoomEventsTopological({ roomId, from: TOPO_END, dir: 'b', limit: 1 });
       return top[0] ? gapAbove(top[0]) : TOPO_START;
@@ -392,7 +405,7 @@ export class RoomReader {
   }
 
   /** A client's token as a place in the room's topological order (a stream position names the newest event at or before it). */
-  private async place(roomId: string, token: string, name: string): Promise<TopologicalToken> {
+  async place(roomId: string, token: string, name: string): Promise<TopologicalToken> {
     const t = parsePagingToken(token, name);
     if ('topological' in t) return t.topological;
     const p = await this.store.getTopologicalPositionAt(roomId, t.stream);
@@ -429,7 +442,7 @@ export class RoomReader {
     }
     const vis = await this.visibility(auth.userId, roomId);
     if (rec.streamOrdering > a.cap || !vis.isVisible(rec.streamOrdering)) throw notFound('Event not found');
-    const [ev] = await this.format(this.viewerOf(auth, prefs), [rec], vis);
+    const [ev] = await this.format(this.viewerOf(auth, prefs), [rec], vis, a.cap);
     return ev!;
   }
 
@@ -461,7 +474,7 @@ export class RoomReader {
         }
       }
     }
-    const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis) };
+    const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis, a.cap) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
     if (q.filter?.lazy_load_members) {
       const newest = Math.max(0, ...page.events.map((r) => r.streamOrdering));
@@ -495,14 +508,14 @@ export class RoomReader {
     }
     state = state.filter((e) => eventMatches(filter, { type: e.type, sender: e.sender, room_id: roomId, content: e.content }));
 
-    const [event] = await this.format(viewer, [rec], vis);
+    const [event] = await this.format(viewer, [rec], vis, a.cap);
     return {
       // start: the gap below the earliest event returned; end: the gap above the last.
       start: pagingToken(gapBelow(earliest)),
       end: pagingToken(gapAbove(last)),
-      events_before: await this.format(viewer, before.events, vis),
+      events_before: await this.format(viewer, before.events, vis, a.cap),
       event: event!,
-      events_after: await this.format(viewer, after.events, vis),
+      events_after: await this.format(viewer, after.events, vis, a.cap),
       state: await this.format(viewer, await this.records(state)),
     };
   }
@@ -549,6 +562,22 @@ export class RoomReader {
   private async streamPositionOf(_roomId: string, token: string): Promise<number> {
     const t = parsePagingToken(token, 'at');
     return 'topological' in t ? t.topological.streamOrdering - 1 : t.stream;
+  }
+
+  /**
+   * GET /rooms/{roomId}/timestamp_to_event (matrix-spec: room_event_by_timestamp.yaml#getEventByTimestamp):
+   * the room's graph event nearest to `ts` in direction `dir` (at or after it for 'f', at or before it
+   * for 'b', by origin_server_ts) that the user may see; 404 when there is none. Only this server's
+   * copy of the room is searched (no federation). At most TIMESTAMP_CANDIDATES events are looked at,
+   * so one hidden stretch of history cannot make a request read the whole room.
+   */
+  async eventByTimestamp(auth: AuthContext, roomId: string, ts: number, dir: Direction): Promise<{ event_id: string; origin_server_ts: number }> {
+    const a = await this.access(auth.userId, roomId);
+    const vis = await this.visibility(auth.userId, roomId);
+    const candidates = await this.store.getEventsByTimestamp(roomId, ts, dir, TIMESTAMP_CANDIDATES);
+    const found = candidates.find((r) => r.streamOrdering <= a.cap && vis.isVisible(r.streamOrdering));
+    if (!found) throw notFound(`No event found ${dir === 'f' ? 'after' : 'before'} ${ts}`);
+    return { event_id: found.event.event_id, origin_server_ts: found.event.origin_server_ts };
   }
 
   /** GET /joined_rooms (matrix-spec: list_joined_rooms.yaml#getJoinedRooms). */

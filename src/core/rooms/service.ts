@@ -100,6 +100,8 @@ export class RoomService {
     private readonly rateLimiter: RateLimiter,
     /** Rooms shut down by an admin refuse new joins and invites. */
     private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
+    /** Checks of an event with a relation (RelationsService.checkOutgoing), run under the room's lock. */
+    private readonly checkRelated: (roomId: string, sender: string, type: string, content: JsonObject) => Promise<void> = async () => undefined,
     /** Membership through other servers (federation); without it only local rooms and users exist. */
     private readonly remote?: RemoteRoomPort,
     /** An invite of another server's user made with a new room failed (the room is kept): for the log. */
@@ -466,12 +468,14 @@ export class RoomService {
     if (earlier !== undefined) return earlier;
     this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
-    const result = await this.writer.send(
-      roomId,
-      { type, sender: auth.userId, content },
-      { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } },
-    );
-    return result.eventId;
+    const draft = { type, sender: auth.userId, content };
+    const opts = { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } };
+    if (content['m.relates_to'] === undefined) return (await this.writer.send(roomId, draft, opts)).eventId;
+    // A related event is checked against the room's other events under the lock (no duplicate annotation slips in).
+    return this.writer.withRoomLock(roomId, async () => {
+      if (await this.store.findTxn(auth.userId, auth.deviceId, scope, txnId) === undefined) await this.checkRelated(roomId, auth.userId, type, content);
+      return (await this.writer.sendLocked(roomId, draft, opts)).eventId;
+    });
   }
 
   /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} (matrix-spec: room_state.yaml#setRoomStateWithKey). */

@@ -1,9 +1,14 @@
 // SQLite implementation of AccountStore. Statements are prepared once; multi-table writes run in one
 // db.transaction.
 import type Database from 'better-sqlite3';
-import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, NewUser, TokenOwner, UserRecord } from '../types.js';
+import type { JsonObject } from '../../wire.js';
+import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, NewUser, PusherRecord, TokenOwner, UserRecord } from '../types.js';
 
 interface UserRow { user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number; deactivated: number; created_ts: number; shadow_banned: number }
+interface PusherRow {
+  user_id: string; app_id: string; pushkey: string; device_id: string; kind: string; app_display_name: string; device_display_name: string;
+  profile_tag: string | null; lang: string; data_json: string; pushkey_ts: number;
+}
 interface DeviceRow { user_id: string; device_id: string; display_name: string | null; created_ts: number; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent: string | null }
 
 const toUser = (r: UserRow): UserRecord => ({
@@ -49,6 +54,14 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     profile: db.prepare('SELECT field, value_json FROM profile_fields WHERE user_id = ? ORDER BY field'),
     setProfile: db.prepare('INSERT INTO profile_fields (user_id, field, value_json) VALUES (?, ?, ?) ON CONFLICT(user_id, field) DO UPDATE SET value_json = excluded.value_json'),
     deleteProfile: db.prepare('DELETE FROM profile_fields WHERE user_id = ? AND field = ?'),
+    upsertPusher: db.prepare(`INSERT INTO pushers (user_id, app_id, pushkey, device_id, kind, app_display_name, device_display_name, profile_tag, lang, data_json, pushkey_ts)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(user_id, app_id, pushkey) DO UPDATE SET device_id = excluded.device_id, kind = excluded.kind, app_display_name = excluded.app_display_name,
+        device_display_name = excluded.device_display_name, profile_tag = excluded.profile_tag, lang = excluded.lang, data_json = excluded.data_json,
+        pushkey_ts = excluded.pushkey_ts`),
+    deleteOtherUsersPushers: db.prepare('DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id != ?'),
+    deletePusher: db.prepare('DELETE FROM pushers WHERE user_id = ? AND app_id = ? AND pushkey = ?'),
+    pushers: db.prepare('SELECT * FROM pushers WHERE user_id = ? ORDER BY app_id, pushkey'),
   };
 
   const loginDeviceTx = db.transaction((l: NewDeviceLogin): DeviceLoginResult => {
@@ -69,6 +82,11 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
   const putOpenIdTx = db.transaction((tokenHash: string, userId: string, expiresTs: number, now: number) => {
     s.deleteExpiredOpenId.run(now);
     s.insertOpenId.run(tokenHash, userId, expiresTs);
+  });
+
+  const setPusherTx = db.transaction((p: PusherRecord, append: boolean) => {
+    if (!append) s.deleteOtherUsersPushers.run(p.appId, p.pushkey, p.userId);
+    s.upsertPusher.run(p.userId, p.appId, p.pushkey, p.deviceId, p.kind, p.appDisplayName, p.deviceDisplayName, p.profileTag, p.lang, JSON.stringify(p.data), p.pushkeyTs);
   });
 
   const deleteDevicesTx = db.transaction((userId: string, deviceIds: string[]): string[] => {
@@ -107,6 +125,14 @@ export function createSqliteAccountStore(db: Database.Database): AccountStore {
     async setDeactivated(userId, deactivated) { s.setDeactivatedFlag.run(deactivated ? 1 : 0, userId); },
     async setShadowBanned(userId, banned) { s.setShadowBanned.run(banned ? 1 : 0, userId); },
     async deactivateUser(userId) { return deactivateTx(userId); },
+    async setPusher(p, append) { setPusherTx(p, append); },
+    async deletePusher(userId, appId, pushkey) { return s.deletePusher.run(userId, appId, pushkey).changes === 1; },
+    async getPushers(userId) {
+      return (s.pushers.all(userId) as PusherRow[]).map((r) => ({
+        userId: r.user_id, appId: r.app_id, pushkey: r.pushkey, deviceId: r.device_id, kind: r.kind, appDisplayName: r.app_display_name,
+        deviceDisplayName: r.device_display_name, profileTag: r.profile_tag, lang: r.lang, data: JSON.parse(r.data_json) as JsonObject, pushkeyTs: r.pushkey_ts,
+      }));
+    },
     async loginDevice(login) { return loginDeviceTx(login); },
     async findTokenOwner(tokenHash) {
       const row = s.tokenOwner.get(tokenHash) as { user_id: string; device_id: string; valid_until_ms: number | null; is_guest: number; is_admin: number; deactivated: number; shadow_banned: number } | undefined;

@@ -1,6 +1,15 @@
 // SQLite implementation of AdminStore: user and room listings, notices rooms, admin transactions.
 import type Database from 'better-sqlite3';
-import type { AdminStore, RegistrationTokenRecord, RoomListEntry, UserListEntry } from '../types.js';
+import type { AdminStore, RegistrationTokenRecord, ReportRecord, RoomListEntry, UserListEntry } from '../types.js';
+
+interface ReportRow {
+  id: number; kind: string; received_ts: number; reporter: string; room_id: string | null; event_id: string | null;
+  event_sender: string | null; target_user_id: string | null; reason: string | null; score: number | null;
+}
+const toReport = (r: ReportRow): ReportRecord => ({
+  id: r.id, kind: r.kind as ReportRecord['kind'], receivedTs: r.received_ts, reporter: r.reporter, roomId: r.room_id, eventId: r.event_id,
+  eventSender: r.event_sender, targetUserId: r.target_user_id, reason: r.reason, score: r.score,
+});
 
 interface UserRow {
   user_id: string; localpart: string; password_hash: string | null; is_admin: number; is_guest: number;
@@ -31,6 +40,10 @@ export function createSqliteAdminStore(db: Database.Database): AdminStore {
     getNoticeRoom: db.prepare('SELECT room_id FROM server_notice_rooms WHERE user_id = ?').pluck(),
     setNoticeRoom: db.prepare(`INSERT INTO server_notice_rooms (user_id, room_id, created_ts) VALUES (?, ?, ?)
       ON CONFLICT(user_id) DO UPDATE SET room_id = excluded.room_id`),
+    addReport: db.prepare(`INSERT INTO content_reports (kind, received_ts, reporter, room_id, event_id, event_sender, target_user_id, reason, score)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getReport: db.prepare('SELECT * FROM content_reports WHERE id = ?'),
+    deleteReport: db.prepare('DELETE FROM content_reports WHERE id = ?'),
     getTxn: db.prepare('SELECT response_json FROM admin_txns WHERE user_id = ? AND scope = ? AND txn_id = ?').pluck(),
     putTxn: db.prepare('INSERT OR IGNORE INTO admin_txns (user_id, scope, txn_id, response_json, created_ts) VALUES (?, ?, ?, ?, ?)'),
   };
@@ -39,6 +52,26 @@ export function createSqliteAdminStore(db: Database.Database): AdminStore {
       (SELECT json_extract(value_json, '$') FROM profile_fields p WHERE p.user_id = u.user_id AND p.field = 'avatar_url') AS avatar_url
     FROM users u`;
   return {
+    async addReport(r) {
+      return Number(s.addReport.run(r.kind, r.receivedTs, r.reporter, r.roomId, r.eventId, r.eventSender, r.targetUserId, r.reason, r.score).lastInsertRowid);
+    },
+    async listReports(q) {
+      const where = ['kind = ?'];
+      const args: unknown[] = [q.kind];
+      if (q.reporter !== undefined) { where.push('reporter = ?'); args.push(q.reporter); }
+      if (q.roomId !== undefined) { where.push('room_id = ?'); args.push(q.roomId); }
+      if (q.eventSender !== undefined) { where.push('event_sender = ?'); args.push(q.eventSender); }
+      const clause = where.join(' AND ');
+      const total = db.prepare(`SELECT COUNT(*) FROM content_reports WHERE ${clause}`).pluck().get(...args) as number;
+      const rows = db.prepare(`SELECT * FROM content_reports WHERE ${clause} ORDER BY id ${q.dir === 'b' ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`)
+        .all(...args, q.limit, q.from) as ReportRow[];
+      return { reports: rows.map(toReport), total };
+    },
+    async getReport(id) {
+      const r = s.getReport.get(id) as ReportRow | undefined;
+      return r ? toReport(r) : undefined;
+    },
+    async deleteReport(id) { return s.deleteReport.run(id).changes === 1; },
     async listUsers(q) {
       const where: string[] = [];
       const args: unknown[] = [];

@@ -12,6 +12,7 @@ import { createSqliteE2eeStore } from './e2ee.js';
 import { createSqliteMediaStore } from './media.js';
 import { createSqliteMetaStore } from './meta.js';
 import { convertToEventGraph } from './graph-migration.js';
+import { indexRelations, indexSearch } from './index-migrations.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
 
@@ -21,7 +22,7 @@ export interface SqliteStorage extends Storage {
 }
 
 /** Data conversions that run with their migrations. */
-export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph };
+export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph, '0014_relations': indexRelations, '0015_search': indexSearch };
 
 export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

@@ -4,52 +4,14 @@ import { pduOf, type JsonObject, type StoredEvent } from '../../wire.js';
 import type {
   EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore, TopologicalEventsQuery,
 } from '../types.js';
+import { EVENT_COLUMNS, SHOWN, toEvent, withIds, type EventRow } from './event-rows.js';
+import { createRelationStatements } from './relations.js';
+import { createSearchStatements } from './search.js';
 import { createStateGroupStatements } from './state-groups.js';
 
-interface EventRow {
-  stream_ordering: number;
-  event_id: string;
-  json: string;
-  unsigned_json: string | null;
-  redacted_by: string | null;
-  txn_user_id: string | null;
-  txn_device_id: string | null;
-  txn_id: string | null;
-  server_local: number;
-  outlier: number;
-  rejected: string | null;
-  soft_failed: number;
-  state_before: number | null;
-  state_after: number | null;
-}
 interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; state_group: number | null }
 interface MemberRow { room_id: string; user_id: string; membership: string; event_id: string; stream_ordering: number }
 
-const EVENT_COLUMNS = `stream_ordering, event_id, json, unsigned_json, redacted_by, txn_user_id, txn_device_id, txn_id, server_local,
-  outlier, rejected, soft_failed, state_before, state_after`;
-/** Graph events a client may be shown (not outliers, rejected or soft-failed). */
-const SHOWN = 'outlier = 0 AND rejected IS NULL AND soft_failed = 0';
-
-/** A stored PDU with its event ID (and, for a v12 create event, the room ID its PDU has no field for). */
-function withIds(json: string, eventId: string): StoredEvent {
-  const event = JSON.parse(json) as StoredEvent;
-  event.event_id = eventId;
-  if (event.room_id === undefined && event.type === 'm.room.create') event.room_id = `!${eventId.slice(1)}`;
-  return event;
-}
-
-function toEvent(r: EventRow): EventRecord {
-  const event = withIds(r.json, r.event_id);
-  return {
-    event,
-    streamOrdering: r.stream_ordering,
-    unsigned: r.unsigned_json ? (JSON.parse(r.unsigned_json) as JsonObject) : null,
-    redactedBy: r.redacted_by,
-    txn: r.txn_user_id && r.txn_device_id && r.txn_id ? { userId: r.txn_user_id, deviceId: r.txn_device_id, txnId: r.txn_id } : null,
-    serverLocal: r.server_local === 1,
-    graph: { stateBefore: r.state_before, stateAfter: r.state_after, outlier: r.outlier === 1, rejected: r.rejected, softFailed: r.soft_failed === 1 },
-  };
-}
 const toRoom = (r: RoomRow): RoomRecord => ({
   roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts,
   visibility: r.visibility === 'public' ? 'public' : 'private', stateGroup: r.state_group,
@@ -100,7 +62,12 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       (SELECT COALESCE(MAX(stream_ordering), 0) FROM account_data),
       (SELECT COALESCE(MAX(stream_ordering), 0) FROM receipts),
       (SELECT COALESCE(MAX(stream_ordering), 0) FROM to_device_messages))`).pluck(),
-    insertPushAction: db.prepare('INSERT OR IGNORE INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight) VALUES (?, ?, ?, ?, ?)'),
+    insertPushAction: db.prepare('INSERT OR IGNORE INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight, thread_id) VALUES (?, ?, ?, ?, ?, ?)'),
+    positionOf: db.prepare('SELECT stream_ordering FROM events WHERE event_id = ?').pluck(),
+    byTsAfter: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE room_id = ? AND origin_server_ts >= ? AND ${SHOWN} AND server_local = 0
+      ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT ?`),
+    byTsBefore: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE room_id = ? AND origin_server_ts <= ? AND ${SHOWN} AND server_local = 0
+      ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT ?`),
     insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
     insertEvent: db.prepare(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
       membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local, outlier, rejected, soft_failed, state_before, state_after)
@@ -164,11 +131,14 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     getAlias: db.prepare('SELECT alias, room_id, creator FROM room_aliases WHERE alias = ?'),
     deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
     roomAliases: db.prepare('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY created_ts, alias').pluck(),
+    moveAliases: db.prepare('UPDATE room_aliases SET room_id = ? WHERE room_id = ?'),
     getKey: db.prepare('SELECT key_id, seed FROM server_keys WHERE active = 1 ORDER BY created_ts DESC LIMIT 1'),
     storeKey: db.prepare('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES (?, ?, ?, 1)'),
   };
 
   const groups = createStateGroupStatements(db);
+  const relations = createRelationStatements(db);
+  const search = createSearchStatements(db);
 
   const persistOne = (p: PersistEventInput) => {
     const e = p.event;
@@ -210,9 +180,16 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
       s.setRoomGroup.run(p.currentState.group, e.room_id);
     }
     if (p.outOfBand) s.upsertMember.run(e.room_id, p.outOfBand.userId, p.outOfBand.membership, e.event_id, p.outOfBand.streamOrdering);
-    for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0);
+    for (const a of p.pushActions ?? []) s.insertPushAction.run(a.userId, e.room_id, p.streamOrdering, e.event_id, a.highlight ? 1 : 0, p.threadId ?? 'main');
+    relations.index(p);
+    search.index(p);
     if (p.txn) s.insertTxn.run(p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts);
-    if (p.redaction) s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId);
+    if (p.redaction && s.redact.run(pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId).changes === 1) {
+      // What was indexed from the redacted content goes with it: the relation is broken, the text gone.
+      relations.unindex(p.redaction.targetEventId);
+      const pos = s.positionOf.get(p.redaction.targetEventId) as number | undefined;
+      if (pos !== undefined) search.unindex(pos);
+    }
   };
   const persistTx = db.transaction(persistOne);
   // Several events (a new room's; a group commit of several rooms' sends) in one transaction.
@@ -363,6 +340,18 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     },
     async forgetRoom(roomId, userId) { s.forget.run(roomId, userId); },
     async isForgotten(roomId, userId) { return (s.isForgotten.get(roomId, userId) as number | undefined) === 1; },
+    async getRelation(eventId) { return relations.getRelation(eventId); },
+    async getRelatingEvents(q) { return relations.getRelatingEvents(q); },
+    async countRelations(parentIds, notSenders) { return relations.countRelations(parentIds, notSenders); },
+    async getRelationsOf(parentIds, relType, limitPerParent) { return relations.getRelationsOf(parentIds, relType, limitPerParent); },
+    async parentsRelatedBy(parentIds, relType, sender) { return relations.parentsRelatedBy(parentIds, relType, sender); },
+    async findAnnotation(parentId, sender, type, key) { return relations.findAnnotation(parentId, sender, type, key); },
+    async getThreads(roomId, before, limit) { return relations.getThreads(roomId, before, limit); },
+    async searchEvents(q) { return search.search(q); },
+    async countSearchResults(q) { return search.count(q); },
+    async getEventsByTimestamp(roomId, ts, dir, limit) {
+      return ((dir === 'f' ? s.byTsAfter : s.byTsBefore).all(roomId, ts, limit) as EventRow[]).map(toEvent);
+    },
     async createAlias(a, ts) { return s.createAlias.run(a.alias, a.roomId, a.creator, ts).changes === 1; },
     async getAlias(alias) {
       const r = s.getAlias.get(alias) as { alias: string; room_id: string; creator: string } | undefined;
@@ -370,6 +359,13 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     },
     async deleteAlias(alias) { return s.deleteAlias.run(alias).changes === 1; },
     async getAliasesForRoom(roomId) { return s.roomAliases.all(roomId) as string[]; },
+    async moveAliases(fromRoomId, toRoomId) {
+      return db.transaction(() => {
+        const aliases = s.roomAliases.all(fromRoomId) as string[];
+        s.moveAliases.run(toRoomId, fromRoomId);
+        return aliases;
+      })();
+    },
     async getSigningKey() {
       const r = s.getKey.get() as { key_id: string; seed: string } | undefined;
       return r ? { keyId: r.key_id, seed: r.seed } : undefined;

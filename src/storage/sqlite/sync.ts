@@ -37,6 +37,12 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
     deleteToDevice: db.prepare('DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_ordering <= ?'),
     countNotifications: db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(highlight), 0) AS h FROM event_push_actions
       WHERE user_id = ? AND room_id = ? AND stream_ordering > ?`),
+    // Per thread, after the unthreaded receipt and after the user's newest read receipt of the thread.
+    countByThread: db.prepare(`SELECT a.thread_id, COUNT(*) AS n, COALESCE(SUM(a.highlight), 0) AS h FROM event_push_actions a
+      WHERE a.user_id = ? AND a.room_id = ? AND a.stream_ordering > ?
+        AND a.stream_ordering > COALESCE((SELECT MAX(r.event_stream_ordering) FROM receipts r
+          WHERE r.room_id = a.room_id AND r.user_id = a.user_id AND r.thread_id = a.thread_id AND r.receipt_type IN ('m.read', 'm.read.private')), 0)
+      GROUP BY a.thread_id`),
   };
 
   const putFilterTx = db.transaction((userId: string, json: string): number => {
@@ -91,6 +97,10 @@ export function createSqliteSyncStore(db: Database.Database): SyncStore {
     async countNotifications(userId, roomId, after) {
       const r = s.countNotifications.get(userId, roomId, after) as { n: number; h: number };
       return { notifications: r.n, highlights: r.h };
+    },
+    async countNotificationsByThread(userId, roomId, after) {
+      const rows = s.countByThread.all(userId, roomId, after) as { thread_id: string; n: number; h: number }[];
+      return new Map(rows.map((r) => [r.thread_id, { notifications: r.n, highlights: r.h }]));
     },
   };
 }
