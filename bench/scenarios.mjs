@@ -435,6 +435,12 @@ async function fanoutRun(server, data, P, label) {
   const clientCpu0 = process.cpuUsage();
   const t0 = performance.now();
   const inflight = [];
+  // Bounded whatever the server does: sends not answered within 30 s after the last one was due are
+  // given up and counted as failed. A server that collapses under the fan-out (matrix-server-node wakes
+  // every parked sync on each send) would otherwise hold the scenario as long as its queue lasts.
+  const sendDeadline = t0 + P.durationS * 1000 + 30_000;
+  let givenUp = false;
+  let sendsGivenUp = 0;
   for (let k = 0; k < total; k++) {
     const wait = t0 + k * interval - performance.now();
     if (wait > 0) await sleep(wait);
@@ -444,6 +450,7 @@ async function fanoutRun(server, data, P, label) {
     inflight.push(request(sendAgent, server.port, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/fo${k}`, {
       headers: auth(data.users[lp]), json: { msgtype: 'm.text', body: `fan-out message ${k}` }, timeoutMs: 30_000,
     }).then((r) => {
+      if (givenUp) return;
       if (r.status !== 200) {
         sendFailed++;
         if (sendErrs.length < 3) sendErrs.push(`${r.status} ${r.body.slice(0, 200)}`);
@@ -452,11 +459,19 @@ async function fanoutRun(server, data, P, label) {
       sends.set(JSON.parse(r.body).event_id, { roomId, t0: r.t0, t1: r.t1 });
       sendLatency.push(r.ms);
     }, (e) => {
+      if (givenUp) return;
       sendFailed++;
       if (sendErrs.length < 3) sendErrs.push(e.message);
     }));
   }
-  await Promise.all(inflight);
+  const allAnswered = await Promise.race([Promise.all(inflight).then(() => true), sleep(Math.max(0, sendDeadline - performance.now())).then(() => false)]);
+  if (!allAnswered) {
+    givenUp = true;
+    sendsGivenUp = total - sends.size - sendFailed;
+    sendFailed += sendsGivenUp;
+    sendErrs.unshift(`${sendsGivenUp} sends not answered 30 s after the last one was due: given up`);
+    log(`[${label}] ${server.name}: ${sendsGivenUp} of ${total} sends not answered 30 s after the last one was due: given up`);
+  }
   const sendSeconds = (performance.now() - t0) / 1000;
   const serverCpuPercent = ((cpuSeconds(server.pid) - serverCpu0) / sendSeconds) * 100;
   const cu = process.cpuUsage(clientCpu0);
@@ -511,7 +526,7 @@ async function fanoutRun(server, data, P, label) {
   for (const eid of arrivals.keys()) if (!sends.has(eid)) unknownArrivals++;
   const out = {
     serverCpuPercent, clientCpuPercent, users: lps.length, rooms: roomIds.length, sessionsMs, sessionsFailed, initialSyncMs, parkedBeforeSending: waiting, readyMs,
-    sent: sends.size, sendFailed, sendErrs, sendSeconds, expected, delivered, missing: expected - delivered, duplicates, early,
+    sent: sends.size, sendFailed, sendsGivenUp, sendErrs, sendSeconds, expected, delivered, missing: expected - delivered, duplicates, early,
     incompleteMessages, unknownArrivals, delivery: percentiles(perDelivery), lastOfAll: percentiles(lastOfAll),
     deliveryFromIssued: percentiles(fromIssued), lastFromIssued: percentiles(lastFromIssued), send: percentiles(sendLatency), ...stats,
   };
