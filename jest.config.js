@@ -7,8 +7,9 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // Builds of other commits for `npm run bench -- --against` (bench/.against) are not part of this package.
-  modulePathIgnorePatterns: ['<rootDir>/bench/.against/', '<rootDir>/bench/.build/'],
+  // Builds of other commits for `npm run bench -- --against` (bench/.against) and the bench's peer servers
+  // (bench/.peers) are not part of this package.
+  modulePathIgnorePatterns: ['<rootDir>/bench/.against/', '<rootDir>/bench/.build/', '<rootDir>/bench/.peers/'],
   // e2e tests drive matrix-js-sdk, which keeps timers alive after stopClient().
   forceExit: true,
   testTimeout: 30000,

@@ -75,7 +75,7 @@ export async function freePort() {
   return port;
 }
 
-function track(child, logPath) {
+export function track(child, logPath) {
   children.add(child);
   const out = createWriteStream(logPath);
   child.stdout?.pipe(out, { end: false });
@@ -87,7 +87,7 @@ function track(child, logPath) {
   return { exited, out };
 }
 
-async function stopChild(child, exited, graceMs = 5000) {
+export async function stopChild(child, exited, graceMs = 5000) {
   if (child.exitCode !== null || child.signalCode !== null) return exited;
   child.kill('SIGTERM');
   const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
@@ -97,7 +97,7 @@ async function stopChild(child, exited, graceMs = 5000) {
 }
 
 /** Waits until GET path answers (any status), bounded. */
-async function waitHttp(port, path, timeoutMs, child) {
+export async function waitHttp(port, path, timeoutMs, child) {
   const until = Date.now() + timeoutMs;
   const agent = new http.Agent({ keepAlive: false });
   while (Date.now() < until) {

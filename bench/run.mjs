@@ -11,6 +11,9 @@
 //   --big-budget S     seconds the loader may spend writing the big room (default 150)
 //   --against REF      also run every scenario against a build of git commit REF (bench/.against/<sha>),
 //                      each build on its own loaded data; the report adds its values and current/REF
+//   --no-peer          skip matrix-server-node (issue 20; bench/peer.mjs builds it from ../shared/peers
+//                      into bench/.peers/ on first use and runs it in send, send-seq, fanout,
+//                      initial-sync and memory)
 //
 // Hearth always runs as its own process (node dist/main.js serve) on a fresh SQLite file in a temp
 // dir; the baselines (bench/baselines) too; load comes from this process, on 127.0.0.1 only.
@@ -19,10 +22,13 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, symlink
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { prepareAgainst } from './against.mjs';
+import { PEER_NAME, preparePeer } from './peer.mjs';
 import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo, setCurrentRoot } from './lib.mjs';
 import * as S from './scenarios.mjs';
 import { latencySvg } from './svg.mjs';
 
+/** The scenarios matrix-server-node runs in (bench/peer.mjs); the others use Hearth-only APIs or a second server. */
+const PEER_SCENARIOS = ['send', 'send-seq', 'fanout-a', 'fanout-b', 'initial-sync', 'memory'];
 const ALL = ['send', 'send-seq', 'fanout-a', 'fanout-b', 'initial-sync', 'ephemeral', 'memory', 'state', 'federation'];
 const RUNNERS = { send: S.send, 'send-seq': S.sendSeq, 'fanout-a': S.fanoutA, 'fanout-b': S.fanoutB, 'initial-sync': S.initialSync, ephemeral: S.ephemeral, memory: S.memory, state: S.stateDeep, federation: S.federation };
 const TITLES = {
@@ -31,7 +37,7 @@ const TITLES = {
 };
 
 function parseArgs(argv) {
-  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined };
+  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined, peer: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -41,6 +47,7 @@ function parseArgs(argv) {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--no-build') o.build = false;
+    else if (a === '--no-peer') o.peer = false;
     else if (a.startsWith('--only')) {
       const names = val().split(',').map((s) => s.trim()).filter(Boolean).flatMap((n) => (n === 'fanout' ? ['fanout-a', 'fanout-b'] : [n]));
       for (const n of names) if (!ALL.includes(n)) throw new Error(`unknown scenario ${n} (known: ${ALL.join(', ')}, fanout)`);
@@ -50,7 +57,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--big-budget')) o.bigBudget = Number(val());
     else if (a.startsWith('--against')) o.against = val();
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF]\n`);
+      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF] [--no-peer]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -146,14 +153,26 @@ const againstRatio = (r) => (r.unit === 'count' || r.unit === 'ratio' ? '—' : 
 /** With --against: the other build's value and current / other, right after the current value. */
 const againstCells = (report, r) => (report.against ? (r ? [fmt(r.against, r.unit), againstRatio(r)] : ['', '']) : []);
 
+/**
+ * matrix-server-node's cell for a row (issue 20): `cell(value)` when it measured the row, else why not
+ * ("build failed", "failed" when its run in that scenario failed, "—" when it does not run there).
+ */
+function peerCell(report, s, r, cell) {
+  if (!('peer' in r)) return '—';
+  if (Number.isFinite(r.peer)) return cell(r.peer);
+  if (!report.peer.ok) return 'build failed';
+  return s.details?.results && !s.details.results.peer ? 'failed' : '—';
+}
+const peerCells = (report, s, r) => (report.peer ? [r ? peerCell(report, s, r, (v) => ratio(r.value, v)) : ''] : []);
+
 export function table(report) {
   const a = report.against;
-  const header = ['scenario', 'metric', 'value', ...(a ? [a.name, `vs ${a.short}`] : []), 'target', 'met', 'vs Express', 'vs node:http'];
+  const header = ['scenario', 'metric', 'value', ...(a ? [a.name, `vs ${a.short}`] : []), 'target', 'met', 'vs Express', 'vs node:http', ...(report.peer ? [`vs ${PEER_NAME}`] : [])];
   const lines = [];
   for (const s of report.scenarios) {
-    if (s.error) lines.push([TITLES[s.name], 'FAILED', s.error.split('\n')[0].slice(0, 80), ...againstCells(report), '', 'missed', '', '']);
+    if (s.error) lines.push([TITLES[s.name], 'FAILED', s.error.split('\n')[0].slice(0, 80), ...againstCells(report), '', 'missed', '', '', ...peerCells(report, s)]);
     for (const r of s.rows) {
-      lines.push([TITLES[s.name], r.metric, fmt(r.value, r.unit), ...againstCells(report, r), targetText(r), r.met === null ? '' : r.met ? 'met' : 'MISSED', ratio(r.value, r.express), ratio(r.value, r.nodeHttp)]);
+      lines.push([TITLES[s.name], r.metric, fmt(r.value, r.unit), ...againstCells(report, r), targetText(r), r.met === null ? '' : r.met ? 'met' : 'MISSED', ratio(r.value, r.express), ratio(r.value, r.nodeHttp), ...peerCells(report, s, r)]);
     }
   }
   const w = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -164,10 +183,12 @@ export function table(report) {
 function baselineTable(report) {
   // Absolute baseline values next to Hearth's, for the rows that have them.
   const a = report.against;
-  const lines = [`| scenario | metric | Hearth |${a ? ` ${a.name} |` : ''} Express | node:http |`, `|---|---|---|${a ? '---|' : ''}---|---|`];
+  const p = report.peer;
+  const lines = [`| scenario | metric | Hearth |${a ? ` ${a.name} |` : ''} Express | node:http |${p ? ` ${PEER_NAME} |` : ''}`, `|---|---|---|${a ? '---|' : ''}---|---|${p ? '---|' : ''}`];
   for (const s of report.scenarios) for (const r of s.rows) {
-    if (r.express === null && r.nodeHttp === null) continue;
-    lines.push(`| ${TITLES[s.name]} | ${r.metric} | ${fmt(r.value, r.unit)} |${a ? ` ${fmt(r.against, r.unit)} |` : ''} ${fmt(r.express, r.unit)} | ${fmt(r.nodeHttp, r.unit)} |`);
+    // Issue 20's goal rows repeat a value of a row above them.
+    if ((r.express === null && r.nodeHttp === null && !Number.isFinite(r.peer)) || r.issue === 20) continue;
+    lines.push(`| ${TITLES[s.name]} | ${r.metric} | ${fmt(r.value, r.unit)} |${a ? ` ${fmt(r.against, r.unit)} |` : ''} ${fmt(r.express, r.unit)} | ${fmt(r.nodeHttp, r.unit)} |${p ? ` ${peerCell(report, s, r, (v) => fmt(v, r.unit))} |` : ''}`);
   }
   return lines.join('\n');
 }
@@ -184,12 +205,16 @@ async function main() {
   const hardLimitMs = opts.against
     ? (opts.quick ? 40 : 100) * 60_000 + (2 * sizes.initialSync.bigBudgetS * 1000)
     : (opts.quick ? 15 : 45) * 60_000 + (sizes.initialSync.bigBudgetS * 1000);
+  // matrix-server-node: its first build (npm install compiles better-sqlite3), and every scenario once
+  // more with its data created over HTTP (initial-sync: up to twice the budget).
+  const peerWanted = opts.peer && opts.only.some((n) => PEER_SCENARIOS.includes(n));
+  const peerLimitMs = peerWanted ? (opts.quick ? 20 : 40) * 60_000 + (2 * sizes.initialSync.bigBudgetS * 1000) : 0;
   const hard = setTimeout(() => {
-    log(`hard time limit (${hardLimitMs / 60000} min) reached: stopping`);
+    log(`hard time limit (${(hardLimitMs + peerLimitMs) / 60000} min) reached: stopping`);
     killAll();
     cleanupTemp();
     process.exit(3);
-  }, hardLimitMs);
+  }, hardLimitMs + peerLimitMs);
   hard.unref();
   const stopAll = (sig) => { log(`${sig}: stopping children`); killAll(); cleanupTemp(); process.exit(130); };
   process.once('SIGINT', () => stopAll('SIGINT'));
@@ -204,14 +229,17 @@ async function main() {
     process.stderr.write(`${e.message}\n`);
     process.exit(1);
   }
+  // The peer never stops the run: a failed build is reported and its cells say so.
+  const peer = peerWanted ? preparePeer() : undefined;
   const machine = machineInfo();
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGB} GB RAM, node ${machine.node}`);
   log(`${opts.quick ? 'QUICK' : 'FULL'} run of: ${opts.only.join(', ')}${against ? ` against ${against.name} (${against.ref})` : ''}`);
   const started = new Date();
-  const ctx = { sizes, quick: opts.quick, against };
+  const ctx = { sizes, quick: opts.quick, against, peer };
   const report = {
     date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', machine, build: buildInfo,
     ...(against ? { against: { ref: against.ref, sha: against.sha, short: against.short, name: against.name, dir: against.dir } } : {}),
+    ...(peer ? { peer: { name: peer.name, archive: peer.archive, dir: peer.dir, ok: peer.ok, built: peer.built ?? null, buildSeconds: peer.seconds, ...(peer.ok ? {} : { error: peer.error }) } } : {}),
     sizes, scenarios: [],
   };
   for (const name of opts.only) {
@@ -258,6 +286,9 @@ async function main() {
   const text = table(report);
   process.stdout.write(`\n${text}\n\nAbsolute baseline values:\n${baselineTable(report)}\n\n`);
   process.stdout.write(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGB} GB RAM, node ${machine.node}, ${machine.os}; load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${report.loadAverageAtEnd.join(' ')}\n`);
+  if (peer) process.stdout.write(peer.ok
+    ? `Peer: ${PEER_NAME} (${relative(process.cwd(), peer.archive)}), ${peer.built === 'now' ? `built in ${peer.seconds.toFixed(0)} s` : 'build reused'} in ${relative(process.cwd(), peer.dir)}; "vs ${PEER_NAME}" is Hearth / ${PEER_NAME}\n`
+    : `Peer: ${PEER_NAME} did not run, its build failed: ${peer.error}\n`);
   if (against) process.stdout.write(`Against: ${against.name} = ${against.ref} (${against.sha}), built in ${relative(process.cwd(), against.dir)}; "vs ${against.short}" is this checkout / ${against.name}\n`);
   process.stdout.write(`Run: ${report.mode}, ${report.totalSeconds.toFixed(0)} s. JSON: ${relative(process.cwd(), out)}${svg ? `, chart: ${relative(process.cwd(), svgPath)}` : ''}\n`);
   const problems = report.scenarios.flatMap((s) => (s.problems ?? []).map((p) => `${s.name}: ${p}`));

@@ -1,14 +1,14 @@
 // A hand-written SVG chart (no dependency): client-side latency percentiles (p50/p90/p99) of the send
 // and send-sequential scenarios, Hearth against the bare Express and bare node:http baselines (and,
-// with --against, the other Hearth build next to the current one).
+// with --against, the other Hearth build next to the current one; with the peer, matrix-server-node).
 const COLORS = { Hearth: '#d9480f', Express: '#1971c2', 'node:http': '#2f9e44' };
 const AGAINST_COLOR = '#f59f00';
+const PEER_COLOR = '#7048e8';
 
-/** Series name -> colour: the other build's bars right after the current build's. */
+/** Series name -> colour: the other build's bars right after the current build's, the peer's last. */
 function colors(report) {
-  if (!report.against) return COLORS;
   const { Hearth, ...rest } = COLORS;
-  return { Hearth, [report.against.name]: AGAINST_COLOR, ...rest };
+  return { Hearth, ...(report.against ? { [report.against.name]: AGAINST_COLOR } : {}), ...rest, ...(report.peer ? { [report.peer.name]: PEER_COLOR } : {}) };
 }
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -29,7 +29,7 @@ export function latencySvg(report) {
     const groups = [];
     for (const p of ['p50', 'p90', 'p99']) {
       const r = s.rows.find((x) => x.metric === `latency ${p}`);
-      if (r) groups.push({ p, values: { Hearth: r.value, ...(report.against ? { [report.against.name]: r.against } : {}), Express: r.express, 'node:http': r.nodeHttp } });
+      if (r) groups.push({ p, values: { Hearth: r.value, ...(report.against ? { [report.against.name]: r.against } : {}), Express: r.express, 'node:http': r.nodeHttp, ...(report.peer ? { [report.peer.name]: r.peer } : {}) } });
     }
     if (groups.length) panels.push({ title, groups, target });
   }
@@ -45,7 +45,7 @@ export function latencySvg(report) {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   parts.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   const m = report.machine;
-  const versus = report.against ? `${report.against.name}, bare Express and bare node:http` : 'bare Express and bare node:http';
+  const versus = `${report.against ? `${report.against.name}, ` : ''}bare Express${report.peer ? `, bare node:http and ${report.peer.name}` : ' and bare node:http'}`;
   parts.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${esc(`Hearth send latency vs ${versus} (client side, ms)`)}</text>`);
   parts.push(`<text x="${left}" y="44" fill="#555">${esc(`${report.mode} run ${report.date.slice(0, 10)} · ${m.cpu} · ${m.cores} cores · ${m.ramGB} GB · node ${m.node}`)}</text>`);
   panels.forEach((panel, i) => {
