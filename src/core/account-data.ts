@@ -183,12 +183,20 @@ export class AccountDataService {
   /**
    * A read receipt of another server's user, from their server (the caller checked the user, the
    * origin and the room's ACL): stored like a local one when it names an event of the room this
-   * server has; returns whether it was stored.
+   * server has (and, when threaded, an event of that thread); returns whether it was stored.
    */
   async receiveRemoteReceipt(roomId: string, userId: string, eventId: string, threadId: string, ts: number): Promise<boolean> {
     const room = await this.roomState.get(roomId);
     const target = await this.rooms.getEvent(eventId);
     if (!room || !target || target.event.room_id !== roomId || target.serverLocal) return false;
+    if (threadId !== '') {
+      try {
+        await this.checkReceiptThread(eventId, threadId);
+      } catch (e) {
+        if (e instanceof MatrixError) return false; // not in that thread: what a client of ours would be refused
+        throw e;
+      }
+    }
     return (await this.storeReceipt(room, 'm.read', userId, threadId, eventId, target.streamOrdering, ts)) !== undefined;
   }
 

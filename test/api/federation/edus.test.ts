@@ -235,7 +235,7 @@ describe('EDUs from other servers', () => {
       expect(receiptOf(await next(), room)).toEqual({ [eventId]: { 'm.read': { [RITA]: { ts: 1_533_358_089_009, thread_id: 'main' } } } });
     });
 
-    it('ignores a user of another server, a user not joined, an event not of the room, private receipts and a room whose ACL denies the origin', async () => {
+    it('ignores a user of another server, a user not joined, an event not of the room or of the thread named, private receipts and a room whose ACL denies the origin', async () => {
       const inRoom = (await s.http.put(`${C}/rooms/${enc(room)}/send/m.room.message/r2`).set(bearer(alice)).send({ msgtype: 'm.text', body: 'x' })).body.event_id as string;
       const inOther = (await s.http.put(`${C}/rooms/${enc(localRoom)}/send/m.room.message/r3`).set(bearer(alice)).send({ msgtype: 'm.text', body: 'y' })).body.event_id as string;
       const inAcl = (await s.http.put(`${C}/rooms/${enc(aclRoom)}/send/m.room.message/r4`).set(bearer(alice)).send({ msgtype: 'm.text', body: 'z' })).body.event_id as string;
@@ -246,6 +246,7 @@ describe('EDUs from other servers', () => {
       await edu(s, remote, 'm.receipt', { [room]: { 'm.read': read(RITA, inOther) } });
       await edu(s, remote, 'm.receipt', { [room]: { 'm.read': read(RITA, '$unknown') } });
       await edu(s, remote, 'm.receipt', { [room]: { 'm.read.private': read(RITA, inRoom) } });
+      await edu(s, remote, 'm.receipt', { [room]: { 'm.read': { [RITA]: { event_ids: [inRoom], data: { ts: 1, thread_id: '$not-its-thread' } } } } });
       await edu(s, remote, 'm.receipt', { [aclRoom]: { 'm.read': read(RITA, inAcl) } });
       const body = await next();
       expect([receiptOf(body, room), receiptOf(body, aclRoom)]).toEqual([undefined, undefined]);
