@@ -39,6 +39,8 @@ export interface SendOptions {
    * the auth rules do not apply to it (only the server creates one).
    */
   serverLocal?: boolean;
+  /** A server-generated event received from another server keeps that server's timestamp. */
+  originServerTs?: number;
   /**
    * Called with the built and authorised event before it is stored, under the room's lock: returns
    * the event with more signatures (an invite countersigned by the invitee's server, which the spec
@@ -212,7 +214,9 @@ export class EventWriter {
     // A server-generated event names the previous one of the room, so two of them never share an
     // event ID (the reference hash leaves the content of a message out); no graph event names either.
     const localTip = serverLocal ? await this.serverLocalTip(roomId) : undefined;
-    const built = await this.build(scratch, draft, { serverLocal, ...(localTip ? { prevs: [localTip] } : {}) });
+    const built = await this.build(scratch, draft, {
+      serverLocal, ...(localTip ? { prevs: [localTip] } : {}), ...(serverLocal && opts.originServerTs !== undefined ? { ts: opts.originServerTs } : {}),
+    });
     const { unsigned, placement } = built;
     let event = built.event;
     if (opts.countersign) {
