@@ -62,6 +62,7 @@ import { OutboundHttp } from './core/net/http.js';
 import { KeyBackupService } from './core/e2ee/backup.js';
 import { DeviceListService } from './core/e2ee/device-lists.js';
 import { E2eeKeyService, type RemoteKeyClient } from './core/e2ee/keys.js';
+import { FederationMediaFetcher } from './core/media/federation.js';
 import { MediaService, type RemoteMediaFetcher } from './core/media/service.js';
 import { mediaStoreFor, type MediaStore } from './core/media/store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -206,7 +207,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
   const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys);
   const keyBackup = new KeyBackupService(storage.e2ee);
-  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, opts.remoteMedia);
+  // Other servers' media over federation (spec/federation.md "Media").
+  const remoteMedia = opts.remoteMedia ?? (config.federation.enabled ? new FederationMediaFetcher(transport.services.client, transport.outbound, config.federation.verify_certificates, logger) : undefined);
+  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, remoteMedia);
   const sync = new SyncService({
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),

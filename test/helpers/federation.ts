@@ -31,6 +31,16 @@ export function signedPut(s: TestServer, remote: RemoteServer, uri: string, body
   return s.http.put(uri).set('Authorization', remote.authorization('PUT', uri, destination, body)).send(body as object);
 }
 
+/** A signed POST as `remote` would send it to the test server. */
+export function signedPost(s: TestServer, remote: RemoteServer, uri: string, body: unknown, destination = s.config.server_name): Test {
+  return s.http.post(uri).set('Authorization', remote.authorization('POST', uri, destination, body)).send(body as object);
+}
+
+/** A signed GET as `remote` would send it to the test server (`uri` with its query, exactly as sent). */
+export function signedGet(s: TestServer, remote: RemoteServer, uri: string, destination = s.config.server_name): Test {
+  return s.http.get(uri).set('Authorization', remote.authorization('GET', uri, destination));
+}
+
 /** A DNS that knows only the given hosts and SRV names (anything else: ENOTFOUND / no records). */
 export function fakeDns(hosts: Record<string, string[]> = {}, srv: Record<string, SrvRecord[]> = {}): DnsResolver {
   return {

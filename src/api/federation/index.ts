@@ -3,6 +3,7 @@ import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
 import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
+import { federationMediaRoutes } from './media.js';
 import { federationRoomRoutes } from './rooms.js';
 import { transactionRoutes } from './transactions.js';
 
@@ -29,5 +30,6 @@ export function federationRoutes(services: Services): RouteDef[] {
     },
     ...transactionRoutes(services),
     ...federationRoomRoutes(services),
+    ...federationMediaRoutes(services),
   ];
 }
