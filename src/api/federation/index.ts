@@ -6,6 +6,7 @@ import type { Services } from '../../services.js';
 import { federationMediaRoutes } from './media.js';
 import { federationRoomRoutes } from './rooms.js';
 import { transactionRoutes } from './transactions.js';
+import { federationUserKeyRoutes } from './user-keys.js';
 
 export { keyRoutes } from './keys.js';
 
@@ -30,6 +31,7 @@ export function federationRoutes(services: Services): RouteDef[] {
     },
     ...transactionRoutes(services),
     ...federationRoomRoutes(services),
+    ...federationUserKeyRoutes(services),
     ...federationMediaRoutes(services),
   ];
 }
