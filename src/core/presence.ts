@@ -47,6 +47,14 @@ export class PresenceService implements SessionListener {
     private readonly clock: Clock,
   ) {
     sessions.addListener(this);
+    // Someone who joins a room shows their presence to its members in their next /sync (the other
+    // way round, the joiner gets the members' presence: syncEvents, newly joined rooms).
+    writer.addListener({
+      onEventPersisted: (rec) => {
+        const e = rec.event;
+        if (e.type === 'm.room.member' && e.state_key !== undefined && e.content.membership === 'join') void this.announceJoin(e.state_key, e.room_id);
+      },
+    });
   }
 
   get enabled(): boolean {
@@ -114,6 +122,18 @@ export class PresenceService implements SessionListener {
     this.log(position, userId);
     if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
     this.notifier.notify(await this.audience(userId), position);
+  }
+
+  /** A user joined a room: their known presence takes a new position, so the room's members see it. */
+  private async announceJoin(userId: string, roomId: string): Promise<void> {
+    if (!this.enabled) return;
+    const st = this.states.get(userId);
+    if (!st || (st.presence === 'offline' && st.statusMsg === null)) return;
+    const position = (await this.positions()).next();
+    st.position = position;
+    this.log(position, userId);
+    const room = await this.roomState.get(roomId);
+    if (room) this.notifier.notify(joinedMembers(room), position);
   }
 
   /** The user and everyone who shares a joined room with them. */
@@ -217,16 +237,30 @@ export class PresenceService implements SessionListener {
     const out: JsonObject[] = [];
     const changed = since !== undefined ? this.changedSince(since, upTo) : undefined;
     if (changed !== undefined) {
-      // Incremental: only the users whose presence changed, if they share a room with the viewer.
-      if (changed.size === 0) return out;
+      // Incremental: the users whose presence changed, if they share a room with the viewer, and the
+      // members of rooms the viewer joined meanwhile (whatever their presence's age).
+      const joined = await this.rooms.getRoomsForUser(userId, ['join']);
+      const fresh = new Set<string>();
+      for (const m of joined) {
+        if (m.streamOrdering <= since! || m.streamOrdering > upTo) continue;
+        const room = await this.roomState.get(m.roomId);
+        for (const u of room ? joinedMembers(room) : []) if (u !== userId) fresh.add(u);
+      }
+      if (changed.size === 0 && fresh.size === 0) return out;
       // Few changes: one membership query per changed user. Many (a parked sync while thousands came
       // online): the viewer's room-mates once, from the cached member lists, instead of a query each.
       const mates = changed.size > 32 ? await this.audience(userId) : undefined;
-      const viewerRooms = mates ? undefined : new Set((await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId));
+      const viewerRooms = mates ? undefined : new Set(joined.map((m) => m.roomId));
       for (const u of changed) {
         const st = this.states.get(u);
         if (!st || st.position <= since! || st.position > upTo) continue;
         if (u !== userId && !(mates ? mates.has(u) : await this.sharesRoom(viewerRooms!, u))) continue;
+        fresh.delete(u);
+        out.push({ type: 'm.presence', sender: u, content: this.content(u) });
+      }
+      for (const u of fresh) {
+        const st = this.states.get(u);
+        if (!st || st.position > upTo || (st.presence === 'offline' && st.statusMsg === null)) continue;
         out.push({ type: 'm.presence', sender: u, content: this.content(u) });
       }
       return out;
