@@ -3,6 +3,7 @@
 // session with no active action for presence.idle_timeout_ms counts as unavailable. status_msg and
 // the last-active time are per user and persisted; nobody is online after a restart until they make
 // a request. Every change of the derived value takes a position and wakes the user's room-mates.
+// Other servers' users have the presence their server last sent (setRemote), until it times out.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forbidden, invalidParam, notFound } from '../errors.js';
@@ -29,9 +30,23 @@ interface PresenceState {
 const RANK: Record<Presence, number> = { offline: 0, unavailable: 1, online: 2 };
 export const MAX_STATUS_MSG_CHARS = 1024;
 
+/** Told of every change of a local user's derived presence (federation sends it on). */
+export interface PresenceListener {
+  presenceChanged(userId: string): void;
+}
+
+/** Another server's user's presence as their server sent it (m.presence EDU). */
+export interface RemotePresence {
+  presence: Presence;
+  lastActiveAgo?: number;
+  currentlyActive?: boolean;
+  statusMsg?: string | null;
+}
+
 export class PresenceService implements SessionListener {
   private states = new Map<string, PresenceState>();
   private statusCache = new Map<string, string | null>();
+  private readonly listeners: PresenceListener[] = [];
 
   constructor(
     private readonly config: Config,
@@ -55,6 +70,10 @@ export class PresenceService implements SessionListener {
         if (e.type === 'm.room.member' && e.state_key !== undefined && e.content.membership === 'join') void this.announceJoin(e.state_key, e.room_id);
       },
     });
+  }
+
+  addListener(l: PresenceListener): void {
+    this.listeners.push(l);
   }
 
   get enabled(): boolean {
@@ -120,7 +139,37 @@ export class PresenceService implements SessionListener {
     const position = positions.next();
     this.states.set(userId, { presence: d.presence, statusMsg: currentStatus, lastActiveTs, currentlyActive, position });
     this.log(position, userId);
+    for (const l of this.listeners) l.presenceChanged(userId);
     if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
+    this.notifier.notify(await this.audience(userId), position);
+  }
+
+  /**
+   * Another server's user's presence, as their server sent it (the caller checked that the user shares
+   * a room with this server's users): shown like local presence to the users who share a room with
+   * them; it turns offline after `timeoutMs` without an update (their server renews it).
+   */
+  async setRemote(userId: string, p: RemotePresence, timeoutMs: number): Promise<void> {
+    if (!this.enabled) return;
+    const positions = await this.positions();
+    const now = this.clock.now();
+    const prev = this.states.get(userId);
+    const statusMsg = p.statusMsg === undefined ? prev?.statusMsg ?? null : p.statusMsg;
+    const lastActiveTs = p.lastActiveAgo !== undefined ? now - p.lastActiveAgo : prev?.lastActiveTs ?? 0;
+    const currentlyActive = p.currentlyActive ?? false;
+    this.deadlines.cancel(`remote-presence:${userId}`);
+    if (p.presence !== 'offline') {
+      this.deadlines.schedule(`remote-presence:${userId}`, now + timeoutMs, () => {
+        const st = this.states.get(userId);
+        if (st && st.presence !== 'offline') void this.setRemote(userId, { presence: 'offline' }, timeoutMs);
+      });
+    }
+    const changed = !prev || prev.presence !== p.presence || prev.statusMsg !== statusMsg || prev.currentlyActive !== currentlyActive
+      || Math.abs(prev.lastActiveTs - lastActiveTs) > 1000;
+    if (!changed) return;
+    const position = positions.next();
+    this.states.set(userId, { presence: p.presence, statusMsg, lastActiveTs, currentlyActive, position });
+    this.log(position, userId);
     this.notifier.notify(await this.audience(userId), position);
   }
 
@@ -134,6 +183,12 @@ export class PresenceService implements SessionListener {
     this.log(position, userId);
     const room = await this.roomState.get(roomId);
     if (room) this.notifier.notify(joinedMembers(room), position);
+  }
+
+  /** The user's presence as m.presence content, when this server knows it (for other servers). */
+  current(userId: string): JsonObject | undefined {
+    if (!this.enabled || !this.states.has(userId)) return undefined;
+    return this.content(userId);
   }
 
   /** The user and everyone who shares a joined room with them. */
