@@ -42,6 +42,7 @@ import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discove
 import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
 import type { FederationEventHandler } from './core/federation/handler.js';
 import { Backfiller } from './core/federation/backfill.js';
+import { FederationEdus } from './core/federation/edus.js';
 import { PduFanout } from './core/federation/fanout.js';
 import { FederationHistory } from './core/federation/history.js';
 import { RemoteMembership } from './core/federation/membership.js';
@@ -121,6 +122,8 @@ export interface Services {
   federation: FederationServices;
   /** Rooms across servers: received events, membership through other servers, answers to them (spec/federation.md). */
   federationRooms: FederationRooms;
+  /** Typing, presence, receipts, to-device messages and server events across servers, both ways (spec/federation.md "EDUs"). */
+  federationEdus: FederationEdus;
   /** Device-list changes (positions, wake-ups, the federation hook). */
   deviceLists: DeviceListService;
   /** End-to-end encryption keys: upload, query, claim, cross-signing. */
@@ -239,6 +242,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
     },
   });
+  const federationEdus = new FederationEdus(config.server_name, config.federation.enabled, transport.services.sender, storage.rooms, roomState,
+    typing, presence, accountData, notices, events, deadlines, clock, logger, federationRooms.handler);
   // Received transactions go to the room protocol (tests may put their own handler in its place).
   const handler: FederationEventHandler = opts.federation?.eventHandler ?? federationRooms.handler;
   const federation: FederationServices = { ...transport.services, handler, receiver: new TransactionReceiver(storage.federation, handler, clock, logger) };
@@ -281,6 +286,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     outbound,
     federation,
     federationRooms,
+    federationEdus,
     deviceLists,
     keys,
     keyBackup,
@@ -288,6 +294,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     async stop() {
       deadlines.stop();
       await federationRooms.fanout.settled();
+      await federationEdus.settled();
       await federation.sender.stop();
       outbound.close();
       await notices.settled();
@@ -319,7 +326,7 @@ function createFederationTransport(
     logger, opts.keyRing);
   const eventVerifier = new KeyRingEventVerifier(keyRing);
   const senderOpts = opts.sender ?? {};
-  const sender = new QueueingFederationSender(config, storage.federation, clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
+  const sender = new QueueingFederationSender(config, storage.federation, opts.transactionTransport ?? clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
     uuidV7Generator(() => clock.now()), logger, senderOpts);
   return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, sender } };
 }

@@ -15,7 +15,7 @@ import type { DiscoveryOptions, ServerResolver, WellKnownFetcher } from './disco
 import type { FederationEventHandler } from './handler.js';
 import type { TransactionReceiver } from './inbound.js';
 import type { KeyRing, KeyRingOptions } from './keyring.js';
-import type { FederationSenderOptions, QueueingFederationSender } from './sender.js';
+import type { FederationSenderOptions, QueueingFederationSender, TransactionTransport } from './sender.js';
 
 export interface FederationServices {
   /** The outbound address policy (ip_range_blacklist / ip_range_whitelist). */
@@ -67,6 +67,8 @@ export interface FederationServiceOptions {
   client?: HttpFederationClientOptions;
   keyRing?: KeyRingOptions;
   sender?: FederationSenderOptions;
+  /** How the outbound queue sends a transaction (tests: a recorder); by default PUT /send through the client. */
+  transactionTransport?: TransactionTransport;
   /** The handler of received PDUs and EDUs: the room protocol's (RoomFederationHandler), or a test's. */
   eventHandler?: FederationEventHandler;
 }
