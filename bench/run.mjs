@@ -2,7 +2,7 @@
 // Hearth's benchmark suite (issue 7): `npm run bench [-- options]`.
 //
 //   --only a,b,...     scenarios to run: send, send-seq, fanout (= fanout-a,fanout-b), initial-sync,
-//                      ephemeral, memory, state (default: all, in that order)
+//                      ephemeral, memory, state, federation (default: all, in that order)
 //   --quick            a short smoke run (small sizes, short durations); writes *-quick files
 //   --out FILE         where to write the JSON (default bench/results/<YYYY-MM-DD>[-quick].json); the
 //                      chart then goes next to it (FILE without .json, plus -latency.svg)
@@ -23,11 +23,11 @@ import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo, setCurrentRoot
 import * as S from './scenarios.mjs';
 import { latencySvg } from './svg.mjs';
 
-const ALL = ['send', 'send-seq', 'fanout-a', 'fanout-b', 'initial-sync', 'ephemeral', 'memory', 'state'];
-const RUNNERS = { send: S.send, 'send-seq': S.sendSeq, 'fanout-a': S.fanoutA, 'fanout-b': S.fanoutB, 'initial-sync': S.initialSync, ephemeral: S.ephemeral, memory: S.memory, state: S.stateDeep };
+const ALL = ['send', 'send-seq', 'fanout-a', 'fanout-b', 'initial-sync', 'ephemeral', 'memory', 'state', 'federation'];
+const RUNNERS = { send: S.send, 'send-seq': S.sendSeq, 'fanout-a': S.fanoutA, 'fanout-b': S.fanoutB, 'initial-sync': S.initialSync, ephemeral: S.ephemeral, memory: S.memory, state: S.stateDeep, federation: S.federation };
 const TITLES = {
   send: '1 send', 'send-seq': '2 send-sequential', 'fanout-a': '3a fan-out 100 rooms', 'fanout-b': '3b fan-out 1 room',
-  'initial-sync': '4 initial-sync', ephemeral: '5 ephemeral', memory: '6 memory', state: '7 state at an event',
+  'initial-sync': '4 initial-sync', ephemeral: '5 ephemeral', memory: '6 memory', state: '7 state at an event', federation: '8 federation',
 };
 
 function parseArgs(argv) {
@@ -65,6 +65,7 @@ const FULL = {
   initialSync: { rooms: 500, events: 200_000, bigEvents: 1_000_000, bigBudgetS: 150, smallEvents: 1000, syncRepeats: 5, msgRepeats: 200, pages: 20 },
   ephemeral: { sessions: 20_000, typing: 2000, typingRoomSize: 10, typingTimeoutMs: 20_000, idleTimeoutMs: 60_000, cpuWindowS: 10, expiryGraceMs: 15_000 },
   stateDeep: { events: 100_000, stateEvery: 10, members: 200, repeats: 200 },
+  federation: { joins: 20, latencyMessages: 300, burstS: 10, concurrency: 16, graceMs: 15_000 },
 };
 const QUICK = {
   send: { users: 100, rooms: 20, connections: 64, durationS: 3, warmS: 1 },
@@ -74,6 +75,7 @@ const QUICK = {
   initialSync: { rooms: 50, events: 10_000, bigEvents: 20_000, bigBudgetS: 30, smallEvents: 1000, syncRepeats: 3, msgRepeats: 50, pages: 5 },
   ephemeral: { sessions: 2000, typing: 200, typingRoomSize: 10, typingTimeoutMs: 6000, idleTimeoutMs: 15_000, cpuWindowS: 3, expiryGraceMs: 8000 },
   stateDeep: { events: 5000, stateEvery: 10, members: 50, repeats: 50 },
+  federation: { joins: 5, latencyMessages: 50, burstS: 3, concurrency: 16, graceMs: 10_000 },
 };
 
 function newestMtime(dir, ext) {

@@ -6,8 +6,9 @@ import autocannon from 'autocannon';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
-  BASELINES, cpuOver, cpuSeconds, keepAlive, log, percentiles, pool, request, rssMB, runLoader, scrape, sleep,
+  BASELINES, cpuOver, cpuSeconds, freePort, keepAlive, log, percentiles, pool, request, rssMB, runLoader, scrape, sleep,
   startBaseline, startHearth, tempDir,
 } from './lib.mjs';
 
@@ -661,6 +662,142 @@ export async function stateDeep(ctx) {
     rows.push(row(`/context limit=0 at event ${p.index} of ${n}: p99`, 'ms', h.warm.p99, undefined, againstOnly(results, (r) => r[p.fraction].warm.p99)));
   }
   return { rows, details: { ...loadDetails(sets), counts: data.counts, lookups: data.lookups?.map((l) => ({ ...l, times: percentiles(l.times) })), results }, problems };
+}
+
+// ---- 8. federation ---------------------------------------------------------------------------------
+
+/**
+ * Issue 16: two Hearth processes federating over TLS on loopback (self-signed certificate, server
+ * names localhost:<federation port>). A user on each; rooms held by hs1. Measured: remote joins
+ * (bob on hs2 joins rooms of hs1: the whole make_join / send_join round trip as his client sees it);
+ * delivery latency of a message sent on hs1 to bob's long-polling /sync on hs2, one at a time; and a
+ * burst of sends on hs1 at `concurrency` in flight, delivered to hs2 (events per second, from the
+ * first send to the last arrival, and every one arriving).
+ */
+export async function federation(ctx) {
+  const P = ctx.sizes.federation;
+  const problems = [];
+  const results = {};
+  for (const [kind, name] of builds(ctx)) {
+    const dir = tempDir(`federation-${kind}`);
+    const certPath = join(dir, 'cert.pem');
+    const keyPath = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-keyout', keyPath, '-out', certPath, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe' });
+    const root = kind === 'against' ? { root: ctx.against.dir, kind: 'against', name } : {};
+    const servers = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const fedPort = await freePort();
+        const sdir = join(dir, `hs${i}`);
+        mkdirSync(sdir);
+        servers.push(await startHearth(sdir, join(sdir, 'hearth.db'), {
+          server_name: `localhost:${fedPort}`,
+          federation: { enabled: true, listen: { host: '127.0.0.1', port: fedPort }, tls_certificate_path: certPath, tls_private_key_path: keyPath, verify_certificates: false },
+          ip_range_whitelist: ['127.0.0.1', '::1'],
+        }, root));
+        servers[i].serverName = `localhost:${fedPort}`;
+      }
+      log(`[federation] ${name}: hs1 ${servers[0].serverName} (client ${servers[0].port}), hs2 ${servers[1].serverName} (client ${servers[1].port})`);
+      results[kind] = await federationRun(P, servers);
+      const r = results[kind];
+      log(`[federation] ${name}: join p50 ${r.join.p50.toFixed(1)} ms; delivery p50 ${r.latency.p50.toFixed(1)} ms p99 ${r.latency.p99.toFixed(1)} ms; burst ${r.burst.rate.toFixed(0)} events/s (${r.burst.missing} missing)`);
+    } catch (e) {
+      problems.push(`${name} run failed: ${String(e.stack ?? e).split('\n').slice(0, 3).join(' ')}`);
+      results[kind] = null;
+    } finally {
+      for (const s of servers) {
+        if (s.crashed()) problems.push(`${name} process died during the scenario`);
+        const lines = s.problems();
+        if (lines.length > 0) problems.push(`${name} logged ${lines.length} error line(s), first: ${lines[0].slice(0, 400)}`);
+        await s.stop();
+      }
+    }
+  }
+  const h = results.hearth;
+  const rows = [];
+  if (h) {
+    const other = (f) => ('against' in results ? { against: valueOf(results.against, f) } : {});
+    rows.push(row(`remote join (hs2 user into an hs1 room), ${h.join.n} rooms: p50`, 'ms', h.join.p50, { op: '<=', value: 50 }, other((r) => r.join.p50)));
+    rows.push(row('remote join: p99', 'ms', h.join.p99, undefined, other((r) => r.join.p99)));
+    rows.push(row(`send on hs1 -> /sync on hs2, ${h.latency.n} messages one at a time: p50`, 'ms', h.latency.p50, { op: '<=', value: 10 }, other((r) => r.latency.p50)));
+    rows.push(row('send on hs1 -> /sync on hs2: p99', 'ms', h.latency.p99, undefined, other((r) => r.latency.p99)));
+    rows.push(row(`burst: ${h.burst.sent} sends on hs1 (${P.concurrency} in flight) delivered to hs2`, 'req/s', h.burst.rate, undefined, other((r) => r.burst.rate)));
+    rows.push(row('burst: events missing at hs2', 'count', h.burst.missing, { op: '=', value: 0 }, other((r) => r.burst.missing)));
+  }
+  return { rows, details: { results }, problems };
+}
+
+async function federationRun(P, [hs1, hs2]) {
+  const agent1 = keepAlive(P.concurrency + 2);
+  const agent2 = keepAlive(4);
+  const call = async (srv, agent, method, path, token, json) => {
+    const r = await request(agent, srv.port, method, path, { headers: token ? auth({ token }) : {}, ...(json !== undefined ? { json } : {}), timeoutMs: 60_000 });
+    if (r.status !== 200) throw new Error(`${method} ${path.split('?')[0]} on ${srv.serverName}: ${r.status} ${r.body.slice(0, 300)}`);
+    return { ...r, json: JSON.parse(r.body) };
+  };
+  const register = async (srv, agent, user) => (await call(srv, agent, 'POST', '/_matrix/client/v3/register', undefined, { username: user, password: 'bench password 123', auth: { type: 'm.login.dummy' } })).json.access_token;
+  const alice = await register(hs1, agent1, 'alice');
+  const bob = await register(hs2, agent2, 'bob');
+  // Remote joins.
+  const rooms = [];
+  for (let i = 0; i < P.joins; i++) rooms.push((await call(hs1, agent1, 'POST', '/_matrix/client/v3/createRoom', alice, { preset: 'public_chat' })).json.room_id);
+  const joinTimes = [];
+  for (const roomId of rooms) {
+    const r = await call(hs2, agent2, 'POST', `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, bob, {});
+    joinTimes.push(r.ms);
+  }
+  // bob's /sync on hs2, long-polling; each arrival is timestamped.
+  const arrivals = new Map();
+  let since = (await call(hs2, agent2, 'GET', '/_matrix/client/v3/sync?timeout=0&filter=' + enc(JSON.stringify({ room: { timeline: { limit: 1 } } })), bob)).json.next_batch;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const r = await call(hs2, agent2, 'GET', `/_matrix/client/v3/sync?since=${enc(since)}&timeout=5000`, bob);
+      const t = performance.now();
+      since = r.json.next_batch;
+      for (const room of Object.values(r.json.rooms?.join ?? {})) for (const e of room.timeline?.events ?? []) if (e.type === 'm.room.message' && !arrivals.has(e.event_id)) arrivals.set(e.event_id, t);
+    }
+  })();
+  // Wait for the join state to settle in bob's sync before measuring.
+  await sleep(500);
+  const latencies = [];
+  let n = 0;
+  for (let i = 0; i < P.latencyMessages; i++) {
+    const roomId = rooms[i % rooms.length];
+    const r = await call(hs1, agent1, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/l${n++}`, alice, { msgtype: 'm.text', body: `latency ${i}` });
+    const id = r.json.event_id;
+    const end = Date.now() + 10_000;
+    while (!arrivals.has(id)) {
+      if (Date.now() > end) throw new Error(`message ${i} did not reach hs2 within 10 s`);
+      await sleep(0.2);
+    }
+    latencies.push(Math.max(0, arrivals.get(id) - r.t1));
+  }
+  // A burst at `concurrency` in flight for `burstS` seconds.
+  const sent = [];
+  const start = performance.now();
+  const stopAt = start + P.burstS * 1000;
+  await Promise.all(Array.from({ length: P.concurrency }, async () => {
+    while (performance.now() < stopAt) {
+      const k = n++;
+      const roomId = rooms[k % rooms.length];
+      const r = await call(hs1, agent1, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/b${k}`, alice, { msgtype: 'm.text', body: `burst ${k}` });
+      sent.push(r.json.event_id);
+    }
+  }));
+  const deadline = Date.now() + P.graceMs;
+  while (sent.some((id) => !arrivals.has(id)) && Date.now() < deadline) await sleep(50);
+  const got = sent.filter((id) => arrivals.has(id));
+  const last = Math.max(...got.map((id) => arrivals.get(id)));
+  polling = false;
+  await poller.catch(() => undefined);
+  agent1.destroy();
+  agent2.destroy();
+  return {
+    join: percentiles(joinTimes), latency: percentiles(latencies),
+    burst: { sent: sent.length, delivered: got.length, missing: sent.length - got.length, rate: got.length / ((last - start) / 1000) },
+  };
 }
 
 // ---- 5. ephemeral ----------------------------------------------------------------------------------

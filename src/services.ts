@@ -41,6 +41,8 @@ import { HttpFederationClient } from './core/federation/client.js';
 import { HttpsWellKnownFetcher, ServerResolver } from './core/federation/discovery.js';
 import { KeyRingEventVerifier } from './core/federation/event-signatures.js';
 import type { FederationEventHandler } from './core/federation/handler.js';
+import { Backfiller } from './core/federation/backfill.js';
+import { FederationEdus } from './core/federation/edus.js';
 import { PduFanout } from './core/federation/fanout.js';
 import { FederationHistory } from './core/federation/history.js';
 import { RemoteMembership } from './core/federation/membership.js';
@@ -123,6 +125,8 @@ export interface Services {
   federation: FederationServices;
   /** Rooms across servers: received events, membership through other servers, answers to them (spec/federation.md). */
   federationRooms: FederationRooms;
+  /** Typing, presence, receipts, to-device messages and server events across servers, both ways (spec/federation.md "EDUs"). */
+  federationEdus: FederationEdus;
   /** Device-list changes (positions, wake-ups, the federation hook). */
   deviceLists: DeviceListService;
   /** End-to-end encryption keys: upload, query, claim, cross-signing. */
@@ -202,7 +206,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     config.federation.enabled ? federationRooms.membership : undefined,
     (roomId, userId, err) => logger.warn({ err, roomId, userId }, 'federation: an invite made with a new room failed'));
   const directory = new DirectoryService(config, storage.rooms, roomState);
-  const reader = new RoomReader(config, storage.rooms, roomState, clock);
+  const reader = new RoomReader(config, storage.rooms, roomState, clock,
+    config.federation.enabled ? (roomId, limit) => federationRooms.backfiller.backfill(roomId, limit) : undefined);
   const hierarchy = new HierarchyService(storage.rooms, roomState, clock);
   const accountData = new AccountDataService(config, storage.sync, storage.rooms, storage.accounts, roomState, notifier, positions, clock);
   const push: PushService = new PushService(storage.sync, accountData);
@@ -250,6 +255,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
     },
   });
+  const federationEdus = new FederationEdus(config.server_name, config.federation.enabled, transport.services.sender, storage.rooms, roomState,
+    typing, presence, accountData, notices, events, deadlines, clock, logger, federationRooms.handler);
   // Received transactions go to the room protocol (tests may put their own handler in its place).
   const handler: FederationEventHandler = opts.federation?.eventHandler ?? federationRooms.handler;
   const federation: FederationServices = { ...transport.services, handler, receiver: new TransactionReceiver(storage.federation, handler, clock, logger) };
@@ -292,6 +299,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     outbound,
     federation,
     federationRooms,
+    federationEdus,
     deviceLists,
     keys,
     e2eeFederation,
@@ -302,6 +310,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       deadlines.stop();
       await federationRooms.fanout.settled();
       await e2eeFederation.settled();
+      await federationEdus.settled();
       await federation.sender.stop();
       outbound.close();
       await notices.settled();
@@ -333,7 +342,7 @@ function createFederationTransport(
     logger, opts.keyRing);
   const eventVerifier = new KeyRingEventVerifier(keyRing);
   const senderOpts = opts.sender ?? {};
-  const sender = new QueueingFederationSender(config, storage.federation, clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
+  const sender = new QueueingFederationSender(config, storage.federation, opts.transactionTransport ?? clientTransport(client, senderOpts.requestTimeoutMs ?? 60_000), clock,
     uuidV7Generator(() => clock.now()), logger, senderOpts);
   return { outbound, services: { policy, resolver, client, keyRing, eventVerifier, sender } };
 }
@@ -363,5 +372,6 @@ function createFederationRooms(
     await keyRing.verifyJsonSignedBy(redactEvent(pduOf(event), version), server, event.origin_server_ts);
   };
   const membership = new RemoteMembership(config, client, storage.rooms, remote, outOfBand, signingKey, signedBy, clock, logger);
-  return { receiver, remote, handler, fanout, history, resident, membership };
+  const backfiller = new Backfiller(config.server_name, storage.rooms, roomState, remote, clock, logger);
+  return { receiver, remote, handler, fanout, history, resident, membership, backfiller };
 }

@@ -1,14 +1,16 @@
 // Account data, receipts and read markers, to-device messages: small per-user streams that /sync
 // delivers. Each change takes a position from the global counter and wakes the users it concerns.
-// (matrix-spec: account-data.yaml, receipts.yaml, read_markers.yaml, to_device.yaml)
+// (matrix-spec: account-data.yaml, receipts.yaml, read_markers.yaml, to_device.yaml) Receipts and
+// to-device messages of other servers' users arrive here from federation (receiveRemoteReceipt,
+// deliverRemoteToDevice); ours for them leave through the listeners.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badJson, forbidden, invalidParam, MatrixError, notFound } from '../errors.js';
-import type { AccountStore, RoomStore, SyncStore, ToDeviceRecord } from '../storage/types.js';
+import type { AccountStore, ReceiptRecord, RoomStore, SyncStore, ToDeviceRecord, ToDeviceTxn } from '../storage/types.js';
 import type { AuthContext } from './accounts/events.js';
 import { membershipOf } from './auth-rules.js';
 import type { JsonObject } from './events/types.js';
-import { joinedMembers, lookupIn, type RoomStateService } from './rooms/room-state.js';
+import { joinedMembers, lookupIn, type RoomState, type RoomStateService } from './rooms/room-state.js';
 import { parseUserId } from './ids.js';
 import { KeyedMutex } from './lock.js';
 import type { Notifier } from './notifier.js';
@@ -18,7 +20,20 @@ import type { StreamPositions } from './stream.js';
 const SERVER_OWNED_TYPES = new Set(['m.fully_read', 'm.push_rules']);
 export const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
 
+/** To-device messages for one user's devices ('*': all of them), by user ID. */
+export type ToDeviceMessages = Record<string, Record<string, JsonObject>>;
+
+/** What federation sends on: local users' receipts, and to-device messages for other servers' users. */
+export interface AccountDataListener {
+  /** A local user's receipt was stored (every type: the listener picks what may leave the server). */
+  receiptStored?(r: ReceiptRecord): void;
+  /** A local user sent to-device messages to users of other servers (the listener groups them by server). */
+  remoteToDevice?(sender: string, type: string, messages: ToDeviceMessages): void;
+}
+
 export class AccountDataService {
+  private readonly listeners: AccountDataListener[] = [];
+
   constructor(
     private readonly config: Config,
     private readonly store: SyncStore,
@@ -29,6 +44,10 @@ export class AccountDataService {
     private readonly positions: () => Promise<StreamPositions>,
     private readonly clock: Clock,
   ) {}
+
+  addListener(l: AccountDataListener): void {
+    this.listeners.push(l);
+  }
 
   private checkOwner(auth: AuthContext, userId: string): void {
     if (userId !== auth.userId) throw forbidden('You can only access your own account data');
@@ -145,16 +164,29 @@ export class AccountDataService {
       await this.put(auth.userId, roomId, 'm.fully_read', { event_id: eventId });
       return;
     }
+    const r = await this.storeReceipt(room, receiptType, auth.userId, threadId ?? '', eventId, target.streamOrdering, this.clock.now());
+    if (r) for (const l of this.listeners) l.receiptStored?.(r);
+  }
+
+  /** Stores a receipt and wakes those who see it; undefined when it is older than the user's current one. */
+  private async storeReceipt(room: RoomState, receiptType: string, userId: string, threadId: string, eventId: string, eventStreamOrdering: number, ts: number): Promise<ReceiptRecord | undefined> {
     const pos = (await this.positions()).next();
-    const stored = await this.store.putReceipt({
-      roomId, receiptType, userId: auth.userId, threadId: threadId ?? '', eventId,
-      eventStreamOrdering: target.streamOrdering, ts: this.clock.now(), streamOrdering: pos,
-    });
-    if (!stored) return; // an older event than the current receipt: nothing changes
-    const users = receiptType === 'm.read.private'
-      ? [auth.userId]
-      : joinedMembers(room);
-    this.notifier.notify(users, pos);
+    const r: ReceiptRecord = { roomId: room.roomId, receiptType, userId, threadId, eventId, eventStreamOrdering, ts, streamOrdering: pos };
+    if (!(await this.store.putReceipt(r))) return undefined; // an older event than the current receipt: nothing changes
+    this.notifier.notify(receiptType === 'm.read.private' ? [userId] : joinedMembers(room), pos);
+    return r;
+  }
+
+  /**
+   * A read receipt of another server's user, from their server (the caller checked the user, the
+   * origin and the room's ACL): stored like a local one when it names an event of the room this
+   * server has; returns whether it was stored.
+   */
+  async receiveRemoteReceipt(roomId: string, userId: string, eventId: string, threadId: string, ts: number): Promise<boolean> {
+    const room = await this.roomState.get(roomId);
+    const target = await this.rooms.getEvent(eventId);
+    if (!room || !target || target.event.room_id !== roomId || target.serverLocal) return false;
+    return (await this.storeReceipt(room, 'm.read', userId, threadId, eventId, target.streamOrdering, ts)) !== undefined;
   }
 
   /** POST /rooms/{roomId}/read_markers (matrix-spec: read_markers.yaml#setReadMarker). */
@@ -169,27 +201,51 @@ export class AccountDataService {
    * PUT /sendToDevice/{eventType}/{txnId} (matrix-spec: to_device.yaml#sendToDevice): GTChat's
    * whisper, a private message to one user's devices ('*' = all of them). Idempotent per txnId.
    */
-  async sendToDevice(auth: AuthContext, type: string, txnId: string, messages: Record<string, Record<string, JsonObject>>): Promise<void> {
+  async sendToDevice(auth: AuthContext, type: string, txnId: string, messages: ToDeviceMessages): Promise<void> {
     this.checkType(type);
+    const remote: ToDeviceMessages = {};
+    for (const [userId, byDevice] of Object.entries(messages)) {
+      const parsed = parseUserId(userId);
+      if (!parsed) throw invalidParam(`Invalid user ID ${userId}`);
+      for (const content of Object.values(byDevice)) {
+        if (typeof content !== 'object' || content === null || Array.isArray(content)) throw badJson('Each message must be an object');
+      }
+      if (parsed.domain !== this.config.server_name) remote[userId] = byDevice; // their server delivers them
+    }
+    // The transaction ID is scoped to the request path, which names the event type ("Transaction identifiers").
+    const stored = await this.deliver(auth.userId, type, messages, { userId: auth.userId, deviceId: auth.deviceId, scope: `sendToDevice ${type}`, txnId, ts: this.clock.now() });
+    if (stored && Object.keys(remote).length > 0) for (const l of this.listeners) l.remoteToDevice?.(auth.userId, type, remote);
+  }
+
+  /**
+   * To-device messages from another server's user (m.direct_to_device; the caller checked that the
+   * sender belongs to `origin`): delivered to this server's users' devices, once per message ID.
+   */
+  async deliverRemoteToDevice(origin: string, sender: string, type: string, messageId: string, messages: ToDeviceMessages): Promise<boolean> {
+    return this.deliver(sender, type, messages, { userId: origin, deviceId: '', scope: 'federation m.direct_to_device', txnId: messageId, ts: this.clock.now() });
+  }
+
+  /** Stores the messages for this server's users (others are skipped), unless `txn` was seen; returns false for a repeat. */
+  private async deliver(sender: string, type: string, messages: ToDeviceMessages, txn: ToDeviceTxn): Promise<boolean> {
     const positions = await this.positions();
     const out: ToDeviceRecord[] = [];
     const users = new Set<string>();
     for (const [userId, byDevice] of Object.entries(messages)) {
-      const parsed = parseUserId(userId);
-      if (!parsed) throw invalidParam(`Invalid user ID ${userId}`);
-      if (parsed.domain !== this.config.server_name) continue; // no federation: remote users are not reachable
+      if (parseUserId(userId)?.domain !== this.config.server_name) continue;
+      // Messages to devices that do not exist go nowhere (they would never be fetched).
+      const known = (await this.accounts.listDevices(userId)).map((d) => d.deviceId);
       for (const [deviceId, content] of Object.entries(byDevice)) {
-        if (typeof content !== 'object' || content === null || Array.isArray(content)) throw badJson('Each message must be an object');
-        const devices = deviceId === '*' ? (await this.accounts.listDevices(userId)).map((d) => d.deviceId) : [deviceId];
+        if (typeof content !== 'object' || content === null || Array.isArray(content)) continue;
+        const devices = deviceId === '*' ? known : known.includes(deviceId) ? [deviceId] : [];
         for (const d of devices) {
-          out.push({ streamOrdering: 0, userId, deviceId: d, sender: auth.userId, type, content });
+          out.push({ streamOrdering: 0, userId, deviceId: d, sender, type, content });
           users.add(userId);
         }
       }
     }
     for (const m of out) m.streamOrdering = positions.next();
-    // The transaction ID is scoped to the request path, which names the event type ("Transaction identifiers").
-    const stored = await this.store.addToDevice(out, { userId: auth.userId, deviceId: auth.deviceId, scope: `sendToDevice ${type}`, txnId, ts: this.clock.now() });
+    const stored = await this.store.addToDevice(out, txn);
     if (stored && out.length > 0) this.notifier.notify(users, out[out.length - 1]!.streamOrdering);
+    return stored;
   }
 }

@@ -232,7 +232,8 @@ export class AdminService {
     if (!(await this.rooms.getRoom(roomId))) throw notFound('Room not found');
     const text = message ?? 'This room has been shut down by the server administrators.';
     await this.store.setRoomBlocked(roomId, true, null, this.clock.now());
-    await this.notices.roomEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
+    // For the local members who are made to leave: the room goes on on other servers.
+    await this.notices.roomEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, { federate: false });
     const result: ShutdownResult = { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null };
     for (const m of await this.rooms.getRoomMembers(roomId, ['join', 'invite', 'knock'])) {
       if (parseUserId(m.userId)?.domain !== this.config.server_name) continue;

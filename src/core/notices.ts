@@ -31,8 +31,14 @@ const NOTICE_ROOM_POWER_LEVELS = (system: string | undefined): JsonObject => ({
   invite: 100,
 });
 
+/** Told of each room-scoped server-generated event meant for the room's members on every server. */
+export interface ServerEventListener {
+  roomEventSent(roomId: string, eventId: string): void;
+}
+
 export class ServerNoticeService {
   private readonly locks = new KeyedMutex();
+  private readonly listeners: ServerEventListener[] = [];
 
   constructor(
     private readonly config: Config,
@@ -44,6 +50,10 @@ export class ServerNoticeService {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
+
+  addListener(l: ServerEventListener): void {
+    this.listeners.push(l);
+  }
 
   get serverName(): string {
     return this.config.server_name;
@@ -151,12 +161,31 @@ export class ServerNoticeService {
     return sent;
   }
 
-  /** One server-generated event in a room's timeline, outside the room graph, seen by its members. */
-  async roomEvent(roomId: string, type: string, content: JsonObject): Promise<string> {
+  /**
+   * One server-generated event in a room's timeline, outside the room graph, seen by its members;
+   * with `federate` (the default) also by the room's members on other servers (spec/server-events.md
+   * "Across servers"): the listeners send it on.
+   */
+  async roomEvent(roomId: string, type: string, content: JsonObject, opts: { federate?: boolean } = {}): Promise<string> {
     if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
     const room = await this.roomState.get(roomId);
     if (!room) throw notFound('Unknown room');
     const r = await this.writer.send(roomId, { type, sender: this.serverName, content }, { serverLocal: true });
+    if (opts.federate !== false && !r.duplicate) for (const l of this.listeners) l.roomEventSent(roomId, r.eventId);
+    return r.eventId;
+  }
+
+  /**
+   * A room-scoped server-generated event of another server (hearth.server_event; the caller checked
+   * that `origin` shares the room and its ACL allows it): stored like ours, outside the graph, with
+   * the origin's name as sender and its timestamp (never later than now); once per (origin, ID).
+   */
+  async receiveRemoteRoomEvent(origin: string, roomId: string, id: string, type: string, content: JsonObject, ts: number): Promise<string> {
+    if (type.length === 0 || Buffer.byteLength(type, 'utf8') > 255) throw badJson('Invalid event type');
+    const r = await this.writer.send(roomId, { type, sender: origin, content }, {
+      serverLocal: true, originServerTs: Math.min(ts, this.clock.now()),
+      txn: { userId: origin, deviceId: '', scope: 'hearth.server_event', txnId: id },
+    });
     return r.eventId;
   }
 

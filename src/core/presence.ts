@@ -3,6 +3,7 @@
 // session with no active action for presence.idle_timeout_ms counts as unavailable. status_msg and
 // the last-active time are per user and persisted; nobody is online after a restart until they make
 // a request. Every change of the derived value takes a position and wakes the user's room-mates.
+// Other servers' users have the presence their server last sent (setRemote), until it times out.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forbidden, invalidParam, notFound } from '../errors.js';
@@ -29,9 +30,23 @@ interface PresenceState {
 const RANK: Record<Presence, number> = { offline: 0, unavailable: 1, online: 2 };
 export const MAX_STATUS_MSG_CHARS = 1024;
 
+/** Told of every change of a local user's derived presence (federation sends it on). */
+export interface PresenceListener {
+  presenceChanged(userId: string): void;
+}
+
+/** Another server's user's presence as their server sent it (m.presence EDU). */
+export interface RemotePresence {
+  presence: Presence;
+  lastActiveAgo?: number;
+  currentlyActive?: boolean;
+  statusMsg?: string | null;
+}
+
 export class PresenceService implements SessionListener {
   private states = new Map<string, PresenceState>();
   private statusCache = new Map<string, string | null>();
+  private readonly listeners: PresenceListener[] = [];
 
   constructor(
     private readonly config: Config,
@@ -47,6 +62,18 @@ export class PresenceService implements SessionListener {
     private readonly clock: Clock,
   ) {
     sessions.addListener(this);
+    // Someone who joins a room shows their presence to its members in their next /sync (the other
+    // way round, the joiner gets the members' presence: syncEvents, newly joined rooms).
+    writer.addListener({
+      onEventPersisted: (rec) => {
+        const e = rec.event;
+        if (e.type === 'm.room.member' && e.state_key !== undefined && e.content.membership === 'join') void this.announceJoin(e.state_key, e.room_id);
+      },
+    });
+  }
+
+  addListener(l: PresenceListener): void {
+    this.listeners.push(l);
   }
 
   get enabled(): boolean {
@@ -112,8 +139,56 @@ export class PresenceService implements SessionListener {
     const position = positions.next();
     this.states.set(userId, { presence: d.presence, statusMsg: currentStatus, lastActiveTs, currentlyActive, position });
     this.log(position, userId);
+    for (const l of this.listeners) l.presenceChanged(userId);
     if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
     this.notifier.notify(await this.audience(userId), position);
+  }
+
+  /**
+   * Another server's user's presence, as their server sent it (the caller checked that the user shares
+   * a room with this server's users): shown like local presence to the users who share a room with
+   * them; it turns offline after `timeoutMs` without an update (their server renews it).
+   */
+  async setRemote(userId: string, p: RemotePresence, timeoutMs: number): Promise<void> {
+    if (!this.enabled) return;
+    const positions = await this.positions();
+    const now = this.clock.now();
+    const prev = this.states.get(userId);
+    const statusMsg = p.statusMsg === undefined ? prev?.statusMsg ?? null : p.statusMsg;
+    const lastActiveTs = p.lastActiveAgo !== undefined ? now - p.lastActiveAgo : prev?.lastActiveTs ?? 0;
+    const currentlyActive = p.currentlyActive ?? false;
+    this.deadlines.cancel(`remote-presence:${userId}`);
+    if (p.presence !== 'offline') {
+      this.deadlines.schedule(`remote-presence:${userId}`, now + timeoutMs, () => {
+        const st = this.states.get(userId);
+        if (st && st.presence !== 'offline') void this.setRemote(userId, { presence: 'offline' }, timeoutMs);
+      });
+    }
+    const changed = !prev || prev.presence !== p.presence || prev.statusMsg !== statusMsg || prev.currentlyActive !== currentlyActive
+      || Math.abs(prev.lastActiveTs - lastActiveTs) > 1000;
+    if (!changed) return;
+    const position = positions.next();
+    this.states.set(userId, { presence: p.presence, statusMsg, lastActiveTs, currentlyActive, position });
+    this.log(position, userId);
+    this.notifier.notify(await this.audience(userId), position);
+  }
+
+  /** A user joined a room: their known presence takes a new position, so the room's members see it. */
+  private async announceJoin(userId: string, roomId: string): Promise<void> {
+    if (!this.enabled) return;
+    const st = this.states.get(userId);
+    if (!st || (st.presence === 'offline' && st.statusMsg === null)) return;
+    const position = (await this.positions()).next();
+    st.position = position;
+    this.log(position, userId);
+    const room = await this.roomState.get(roomId);
+    if (room) this.notifier.notify(joinedMembers(room), position);
+  }
+
+  /** The user's presence as m.presence content, when this server knows it (for other servers). */
+  current(userId: string): JsonObject | undefined {
+    if (!this.enabled || !this.states.has(userId)) return undefined;
+    return this.content(userId);
   }
 
   /** The user and everyone who shares a joined room with them. */
@@ -217,16 +292,30 @@ export class PresenceService implements SessionListener {
     const out: JsonObject[] = [];
     const changed = since !== undefined ? this.changedSince(since, upTo) : undefined;
     if (changed !== undefined) {
-      // Incremental: only the users whose presence changed, if they share a room with the viewer.
-      if (changed.size === 0) return out;
+      // Incremental: the users whose presence changed, if they share a room with the viewer, and the
+      // members of rooms the viewer joined meanwhile (whatever their presence's age).
+      const joined = await this.rooms.getRoomsForUser(userId, ['join']);
+      const fresh = new Set<string>();
+      for (const m of joined) {
+        if (m.streamOrdering <= since! || m.streamOrdering > upTo) continue;
+        const room = await this.roomState.get(m.roomId);
+        for (const u of room ? joinedMembers(room) : []) if (u !== userId) fresh.add(u);
+      }
+      if (changed.size === 0 && fresh.size === 0) return out;
       // Few changes: one membership query per changed user. Many (a parked sync while thousands came
       // online): the viewer's room-mates once, from the cached member lists, instead of a query each.
       const mates = changed.size > 32 ? await this.audience(userId) : undefined;
-      const viewerRooms = mates ? undefined : new Set((await this.rooms.getRoomsForUser(userId, ['join'])).map((m) => m.roomId));
+      const viewerRooms = mates ? undefined : new Set(joined.map((m) => m.roomId));
       for (const u of changed) {
         const st = this.states.get(u);
         if (!st || st.position <= since! || st.position > upTo) continue;
         if (u !== userId && !(mates ? mates.has(u) : await this.sharesRoom(viewerRooms!, u))) continue;
+        fresh.delete(u);
+        out.push({ type: 'm.presence', sender: u, content: this.content(u) });
+      }
+      for (const u of fresh) {
+        const st = this.states.get(u);
+        if (!st || st.position > upTo || (st.presence === 'offline' && st.statusMsg === null)) continue;
         out.push({ type: 'm.presence', sender: u, content: this.content(u) });
       }
       return out;

@@ -2,6 +2,8 @@
 // A notification lasts until the earliest of its timeout, `typing: false`, the user sending an event
 // in the room, or the end of the session that set it. Each change of a room's typing set takes one
 // position and is pushed to the room's joined members; expiries come from the shared deadline queue.
+// Other servers' users type through their server (setRemote): until it says stop, they send an event
+// in the room, or the federated timeout passes without a renewal.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forbidden } from '../errors.js';
@@ -18,14 +20,21 @@ import type { StreamPositions } from './stream.js';
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
 
 interface RoomTyping {
-  users: Map<string, { sessionId: string; until: number }>;
+  /** sessionId null: another server's user, set by their server (setRemote). */
+  users: Map<string, { sessionId: string | null; until: number }>;
   position: number;
+}
+
+/** Told of every typing notification set (also each renewal) or ended, for any user (federation). */
+export interface TypingListener {
+  typingChanged(roomId: string, userId: string, typing: boolean): void;
 }
 
 export class TypingService implements SessionListener {
   private rooms = new Map<string, RoomTyping>();
   /** session id -> rooms where that session set a typing notification (ending a session is O(its rooms)). */
   private bySession = new Map<string, Set<string>>();
+  private readonly listeners: TypingListener[] = [];
 
   constructor(
     private readonly config: Config,
@@ -50,6 +59,10 @@ export class TypingService implements SessionListener {
     });
   }
 
+  addListener(l: TypingListener): void {
+    this.listeners.push(l);
+  }
+
   /** PUT /rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping). */
   async set(auth: AuthContext, session: Session, roomId: string, userId: string, typing: boolean, timeoutMs: number | undefined): Promise<void> {
     if (userId !== auth.userId) throw forbidden('You can only set your own typing state');
@@ -64,13 +77,37 @@ export class TypingService implements SessionListener {
     const until = this.clock.now() + timeout;
     const r = this.room(roomId);
     const prev = r.users.get(userId);
-    if (prev) this.unindex(prev.sessionId, roomId);
+    if (prev?.sessionId) this.unindex(prev.sessionId, roomId);
     r.users.set(userId, { sessionId: session.id, until });
     let rooms = this.bySession.get(session.id);
     if (!rooms) this.bySession.set(session.id, (rooms = new Set()));
     rooms.add(roomId);
     this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
+    for (const l of this.listeners) l.typingChanged(roomId, userId, true);
     if (!prev) await this.changed(roomId);
+  }
+
+  /**
+   * Another server's user is typing (or stopped) in a room, as their server says (the caller checked
+   * the user's membership): it lasts `timeoutMs` unless renewed, or until they stop or send an event.
+   */
+  async setRemote(roomId: string, userId: string, typing: boolean, timeoutMs: number): Promise<void> {
+    if (!typing) {
+      await this.stop(roomId, userId);
+      return;
+    }
+    const until = this.clock.now() + timeoutMs;
+    const r = this.room(roomId);
+    const prev = r.users.get(userId);
+    if (prev?.sessionId) this.unindex(prev.sessionId, roomId);
+    r.users.set(userId, { sessionId: null, until });
+    this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
+    if (!prev) await this.changed(roomId);
+  }
+
+  /** Whether the user has a live typing notification in the room. */
+  isTyping(roomId: string, userId: string): boolean {
+    return this.rooms.get(roomId)?.users.has(userId) ?? false;
   }
 
   private room(roomId: string): RoomTyping {
@@ -89,8 +126,9 @@ export class TypingService implements SessionListener {
     const entry = r?.users.get(userId);
     if (!r || !entry) return;
     r.users.delete(userId);
-    this.unindex(entry.sessionId, roomId);
+    if (entry.sessionId) this.unindex(entry.sessionId, roomId);
     this.deadlines.cancel(`typing:${roomId}|${userId}`);
+    for (const l of this.listeners) l.typingChanged(roomId, userId, false);
     await this.changed(roomId);
   }
 

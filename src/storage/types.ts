@@ -182,6 +182,8 @@ export interface PersistEventInput {
    * the room's state (the event itself is an outlier).
    */
   outOfBand?: { userId: string; membership: string; streamOrdering: number };
+  /** The event is stored as an outlier and now joins the graph (backfill reached it): that row is replaced. */
+  replacesOutlier?: boolean;
 }
 
 export interface PersistGraph {

@@ -102,6 +102,60 @@ describe('rooms across two Hearths', () => {
     expect({ status: again.status, errcode: again.body.errcode }).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
   });
 
+  it('room version 12 (room IDs without a server): bob joins through the server he is given, and only then', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'Twelve', room_version: '12' });
+    expect(created.status).toBe(200);
+    const v12 = created.body.room_id as string;
+    expect(v12).not.toContain(':');
+    const nowhere = await bob.call('POST', `${C}/join/${enc(v12)}`, {});
+    expect({ status: nowhere.status, errcode: nowhere.body.errcode }).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+    expect((await bob.call('POST', `${C}/join/${enc(v12)}?via=${enc(hs1.name)}`, {})).status).toBe(200);
+    const fromBob = await send(bob, v12, 'v12 from hs2');
+    await syncUntil(alice, 'bob\'s message in the v12 room', (b) => timelineOf(b, v12).some((e) => e.event_id === fromBob));
+    const create = await bob.call('GET', `${C}/rooms/${enc(v12)}/state/m.room.create/`);
+    expect(create.body.room_version).toBe('12');
+  });
+
+  it('history from before the join is backfilled from hs1 as bob pages back, in order, to the room\'s creation', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'History' });
+    const histId = created.body.room_id as string;
+    const sent: string[] = [];
+    for (let i = 0; i < 25; i++) sent.push(await send(alice, histId, `old ${i}`));
+    expect((await bob.call('POST', `${C}/join/${enc(histId)}?via=${enc(hs1.name)}`, {})).status).toBe(200);
+    const seen: Record<string, any>[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const r = await bob.call('GET', `${C}/rooms/${enc(histId)}/messages?dir=b&limit=10${from ? `&from=${enc(from)}` : ''}`);
+      expect(r.status).toBe(200);
+      seen.push(...(r.body.chunk as Record<string, any>[]));
+      if (!r.body.end) break;
+      from = r.body.end;
+    }
+    const messages = seen.filter((e) => e.type === 'm.room.message').map((e) => e.event_id as string);
+    expect(messages).toEqual([...sent].reverse());
+    // Newest first down to the room's creation, each event once.
+    expect(seen[0]).toMatchObject({ type: 'm.room.member', state_key: bob.userId });
+    expect(seen[seen.length - 1]).toMatchObject({ type: 'm.room.create' });
+    expect(new Set(seen.map((e) => e.event_id)).size).toBe(seen.length);
+    // Backfilled history never shows up in /sync as new.
+    const sync = await bob.call('GET', `${C}/sync?since=${enc(bob.since!)}&timeout=0`);
+    expect(JSON.stringify(sync.body)).not.toContain(sent[0]!);
+  });
+
+  it('alice leaves her own room while bob stays; she rejoins through hs2, the only server left in it', async () => {
+    const created = await alice.call('POST', `${C}/createRoom`, { preset: 'public_chat', name: 'Handed over' });
+    const id = created.body.room_id as string;
+    expect((await bob.call('POST', `${C}/join/${enc(id)}?via=${enc(hs1.name)}`, {})).status).toBe(200);
+    await syncUntil(alice, 'bob\'s join', (b) => timelineOf(b, id).some((e) => e.state_key === bob.userId));
+    expect((await alice.call('POST', `${C}/rooms/${enc(id)}/leave`, {})).status).toBe(200);
+    await until('alice\'s leave at hs2', async () => (await hs2.running.services.storage.rooms.getMembership(id, alice.userId))?.membership === 'leave');
+    const whileAway = await send(bob, id, 'while alice was away');
+    expect((await alice.call('POST', `${C}/join/${enc(id)}`, {})).status).toBe(200);
+    // hs1's copy of the room caught up through the join: bob's message is in alice's history.
+    const page = await alice.call('GET', `${C}/rooms/${enc(id)}/messages?dir=b&limit=10`);
+    expect((page.body.chunk as { event_id: string }[]).map((e) => e.event_id)).toContain(whileAway);
+  });
+
   it('bob leaves; alice sees it, and hs2 no longer gets the room\'s events', async () => {
     expect((await bob.call('POST', `${C}/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
     await syncUntil(alice, 'bob\'s leave', (b) => timelineOf(b, roomId).some((e) => e.type === 'm.room.member' && e.state_key === bob.userId && e.content.membership === 'leave'));

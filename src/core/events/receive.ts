@@ -40,6 +40,8 @@ export interface ReceiveOptions {
   outlier?: boolean;
   /** History fetched later (backfill): placed in the graph, but before every stream position, never in /sync. */
   backfilled?: boolean;
+  /** (Internal) the event is stored as an outlier and is being placed in the graph: its row is replaced. */
+  promote?: boolean;
 }
 
 export type ReceiveStatus = 'accepted' | 'soft_failed' | 'rejected' | 'outlier' | 'duplicate';
@@ -83,8 +85,14 @@ export class EventReceiver {
     if (forbiddenKeys(pdu)) throw new MatrixError(400, 'M_BAD_JSON', 'A PDU of this room version carries no event_id');
     const eventId = computeEventId(pdu, version);
     const event = this.asEvent(pdu, eventId, version);
-    // An event is stored once (one first stored as an outlier stays one).
-    if (await this.store.getEvent(eventId)) return { eventId, status: 'duplicate' };
+    // An event is stored once. One first stored as an outlier (an auth or state event fetched for
+    // others) joins the graph when history reaches it (backfill): it is placed like a new event and
+    // replaces the outlier row.
+    const existing = await this.store.getEvent(eventId);
+    if (existing) {
+      if (!(opts.backfilled && existing.graph?.outlier && !existing.graph.rejected && !existing.serverLocal)) return { eventId, status: 'duplicate' };
+      opts = { ...opts, promote: true };
+    }
     // 2. Signatures (dropped when they do not verify).
     await this.signatures.verifyEvent(event, version);
     // 3. Content hash: a mismatch means the event is processed in its redacted form.
@@ -119,13 +127,27 @@ export class EventReceiver {
   /** A room's create event: the first event of a room this server learns of (a remote room it joins). */
   private async receiveCreate(event: StoredEvent, version: RoomVersion, opts: ReceiveOptions): Promise<ReceiveResult> {
     try {
-      checkEventAuth(event, () => undefined, version);
+      // Checked as it is on the wire: a v12 create event has no room_id (the core adds it).
+      checkEventAuth({ ...pduOf(event), event_id: event.event_id } as StoredEvent, () => undefined, version);
     } catch (e) {
-      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message });
+      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote });
       throw e;
     }
+    // Backfill reached the room's beginning: the create event, stored as an outlier when the room was
+    // joined, takes its place in the graph (state before: empty; after: itself), never in /sync.
+    if (opts.promote && opts.backfilled) {
+      const key = stateKeyOf(event.type, event.state_key ?? '');
+      const created = await this.groups.create(event.room_id, null, new Map([[key, event.event_id]]), new Map([[key, event.event_id]]));
+      const room = await this.roomState.get(event.room_id);
+      await this.writer.persistDirect({
+        event, streamOrdering: await this.backwardPosition(), unsigned: null, replacesOutlier: true,
+        extremities: room?.extremities.map((x) => x.eventId) ?? [],
+        graph: { newGroups: [created.group], stateBefore: null, stateAfter: created.ref.id },
+      });
+      return { eventId: event.event_id, status: 'accepted' };
+    }
     // A create event is kept as an outlier: the room begins here once its state is known (a join).
-    return this.storeHidden(event, version, { outlier: true });
+    return this.storeHidden(event, version, { outlier: true, promote: opts.promote });
   }
 
   /** Steps 4 to 6 and storage, under the room's lock. */
@@ -137,15 +159,15 @@ export class EventReceiver {
 
     // 4. Against its own auth events; an auth event that was itself rejected rejects it (rule 2.3 / v12 3.3).
     const rejectedAuth = authRecords.find((r) => r.graph?.rejected);
-    if (rejectedAuth) return this.storeHidden(event, version, { rejected: `auth event ${rejectedAuth.event.event_id} was rejected` });
+    if (rejectedAuth) return this.storeHidden(event, version, { rejected: `auth event ${rejectedAuth.event.event_id} was rejected`, promote: opts.promote });
     try {
       const lookup = checkAuthEventsList(event, authRecords.map((r) => r.event), version, create ? { createEvent: create } : {});
       checkEventAuth(event, lookup, version, create ? { createEvent: create } : {});
     } catch (e) {
-      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message });
+      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote });
       throw e;
     }
-    if (opts.outlier) return this.storeHidden(event, version, { outlier: true });
+    if (opts.outlier) return this.storeHidden(event, version, { outlier: true, promote: opts.promote });
 
     // 5. Against the state before it.
     const room = await this.roomState.get(event.room_id);
@@ -166,7 +188,7 @@ export class EventReceiver {
     try {
       checkEventAuth(event, lookupIn(beforeState), version, create ? { createEvent: create } : {});
     } catch (e) {
-      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message }, before);
+      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote }, before);
       throw e;
     }
 
@@ -189,7 +211,7 @@ export class EventReceiver {
       try {
         checkEventAuth(event, lookupIn(room.state), version, create ? { createEvent: create } : {});
       } catch (e) {
-        if (e instanceof AuthError) return this.storeHidden(event, version, { softFailed: true, reason: e.message }, { ...before, newGroups }, after);
+        if (e instanceof AuthError) return this.storeHidden(event, version, { softFailed: true, reason: e.message, promote: opts.promote }, { ...before, newGroups }, after);
         throw e;
       }
     }
@@ -213,6 +235,7 @@ export class EventReceiver {
     };
     if (opts.backfilled) {
       input.streamOrdering = await this.backwardPosition();
+      if (opts.promote) input.replacesOutlier = true;
       await this.writer.persistDirect(input);
       return { eventId: event.event_id, status: 'accepted' };
     }
@@ -322,10 +345,15 @@ export class EventReceiver {
   private async storeHidden(
     event: StoredEvent,
     version: RoomVersion,
-    how: { outlier?: boolean; rejected?: string; softFailed?: boolean; reason?: string },
+    how: { outlier?: boolean; rejected?: string; softFailed?: boolean; reason?: string; promote?: boolean },
     before?: { group: GroupRef | null; newGroups: NewStateGroup[] },
     after?: GroupRef | null,
   ): Promise<ReceiveResult> {
+    if (how.promote) {
+      // An outlier that cannot be placed in the graph stays the outlier it was.
+      if (how.rejected !== undefined) return { eventId: event.event_id, status: 'rejected', reason: how.rejected };
+      return { eventId: event.event_id, status: how.softFailed ? 'soft_failed' : 'outlier' };
+    }
     const room = await this.roomState.get(event.room_id);
     const input: PersistEventInput = {
       event, streamOrdering: await this.backwardPosition(), unsigned: null, extremities: room?.extremities.map((x) => x.eventId) ?? [],

@@ -38,6 +38,8 @@ export interface SendOptions {
    * the auth rules do not apply to it (only the server creates one).
    */
   serverLocal?: boolean;
+  /** A server-generated event received from another server keeps that server's timestamp. */
+  originServerTs?: number;
   /**
    * Called with the built and authorised event before it is stored, under the room's lock: returns
    * the event with more signatures (an invite countersigned by the invitee's server, which the spec
@@ -181,7 +183,9 @@ export class EventWriter {
     // A server-generated event names the previous one of the room, so two of them never share an
     // event ID (the reference hash leaves the content of a message out); no graph event names either.
     const localTip = serverLocal ? await this.serverLocalTip(roomId) : undefined;
-    const built = await this.build(scratch, draft, { serverLocal, ...(localTip ? { prevs: [localTip] } : {}) });
+    const built = await this.build(scratch, draft, {
+      serverLocal, ...(localTip ? { prevs: [localTip] } : {}), ...(serverLocal && opts.originServerTs !== undefined ? { ts: opts.originServerTs } : {}),
+    });
     const { unsigned, placement } = built;
     let event = built.event;
     if (opts.countersign) {
@@ -252,7 +256,7 @@ export class EventWriter {
    * before it; on success `room` (a scratch copy, or a room being created) is advanced past it: its
    * state, state group and forward extremities (the event replaces the prev events it names).
    */
-  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; prevs?: string[] }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
+  private async build(room: RoomState, draft: EventDraft, mode: { serverLocal?: boolean; prevs?: string[]; ts?: number }): Promise<{ event: StoredEvent; unsigned: JsonObject | null; placement: Placement }> {
     const serverLocal = mode.serverLocal === true;
     const version = room.version;
     const isCreate = draft.type === 'm.room.create';
@@ -270,7 +274,7 @@ export class EventWriter {
       type: draft.type,
       ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
       content,
-      origin_server_ts: this.clock.now(),
+      origin_server_ts: mode.ts ?? this.clock.now(),
       prev_events: serverLocal ? mode.prevs ?? [] : prevs.map((p) => p.eventId),
       auth_events: isCreate || serverLocal ? [] : selectAuthEvents(draft, lookup, version),
       // Canonical JSON integers end at 2^53 - 1 (appendices.md "Canonical JSON"); a remote event that

@@ -1,5 +1,5 @@
 // What the transport hands received PDUs and EDUs to (the room-level federation protocol implements
-// it with EventReceiver), and the default until that is wired: every PDU refused as "not joined".
+// it with EventReceiver: room-handler.ts).
 import type { Logger } from '../../logger.js';
 import type { RoomStore } from '../../storage/types.js';
 import type { JsonObject } from '../../wire.js';
@@ -44,25 +44,4 @@ export async function roomVersionOfPdu(rooms: Pick<RoomStore, 'getRoom'>, pdu: J
     if (typeof v === 'string') return knownRoomVersion(v);
   }
   return undefined;
-}
-
-/** Refuses every PDU ("not joined"), drops every EDU: the transport's default until rooms federate. */
-export class NotJoinedEventHandler implements FederationEventHandler {
-  constructor(private readonly rooms: Pick<RoomStore, 'getRoom'>, private readonly logger: Logger) {}
-
-  async onPdu(origin: string, pdu: JsonObject): Promise<PduResult> {
-    const version = await roomVersionOfPdu(this.rooms, pdu);
-    let eventId: string | undefined;
-    try {
-      if (version) eventId = computeEventId(pdu, version);
-    } catch {
-      eventId = undefined; // not canonical JSON: no ID to answer under
-    }
-    this.logger.debug({ origin, eventId, roomId: pdu.room_id }, 'federation: PDU refused, rooms do not federate yet');
-    return { ...(eventId !== undefined ? { eventId } : {}), error: 'not joined' };
-  }
-
-  async onEdu(origin: string, edu: Edu): Promise<void> {
-    this.logger.debug({ origin, eduType: edu.edu_type }, 'federation: EDU ignored');
-  }
 }

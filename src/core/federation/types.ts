@@ -1,6 +1,7 @@
 // The federation transport's services as the rest of the server sees them (Services.federation),
 // and what tests may inject when building a server (ServiceOptions.federation).
 import type { EventReceiver, EventSignatureVerifier } from '../events/receive.js';
+import type { Backfiller } from './backfill.js';
 import type { PduFanout } from './fanout.js';
 import type { FederationHistory } from './history.js';
 import type { RemoteMembership } from './membership.js';
@@ -14,7 +15,7 @@ import type { DiscoveryOptions, ServerResolver, WellKnownFetcher } from './disco
 import type { FederationEventHandler } from './handler.js';
 import type { TransactionReceiver } from './inbound.js';
 import type { KeyRing, KeyRingOptions } from './keyring.js';
-import type { FederationSenderOptions, QueueingFederationSender } from './sender.js';
+import type { FederationSenderOptions, QueueingFederationSender, TransactionTransport } from './sender.js';
 
 export interface FederationServices {
   /** The outbound address policy (ip_range_blacklist / ip_range_whitelist). */
@@ -51,6 +52,8 @@ export interface FederationRooms {
   resident: ResidentRooms;
   /** Our users' joins, leaves and invites through other servers. */
   membership: RemoteMembership;
+  /** Older history of a room from other servers, for /messages. */
+  backfiller: Backfiller;
 }
 
 export interface FederationServiceOptions {
@@ -64,6 +67,8 @@ export interface FederationServiceOptions {
   client?: HttpFederationClientOptions;
   keyRing?: KeyRingOptions;
   sender?: FederationSenderOptions;
-  /** The handler of received PDUs and EDUs; by default every PDU is refused ("not joined"). */
+  /** How the outbound queue sends a transaction (tests: a recorder); by default PUT /send through the client. */
+  transactionTransport?: TransactionTransport;
+  /** The handler of received PDUs and EDUs: the room protocol's (RoomFederationHandler), or a test's. */
   eventHandler?: FederationEventHandler;
 }

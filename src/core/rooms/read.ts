@@ -234,6 +234,11 @@ export class RoomReader {
     readonly store: RoomStore,
     readonly currentState: RoomStateService,
     readonly clock: Clock,
+    /**
+     * Fetches older history of a room from other servers (federation's backfill; true when any event
+     * was stored): /messages asks when it reaches the oldest event held here.
+     */
+    private readonly backfill?: (roomId: string, limit: number, gaps?: string[]) => Promise<boolean>,
   ) {}
 
   // ---- history visibility ---------------------------------------------------------------------
@@ -441,7 +446,21 @@ export class RoomReader {
     else if (q.dir === 'f') from = TOPO_START;
     else from = await this.newestGap(roomId, a.cap);
     const to = q.to !== undefined ? await this.place(roomId, q.to, 'to') : undefined;
-    const page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    let page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+    // History this server lacks (a room joined over federation starts at the join; events sent while
+    // none of our users was in it are missing): when the page reaches the start of what is held, or
+    // crosses a gap (an event whose prev events are not stored), ask the room's other servers, then
+    // read again.
+    if (q.dir === 'b' && this.backfill) {
+      const gaps = new Set(await this.store.getBackwardExtremities(roomId));
+      if (gaps.size > 0) {
+        const crossed = [...new Set(page.events.flatMap((r) => r.event.prev_events.filter((p) => gaps.has(p))))];
+        const atStart = page.next === undefined && page.events.length < q.limit && to === undefined;
+        if ((crossed.length > 0 || atStart) && (await this.backfill(roomId, q.limit, crossed.length > 0 ? crossed : undefined))) {
+          page = await this.scan(roomId, vis, a.cap, q.dir, from, to, q.limit, q.filter);
+        }
+      }
+    }
     const out: MessagesResponse = { start: q.from ?? pagingToken(from), chunk: await this.format(viewer, page.events, vis) };
     if (page.next !== undefined) out.end = pagingToken(page.next);
     if (q.filter?.lazy_load_members) {

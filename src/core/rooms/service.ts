@@ -300,7 +300,14 @@ export class RoomService {
       if (auth.isGuest) throw guestAccessForbidden('Guests cannot join rooms on other servers');
       await this.refuseIfBlocked(roomId);
       const { membership: _m, ...content } = await this.memberContent(auth.userId, 'join', reason);
-      await this.remote!.join(auth.userId, roomId, servers, content);
+      // After the servers named, those with members in our (possibly stale) copy of the room.
+      const known2 = new Set<string>();
+      for (const e of known?.state.values() ?? []) {
+        if (e.type !== 'm.room.member' || e.content.membership !== 'join' || e.state_key === undefined) continue;
+        const d = parseUserId(e.state_key)?.domain;
+        if (d && d !== this.config.server_name) known2.add(d);
+      }
+      await this.remote!.join(auth.userId, roomId, [...servers, ...known2], content);
       return;
     }
     const room = await this.requireRoom(roomId);

@@ -119,6 +119,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     minPos: db.prepare('SELECT COALESCE(MIN(stream_ordering), 0) FROM events').pluck(),
     upsertState: db.prepare(`INSERT INTO current_state (room_id, type, state_key, event_id, stream_ordering) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, stream_ordering = excluded.stream_ordering`),
+    deleteOutlier: db.prepare('DELETE FROM events WHERE event_id = ? AND outlier = 1'),
     upsertMember: db.prepare(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten) VALUES (?, ?, ?, ?, ?, 0)
       ON CONFLICT(room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
       stream_ordering = excluded.stream_ordering, forgotten = 0`),
@@ -175,6 +176,7 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
     const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
     const g = p.graph;
     for (const group of g?.newGroups ?? []) groups.insert(group);
+    if (p.replacesOutlier) s.deleteOutlier.run(e.event_id);
     s.insertEvent.run(
       p.streamOrdering, e.event_id, e.room_id, e.type, e.state_key ?? null, e.sender, e.origin_server_ts, e.depth,
       membership, pduJson(e), p.unsigned ? JSON.stringify(p.unsigned) : null,

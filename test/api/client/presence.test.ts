@@ -315,6 +315,35 @@ describe('presence changes reach room-mates\' waiting /sync', () => {
   });
 });
 
+describe('presence on joining a room', () => {
+  const s = makeTestServer();
+  afterAll(() => s.close());
+
+  it('a user who joins gets the members\' presence in the next /sync, and they get the joiner\'s', async () => {
+    const alice = await s.register('jalice');
+    const bob = await s.register('jbob');
+    const room = await createRoom(s, bob);
+    await s.http.put(statusPath(bob.userId)).set(bearer(bob)).send({ presence: 'online', status_msg: 'here before you' }).expect(200);
+    await s.http.put(statusPath(alice.userId)).set(bearer(alice)).send({ presence: 'online', status_msg: 'just arrived' }).expect(200);
+    const aliceSince = await initialSync(s, alice);
+    const bobSince = await initialSync(s, bob);
+    // Nothing shared yet: neither sees the other.
+    await join(s, alice, room);
+    await flush();
+    const aliceRes = await s.http.get(`/_matrix/client/v3/sync?since=${enc(aliceSince)}&timeout=0`).set(bearer(alice));
+    expect(presenceOf(aliceRes.body, bob.userId).map((e) => e.content)).toEqual([
+      { presence: 'online', last_active_ago: 0, currently_active: true, status_msg: 'here before you' },
+    ]);
+    const bobRes = await s.http.get(`/_matrix/client/v3/sync?since=${enc(bobSince)}&timeout=0`).set(bearer(bob));
+    expect(presenceOf(bobRes.body, alice.userId).map((e) => e.content)).toEqual([
+      { presence: 'online', last_active_ago: 0, currently_active: true, status_msg: 'just arrived' },
+    ]);
+    // Only once: the next syncs carry neither again.
+    const again = await s.http.get(`/_matrix/client/v3/sync?since=${enc(aliceRes.body.next_batch)}&timeout=0`).set(bearer(alice));
+    expect(presenceOf(again.body, bob.userId)).toEqual([]);
+  });
+});
+
 describe('presence.enabled: false', () => {
   const s = makeTestServer({ presence: { enabled: false } });
   afterAll(() => s.close());

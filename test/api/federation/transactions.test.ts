@@ -1,7 +1,7 @@
 // PUT /_matrix/federation/v1/send/{txnId} (matrix-spec: server-server/transactions.yaml#sendTransaction):
 // PDUs handed one by one, in order, to the FederationEventHandler and answered by event ID; EDUs
 // after them; at most 50 PDUs and 100 EDUs; one processing per (origin, txnId); a rate limit per
-// origin; the default handler that refuses every PDU as "not joined".
+// origin; the room protocol's handler refusing what it cannot accept.
 import type { Edu, FederationEventHandler, PduResult } from '../../../src/core/federation/handler.js';
 import type { JsonObject } from '../../../src/wire.js';
 import { computeEventId } from '../../../src/core/crypto/event-hashing.js';
@@ -97,22 +97,24 @@ describe('the transaction rate limit per origin', () => {
   });
 });
 
-describe('the default event handler', () => {
+describe('the room protocol\'s handler', () => {
   const s = makeTestServer({ federation: { enabled: true } }, { federation: { dns: fakeDns() } });
   afterAll(() => s.close());
 
-  it('answers every PDU "not joined", under its event ID when the room version is known', async () => {
+  it('answers an error for a PDU it cannot accept: under its event ID when the room version is known, left out otherwise', async () => {
     const remote = await knownRemote(s, 'remote.test');
     const alice = await s.register('alice');
     const room = (await s.http.post('/_matrix/client/v3/createRoom').set(bearer(alice)).send({})).body.room_id as string;
+    // In a room held here, but not validly signed: refused.
     const known: JsonObject = { room_id: room, type: 'm.room.message', sender: '@m:remote.test', depth: 5, content: { body: 'hi' }, prev_events: [], auth_events: [], origin_server_ts: 1, hashes: { sha256: 'x' }, signatures: {} };
+    // The create event of a room this server is not in: not joined.
     const create: JsonObject = { type: 'm.room.create', sender: '@m:remote.test', state_key: '', depth: 1, content: { room_version: '10' }, room_id: '!new:remote.test', prev_events: [], auth_events: [], origin_server_ts: 1 };
     const unknownRoom = { ...known, room_id: '!elsewhere:remote.test' };
     const res = await signedPut(s, remote, '/_matrix/federation/v1/send/d1', txn([known, create, unknownRoom]));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ pdus: {
-      [computeEventId(known, ROOM_VERSIONS['11'])]: { error: 'not joined' },
-      [computeEventId(create, ROOM_VERSIONS['10'])]: { error: 'not joined' },
-    } });
+    expect(Object.keys(res.body.pdus).sort()).toEqual([computeEventId(known, ROOM_VERSIONS['11']), computeEventId(create, ROOM_VERSIONS['10'])].sort());
+    expect(res.body.pdus[computeEventId(known, ROOM_VERSIONS['11'])].error).toEqual(expect.any(String));
+    expect(res.body.pdus[computeEventId(create, ROOM_VERSIONS['10'])]).toEqual({ error: 'This server is not in the room' });
+    expect(await s.services.storage.rooms.getEvent(computeEventId(known, ROOM_VERSIONS['11']))).toBeUndefined();
   });
 });
