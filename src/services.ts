@@ -70,7 +70,10 @@ import { systemDnsResolver } from './core/net/dns.js';
 import { OutboundHttp } from './core/net/http.js';
 import { KeyBackupService } from './core/e2ee/backup.js';
 import { DeviceListService } from './core/e2ee/device-lists.js';
+import { E2eeFederation } from './core/e2ee/federation.js';
 import { E2eeKeyService, type RemoteKeyClient } from './core/e2ee/keys.js';
+import { RemoteDeviceLists } from './core/e2ee/remote-device-lists.js';
+import { FederationMediaFetcher } from './core/media/federation.js';
 import { MediaService, type RemoteMediaFetcher } from './core/media/service.js';
 import { mediaStoreFor, type MediaStore } from './core/media/store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -147,6 +150,10 @@ export interface Services {
   deviceLists: DeviceListService;
   /** End-to-end encryption keys: upload, query, claim, cross-signing. */
   keys: E2eeKeyService;
+  /** Keys over federation: answers to other servers, device-list EDUs out (spec/e2ee.md "Over federation"). */
+  e2eeFederation: E2eeFederation;
+  /** Remote users' device lists (cache, received EDUs, the RemoteKeyClient); undefined without federation. */
+  remoteDeviceLists: RemoteDeviceLists | undefined;
   /** Server-side key backups. */
   keyBackup: KeyBackupService;
   /** The media repository. */
@@ -240,9 +247,15 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock);
   const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock);
   const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
-  const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys);
+  // Remote users' keys and device lists over federation (spec/e2ee.md "Over federation").
+  const remoteDeviceLists = config.federation.enabled ? new RemoteDeviceLists(config.server_name, transport.services.client, storage.rooms, roomState, events, deviceLists, logger) : undefined;
+  const keys = new E2eeKeyService(config, storage.e2ee, storage.accounts, deviceLists, uia, clock, logger, opts.remoteKeys ?? remoteDeviceLists);
+  const e2eeFederation = new E2eeFederation(config.server_name, keys, storage.rooms, roomState, transport.services.sender, logger);
+  if (remoteDeviceLists) e2eeFederation.connect(deviceLists, federationRooms.handler, remoteDeviceLists);
   const keyBackup = new KeyBackupService(storage.e2ee);
-  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, opts.remoteMedia);
+  // Other servers' media over federation (spec/federation.md "Media").
+  const remoteMedia = opts.remoteMedia ?? (config.federation.enabled ? new FederationMediaFetcher(transport.services.client, transport.outbound, config.federation.verify_certificates, logger) : undefined);
+  const media = new MediaService(config, storage.media, opts.mediaStore ?? mediaStoreFor(config), storage.accounts, clock, logger, remoteMedia);
   const sync = new SyncService({
     config, rooms: storage.rooms, store: storage.sync, writer: events, roomState, reader, notifier, positions, clock,
     ignoredUsers: (userId) => accountData.ignoredBy(userId),
@@ -330,11 +343,14 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     federationEdus,
     deviceLists,
     keys,
+    e2eeFederation,
+    remoteDeviceLists,
     keyBackup,
     media,
     async stop() {
       deadlines.stop();
       await federationRooms.fanout.settled();
+      await e2eeFederation.settled();
       await federationEdus.settled();
       pushers.stop();
       await federation.sender.stop();

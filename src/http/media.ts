@@ -2,6 +2,7 @@
 // included), and streaming a media answer (a byte range, HEAD, a client that goes away).
 import type { NextFunction, Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
+import { frameMedia } from '../core/media/multipart.js';
 import { MEDIA_SECURITY_HEADERS } from '../core/media/sniff.js';
 import type { MediaResponse } from '../core/media/service.js';
 
@@ -41,4 +42,26 @@ export async function sendMedia(req: Request, res: Response, m: MediaResponse): 
     if ((e as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || res.destroyed) return;
     throw e;
   }
+}
+
+/**
+ * Writes a media answer for another server (matrix-spec: server-server/content_repository.yaml
+ * #getContent): multipart/mixed with the JSON metadata part (`{}`) and the bytes with their
+ * Content-Type and Content-Disposition, streamed from the store; with the media security headers.
+ */
+export async function sendMultipartMedia(res: Response, m: MediaResponse): Promise<void> {
+  const frame = frameMedia(m.contentType, m.contentDisposition);
+  for (const [k, v] of HEADERS) res.setHeader(k, v);
+  res.status(200);
+  res.setHeader('Content-Type', frame.contentType);
+  res.setHeader('Content-Length', frame.head.length + m.length + frame.tail.length);
+  res.setHeader('Cache-Control', 'private, max-age=86400');
+  res.write(frame.head);
+  try {
+    await pipeline(m.body, res, { end: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || res.destroyed) return;
+    throw e;
+  }
+  res.end(frame.tail);
 }

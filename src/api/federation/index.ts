@@ -3,10 +3,12 @@ import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
 import type { RouteDef } from '../../http/routes.js';
 import { queryString } from '../../http/validate.js';
 import type { Services } from '../../services.js';
+import { federationMediaRoutes } from './media.js';
 import { federationRoomRoutes } from './rooms.js';
 import { publicRoomsRoutes } from './public-rooms.js';
 import { queryRoutes } from './query.js';
 import { transactionRoutes } from './transactions.js';
+import { federationUserKeyRoutes } from './user-keys.js';
 
 export { keyRoutes } from './keys.js';
 
@@ -33,5 +35,7 @@ export function federationRoutes(services: Services): RouteDef[] {
     ...federationRoomRoutes(services),
     ...queryRoutes(services),
     ...publicRoomsRoutes(services),
+    ...federationUserKeyRoutes(services),
+    ...federationMediaRoutes(services),
   ];
 }

@@ -61,6 +61,12 @@ export interface SyncKeysSection {
 
 /** Synapse's failure shape for a server that could not be asked. */
 const unreachable = (message: string) => ({ status: 503, message });
+/** A server that answered an error keeps its status (Synapse's `_exception_to_failure`); any other failure is 503. */
+const failureOf = (err: unknown): JsonObject => {
+  const status = (err as { kind?: unknown; status?: unknown }).status;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof status === 'number' ? { status, message } : unreachable(message);
+};
 const DEFAULT_REMOTE_TIMEOUT_MS = 10_000;
 const MAX_REMOTE_TIMEOUT_MS = 30_000;
 /** The algorithm clients count on; reported even at zero (as Synapse does), so they know to upload. */
@@ -154,7 +160,7 @@ export class E2eeKeyService {
           if (ssk) result.self_signing_keys[userId] = ssk;
         }
       } catch (err) {
-        failures[server] = unreachable((err as Error).message);
+        failures[server] = failureOf(err);
       }
     }));
     return { failures, ...result };
@@ -203,6 +209,8 @@ export class E2eeKeyService {
 
   /** GET /user/devices/{userId} for federation: the user's devices with keys, the stream position, the public cross-signing keys. */
   async localDeviceList(userId: string): Promise<LocalDeviceList> {
+    // The position first: keys read after it may be newer (the next update repeats them), never older.
+    const streamId = (await this.store.latestDeviceListChange(userId)) ?? 0;
     const q = await this.queryLocal(null, { [userId]: [] });
     const devices = Object.entries(q.device_keys[userId] ?? {}).map(([deviceId, keys]) => {
       const { unsigned, ...rest } = keys;
@@ -211,7 +219,7 @@ export class E2eeKeyService {
     });
     return {
       userId,
-      streamId: (await this.store.latestDeviceListChange(userId)) ?? 0,
+      streamId,
       devices,
       ...(q.master_keys[userId] ? { masterKey: q.master_keys[userId] } : {}),
       ...(q.self_signing_keys[userId] ? { selfSigningKey: q.self_signing_keys[userId] } : {}),
@@ -241,7 +249,7 @@ export class E2eeKeyService {
         const r = await this.remote.claimKeys(server, users, clampTimeout(timeoutMs));
         for (const userId of Object.keys(users)) if (r[userId]) claimed[userId] = r[userId];
       } catch (err) {
-        failures[server] = unreachable((err as Error).message);
+        failures[server] = failureOf(err);
       }
     }));
     return { one_time_keys: claimed, failures };
@@ -432,7 +440,9 @@ export class E2eeKeyService {
 
   /** A deactivated account's keys all go (devices, cross-signing keys, signatures, backups); contacts are told. */
   async userDeactivated(userId: string): Promise<void> {
-    await this.deviceLists.publish({ userId, deleted: true, crossSigning: true }, (change) => this.store.deleteAllKeys(userId, change));
+    // The devices whose keys go, for the other servers' m.device_list_update (deleted).
+    const deviceIds = (await this.store.getDeviceKeys(userId)).map((d) => d.deviceId);
+    await this.deviceLists.publish({ userId, deleted: true, crossSigning: true, deviceIds }, (change) => this.store.deleteAllKeys(userId, change));
   }
 }
 

@@ -225,7 +225,9 @@ export class EventReceiver {
     const extremities: Extremity[] = oldExtremities.filter((x) => !prevs.has(x.eventId));
     if (!hasChildren && !opts.backfilled) extremities.push({ eventId: event.event_id, depth: event.depth });
     const unsigned = await this.unsignedOf(event, before.map);
-    const { current, currentGroup, deltas } = await this.currentStateAfter(room, version, event, extremities, afterMap, after, newGroups);
+    // The first event placed here (a join through another server): its deltas replace the state it
+    // was placed on, so a sync that undoes them finds the room's state before the join.
+    const { current, currentGroup, deltas } = await this.currentStateAfter(room, version, event, extremities, afterMap, after, newGroups, room && room.extremities.length > 0 ? undefined : before.map);
     const input: PersistEventInput = {
       event, streamOrdering: 0, unsigned,
       extremities: extremities.map((x) => x.eventId),
@@ -313,7 +315,7 @@ export class EventReceiver {
    */
   private async currentStateAfter(
     room: RoomState | undefined, version: RoomVersion, event: StoredEvent, extremities: Extremity[],
-    afterMap: StateMap, after: GroupRef | null, newGroups: NewStateGroup[],
+    afterMap: StateMap, after: GroupRef | null, newGroups: NewStateGroup[], placedOn?: StateMap,
   ): Promise<{ current: Map<string, StoredEvent> | undefined; currentGroup: GroupRef | null; deltas: StateDelta[] }> {
     let currentMap: StateMap;
     let currentGroup: GroupRef | null;
@@ -350,7 +352,7 @@ export class EventReceiver {
       if (!e) continue;
       current.set(key, e);
       deltas.push({
-        type: e.type, stateKey: e.state_key ?? '', eventId: id, prevEventId: prev?.event_id ?? null,
+        type: e.type, stateKey: e.state_key ?? '', eventId: id, prevEventId: prev?.event_id ?? placedOn?.get(key) ?? null,
         ...(e.type === 'm.room.member' ? { membership: typeof e.content.membership === 'string' ? e.content.membership : 'leave' } : {}),
       });
     }

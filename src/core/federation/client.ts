@@ -2,6 +2,7 @@
 // key (matrix-spec: server-server-api "Request Authentication"), sent to the address server
 // discovery finds, over TLS with the Host header and SNI the spec asks for. Retries are the
 // caller's (the transaction queue retries with backoff; a one-off query just fails).
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from '../../version.js';
@@ -68,6 +69,13 @@ export interface FederationRequest {
   signal?: AbortSignal;
 }
 
+/** A 2xx or 3xx answer as received (status, headers, bytes): what `requestRaw` gives. */
+export interface RawFederationResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
 /** The interface the rest of the server (and tests) depend on. */
 export interface FederationClient {
   request<T = unknown>(r: FederationRequest): Promise<T>;
@@ -115,7 +123,24 @@ export class HttpFederationClient implements FederationClient {
     return f.enabled && serverName !== this.config.server_name && (f.domain_whitelist === null || f.domain_whitelist.includes(serverName));
   }
 
+  /** A signed JSON request: the parsed JSON of a 2xx answer; anything else is a FederationError. */
   async request<T = unknown>(r: FederationRequest): Promise<T> {
+    return this.parse<T>(r.destination, r, await this.send(r, 'application/json'));
+  }
+
+  /**
+   * A signed request whose answer is not JSON (media: multipart/mixed, or a file): the same signing,
+   * address policy, discovery, timeout and size limit as `request`, and the answer's status, headers
+   * and bytes as received when it is a 2xx or 3xx (a redirect is the caller's to follow). Other
+   * statuses are a FederationError `http` with the remote's errcode when its body is a Matrix error.
+   */
+  async requestRaw(r: FederationRequest & { accept?: string }): Promise<RawFederationResponse> {
+    const res = await this.send(r, r.accept ?? '*/*');
+    if (res.status >= 200 && res.status < 400) return { status: res.status, headers: res.headers, body: res.body };
+    return this.parse<never>(r.destination, r, res);
+  }
+
+  private async send(r: FederationRequest, accept: string): Promise<OutboundResponse> {
     const { destination } = r;
     const f = this.config.federation;
     if (!f.enabled) throw new FederationError(destination, 'disabled', 'Federation is disabled on this server');
@@ -133,7 +158,7 @@ export class HttpFederationClient implements FederationClient {
     const uri = `${r.path}${encodeQuery(r.query)}`;
     const hasBody = r.method === 'PUT' || r.method === 'POST';
     const content = hasBody ? (r.body ?? {}) : undefined;
-    const headers: Record<string, string> = { Host: server.hostHeader, 'User-Agent': `${SERVER_NAME_SOFTWARE}/${VERSION}`, Accept: 'application/json' };
+    const headers: Record<string, string> = { Host: server.hostHeader, 'User-Agent': `${SERVER_NAME_SOFTWARE}/${VERSION}`, Accept: accept };
     if (r.signed !== false) {
       const json = requestJson(r.method, uri, this.config.server_name, destination, content);
       headers.Authorization = signRequest(json, await this.signingKey());
@@ -165,7 +190,7 @@ export class HttpFederationClient implements FederationClient {
       }
     }
     if (!res) throw this.fromOutbound(destination, lastError!);
-    return this.parse<T>(destination, r, res);
+    return res;
   }
 
   private fromOutbound(destination: string, e: OutboundError): FederationError {
