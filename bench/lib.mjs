@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { databaseUrl, startCluster, stopCluster } from '../scripts/pg-cluster.mjs';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
@@ -35,10 +36,54 @@ export function tempDir(label) {
   return d;
 }
 export function cleanupTemp() {
+  stopEngine();
   for (const d of tempDirs.splice(0)) {
     try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ }
   }
 }
+
+// ---- the storage engine of the run (--engine) ------------------------------------------------------
+// sqlite (default): each data set is a SQLite file in its temp dir. postgres: one throwaway cluster for
+// the whole run (scripts/pg-cluster.mjs, as the tests start theirs, but with fsync on and
+// synchronous_commit off: a crash of the database server may lose the last commits, never corrupt
+// them, what SQLite's synchronous=NORMAL promises), a new database per data set.
+
+let engine = { kind: 'sqlite' };
+
+export async function useEngine(kind) {
+  if (kind === 'sqlite') return;
+  if (kind !== 'postgres') throw new Error(`unknown engine ${kind} (sqlite or postgres)`);
+  const cluster = await startCluster({ fsync: true });
+  engine = { kind: 'postgres', cluster, n: 0 };
+  log(`PostgreSQL cluster on 127.0.0.1:${cluster.port} (${cluster.dir}; fsync on, synchronous_commit off)`);
+}
+
+export const engineKind = () => engine.kind;
+
+/** Stops the run's cluster, synchronously (the run may exit right after). */
+export function stopEngine() {
+  const cluster = engine.cluster;
+  engine = { kind: 'sqlite' };
+  if (cluster) stopCluster(cluster);
+}
+
+/** A new, empty database for one data set: a SQLite file in `dir`, or a database of the run's cluster (its URL). */
+export async function newDatabase(dir) {
+  if (engine.kind !== 'postgres') return join(dir, 'hearth.db');
+  const name = `bench_${process.pid}_${++engine.n}`;
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: engine.cluster.url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return databaseUrl(engine.cluster, name);
+}
+
+/** The environment that points a Hearth process at `db` (a SQLite path or a postgres:// URL). */
+const databaseEnv = (db) => (/^postgres(ql)?:\/\//.test(db) ? { HEARTH_DATABASE_ENGINE: 'postgres', HEARTH_DATABASE_URL: db } : { HEARTH_DATABASE: db });
 
 const children = new Set();
 export function killAll() {
@@ -113,7 +158,7 @@ export async function waitHttp(port, path, timeoutMs, child) {
 }
 
 /**
- * Starts Hearth as its own process: node dist/main.js serve, SQLite file `dbPath`, rate limits off,
+ * Starts Hearth as its own process: node dist/main.js serve, SQLite file or PostgreSQL URL `dbPath`, rate limits off,
  * logging warn, port from a free-port probe. `extra` is merged into the config file. `root` is the
  * checkout whose dist/main.js runs (--against: the other build, as server kind `against`).
  */
@@ -127,7 +172,7 @@ export async function startHearth(dir, dbPath, extra = {}, { root = currentRoot,
   const nodeArgs = (process.env.BENCH_HEARTH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist', 'main.js'), 'serve'], {
     cwd: dir,
-    env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), HEARTH_DATABASE: dbPath, HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
+    env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), ...databaseEnv(dbPath), HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { exited, out } = track(child, logPath);

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Loads benchmark data into a Hearth SQLite database BEFORE the server starts, in its own process,
+// Loads benchmark data into a Hearth database (a SQLite file, or a PostgreSQL database named by its
+// postgres:// URL: `--engine postgres`) BEFORE the server starts, in its own process,
 // through Hearth's real services (built code in ../dist): registration.createUser for users and tokens,
 // rooms.createRoom / rooms.join for rooms, and the event writer (events.send) for messages, so every
 // event is a real PDU with hashes, a signature, auth checks and push actions.
 //
-//   node bench/load.mjs <plan> <database path> <output json> [json params]
+//   node bench/load.mjs <plan> <database path or postgres:// URL> <output json> [json params]
 //
 // Plans: send, send-seq, fanout-a, fanout-b, initial-sync, ephemeral, empty (see PLANS below).
 // The output JSON holds users ({localpart: {userId, token}}), rooms and the load timings.
@@ -36,10 +37,21 @@ setTimeout(() => {
   process.exit(3);
 }, HARD_LIMIT_MS).unref();
 
-const config = buildConfig({ rate_limits: { enabled: false }, logging: { level: 'warn' }, database: { path: dbPath } }, {});
-const storage = openSqliteStorage(dbPath, systemClock.now);
+const isPostgres = /^postgres(ql)?:\/\//.test(dbPath);
+const config = buildConfig({
+  rate_limits: { enabled: false }, logging: { level: 'warn' },
+  database: isPostgres ? { engine: 'postgres', url: dbPath } : { path: dbPath },
+}, {});
+async function openStorage() {
+  if (!isPostgres) return openSqliteStorage(dbPath, systemClock.now);
+  const { openPostgresStorage } = await import(dist('storage/postgres/index.js'));
+  return openPostgresStorage(dbPath, 8, systemClock.now, { migrate: 'apply' });
+}
+const storage = await openStorage();
 const services = createServices(config, storage, systemClock, { logger: createLogger('warn') });
-const db = storage.db;
+// SQLite only: the connection, to group the loader's writes in large transactions. On PostgreSQL each
+// write is its own transaction, as in the server.
+const db = isPostgres ? undefined : storage.db;
 
 const noAliases = {
   async reserve() { throw new Error('no aliases in the benchmark'); },
@@ -58,11 +70,11 @@ const progress = (msg) => {
 
 /** Runs fn() inside one SQLite transaction per `batch` calls (the writer's own transactions nest as savepoints). */
 let inTx = 0;
-function begin() { if (!db.inTransaction) db.exec('BEGIN'); inTx = 0; }
+function begin() { if (db && !db.inTransaction) db.exec('BEGIN'); inTx = 0; }
 function maybeCommit(batch = 2000) {
-  if (++inTx >= batch) { db.exec('COMMIT'); db.exec('BEGIN'); inTx = 0; }
+  if (db && ++inTx >= batch) { db.exec('COMMIT'); db.exec('BEGIN'); inTx = 0; }
 }
-function commit() { if (db.inTransaction) db.exec('COMMIT'); inTx = 0; }
+function commit() { if (db?.inTransaction) db.exec('COMMIT'); inTx = 0; }
 
 async function users(prefix, count) {
   const t0 = performance.now();
@@ -148,9 +160,13 @@ async function messages(label, targets, budgetMs) {
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 const chunks = (list, size) => range(Math.ceil(list.length / size)).map((i) => list.slice(i * size, i * size + size));
 
-function roomEventCount(roomId) {
-  return db.prepare('SELECT COUNT(*) FROM events WHERE room_id = ?').pluck().get(roomId);
+/** Events stored (in one room): the store answers (older builds, loaded through --against, have no countEvents). */
+async function eventCount(roomId) {
+  if (typeof storage.admin.countEvents === 'function') return storage.admin.countEvents(roomId);
+  return roomId === undefined ? db.prepare('SELECT COUNT(*) FROM events').pluck().get() : db.prepare('SELECT COUNT(*) FROM events WHERE room_id = ?').pluck().get(roomId);
 }
+const roomEventCount = (roomId) => eventCount(roomId);
+const sumEvents = async (ids) => { let n = 0; for (const id of ids) n += await roomEventCount(id); return n; };
 
 const PLANS = {
   // Nothing but the schema and the signing key: scenario 6's empty server.
@@ -189,19 +205,19 @@ const PLANS = {
     const [historian] = await users('hist', 1);
     const groups = range(nRooms).map((i) => [heavy, others[i % others.length]]);
     const ids = await rooms('is', groups);
-    const stateEvents = ids.reduce((n, id) => n + roomEventCount(id), 0);
+    const stateEvents = await sumEvents(ids);
     const perRoom = Math.max(0, Math.floor((totalEvents - stateEvents) / nRooms));
     const extra = Math.max(0, totalEvents - stateEvents - perRoom * nRooms);
     await messages('sync_rooms', ids.map((roomId, i) => ({ roomId, count: perRoom + (i < extra ? 1 : 0), senders: groups[i] })));
-    out.counts.syncRoomsEvents = ids.reduce((n, id) => n + roomEventCount(id), 0);
+    out.counts.syncRoomsEvents = await sumEvents(ids);
     out.counts.syncRooms = nRooms;
     const [small, big] = await rooms('hist', [[historian], [historian]]);
     out.rooms.small = out.rooms.hist0;
     out.rooms.big = out.rooms.hist1;
-    await messages('small_room', [{ roomId: small, count: (params.smallEvents ?? 1000) - roomEventCount(small), senders: [historian] }]);
-    await messages('big_room', [{ roomId: big, count: (params.bigEvents ?? 1_000_000) - roomEventCount(big), senders: [historian] }], params.bigBudgetMs);
-    out.counts.smallRoomEvents = roomEventCount(small);
-    out.counts.bigRoomEvents = roomEventCount(big);
+    await messages('small_room', [{ roomId: small, count: (params.smallEvents ?? 1000) - (await roomEventCount(small)), senders: [historian] }]);
+    await messages('big_room', [{ roomId: big, count: (params.bigEvents ?? 1_000_000) - (await roomEventCount(big)), senders: [historian] }], params.bigBudgetMs);
+    out.counts.smallRoomEvents = await roomEventCount(small);
+    out.counts.bigRoomEvents = await roomEventCount(big);
     out.counts.bigRoomRequested = params.bigEvents ?? 1_000_000;
   },
   // Scenario 7: one room of `events` events whose state keeps changing (every `stateEvery`-th event
@@ -219,7 +235,7 @@ const PLANS = {
     let joined = 1;
     const t0 = performance.now();
     begin();
-    for (let i = roomEventCount(roomId); i < total; i++) {
+    for (let i = await roomEventCount(roomId); i < total; i++) {
       const sender = list[i % joined];
       let r;
       if (i % every !== 0) r = await services.events.send(roomId, { type: 'm.room.message', sender: out.users[sender].userId, content: body(i) });
@@ -236,14 +252,14 @@ const PLANS = {
     }
     commit();
     out.timings.events_deep = { written: total, ms: performance.now() - t0 };
-    out.counts.deepRoomEvents = roomEventCount(roomId);
+    out.counts.deepRoomEvents = await roomEventCount(roomId);
     out.counts.deepRoomMembers = joined;
     // The lookup itself, on a new storage handle (cold SQLite page cache, no state cache), when this
     // build has state groups: the event's record, then the whole state map before it (the storage
     // read every state cache miss makes), the first time and 200 more.
     if (typeof storage.rooms.getStateGroup === 'function') {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      const fresh = openSqliteStorage(dbPath, systemClock.now);
+      db?.pragma('wal_checkpoint(TRUNCATE)');
+      const fresh = await openStorage();
       out.lookups = [];
       for (const p of out.probes) {
         const times = [];
@@ -283,12 +299,14 @@ if (!fn) {
 const t0 = performance.now();
 try {
   await fn();
-  out.counts.totalEvents = db.prepare('SELECT COUNT(*) FROM events').pluck().get();
-  out.counts.users = db.prepare('SELECT COUNT(*) FROM users').pluck().get();
+  out.counts.totalEvents = await eventCount();
+  out.counts.users = await storage.accounts.countUsers();
+  // The planner's statistics for the data just written (PostgreSQL; autovacuum would, later).
+  if (typeof storage.admin.analyze === 'function') await storage.admin.analyze();
 } finally {
-  if (db.inTransaction) db.exec('COMMIT');
+  if (db?.inTransaction) db.exec('COMMIT');
   await services.stop();
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  db?.pragma('wal_checkpoint(TRUNCATE)');
   await storage.close();
 }
 out.timings.totalMs = performance.now() - t0;

@@ -14,16 +14,19 @@
 //   --no-peer          skip matrix-server-node (issue 20; bench/peer.mjs builds it from ../shared/peers
 //                      into bench/.peers/ on first use and runs it in send, send-seq, fanout,
 //                      initial-sync and memory)
+//   --engine E         the storage engine Hearth runs on: sqlite (default) or postgres (a throwaway
+//                      PostgreSQL cluster for the run, a new database per scenario)
 //
-// Hearth always runs as its own process (node dist/main.js serve) on a fresh SQLite file in a temp
-// dir; the baselines (bench/baselines) too; load comes from this process, on 127.0.0.1 only.
+// Hearth always runs as its own process (node dist/main.js serve) on a fresh database (a SQLite file in
+// a temp dir, or a PostgreSQL database); the baselines (bench/baselines) too; load comes from this
+// process, on 127.0.0.1 only.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { prepareAgainst } from './against.mjs';
 import { PEER_NAME, preparePeer } from './peer.mjs';
-import { BENCH_DIR, ROOT, cleanupTemp, killAll, log, machineInfo, setCurrentRoot } from './lib.mjs';
+import { BENCH_DIR, ROOT, cleanupTemp, engineKind, killAll, log, machineInfo, setCurrentRoot, useEngine } from './lib.mjs';
 import * as S from './scenarios.mjs';
 import { latencySvg } from './svg.mjs';
 
@@ -37,7 +40,7 @@ const TITLES = {
 };
 
 function parseArgs(argv) {
-  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined, peer: true };
+  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined, engine: 'sqlite', peer: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -56,8 +59,12 @@ function parseArgs(argv) {
     else if (a.startsWith('--big-events')) o.bigEvents = Number(val());
     else if (a.startsWith('--big-budget')) o.bigBudget = Number(val());
     else if (a.startsWith('--against')) o.against = val();
+    else if (a.startsWith('--engine')) {
+      o.engine = val();
+      if (o.engine !== 'sqlite' && o.engine !== 'postgres') throw new Error(`--engine is sqlite or postgres, not ${o.engine}`);
+    }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF] [--no-peer]\n`);
+      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF] [--engine sqlite|postgres] [--no-peer]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -229,15 +236,21 @@ async function main() {
     process.stderr.write(`${e.message}\n`);
     process.exit(1);
   }
+  try {
+    await useEngine(opts.engine);
+  } catch (e) {
+    process.stderr.write(`--engine ${opts.engine}: ${e.message}\n`);
+    process.exit(1);
+  }
   // The peer never stops the run: a failed build is reported and its cells say so.
   const peer = peerWanted ? preparePeer() : undefined;
   const machine = machineInfo();
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGB} GB RAM, node ${machine.node}`);
-  log(`${opts.quick ? 'QUICK' : 'FULL'} run of: ${opts.only.join(', ')}${against ? ` against ${against.name} (${against.ref})` : ''}`);
+  log(`${opts.quick ? 'QUICK' : 'FULL'} run of: ${opts.only.join(', ')} on ${engineKind()}${against ? ` against ${against.name} (${against.ref})` : ''}`);
   const started = new Date();
   const ctx = { sizes, quick: opts.quick, against, peer };
   const report = {
-    date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', machine, build: buildInfo,
+    date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', engine: opts.engine, machine, build: buildInfo,
     ...(against ? { against: { ref: against.ref, sha: against.sha, short: against.short, name: against.name, dir: against.dir } } : {}),
     ...(peer ? { peer: { name: peer.name, archive: peer.archive, dir: peer.dir, ok: peer.ok, built: peer.built ?? null, buildSeconds: peer.seconds, ...(peer.ok ? {} : { error: peer.error }) } } : {}),
     sizes, scenarios: [],
@@ -274,7 +287,8 @@ async function main() {
   const resultsDir = join(BENCH_DIR, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const day = started.toISOString().slice(0, 10);
-  const suffix = opts.quick ? '-quick' : '';
+  // A run on PostgreSQL never overwrites the files of a SQLite run of the same day.
+  const suffix = `${opts.engine === 'postgres' ? '-postgres' : ''}${opts.quick ? '-quick' : ''}`;
   const out = opts.out ?? join(resultsDir, `${day}${suffix}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2));
@@ -289,6 +303,7 @@ async function main() {
   if (peer) process.stdout.write(peer.ok
     ? `Peer: ${PEER_NAME} (${relative(process.cwd(), peer.archive)}), ${peer.built === 'now' ? `built in ${peer.seconds.toFixed(0)} s` : 'build reused'} in ${relative(process.cwd(), peer.dir)}; "vs ${PEER_NAME}" is Hearth / ${PEER_NAME}\n`
     : `Peer: ${PEER_NAME} did not run, its build failed: ${peer.error}\n`);
+  process.stdout.write(`Storage engine: ${opts.engine}\n`);
   if (against) process.stdout.write(`Against: ${against.name} = ${against.ref} (${against.sha}), built in ${relative(process.cwd(), against.dir)}; "vs ${against.short}" is this checkout / ${against.name}\n`);
   process.stdout.write(`Run: ${report.mode}, ${report.totalSeconds.toFixed(0)} s. JSON: ${relative(process.cwd(), out)}${svg ? `, chart: ${relative(process.cwd(), svgPath)}` : ''}\n`);
   const problems = report.scenarios.flatMap((s) => (s.problems ?? []).map((p) => `${s.name}: ${p}`));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   BASELINES, cpuOver, cpuSeconds, freePort, keepAlive, log, percentiles, pool, request, rssMB, runLoader, scrape, sleep,
-  startBaseline, startHearth, tempDir,
+  newDatabase, startBaseline, startHearth, tempDir,
 } from './lib.mjs';
 import { PEER_NAME, peerParked, peerPlan, presenceOnline, startLoadedPeer } from './peer.mjs';
 
@@ -71,7 +71,7 @@ function peerGoal(metric, unit, value, peerValue, factor, base) {
 }
 
 /**
- * Loads a scenario's data for each Hearth build, each with its own loader into its own SQLite file:
+ * Loads a scenario's data for each Hearth build, each with its own loader into its own database:
  * a database written by one commit may carry migrations the other refuses. `plan` null: no loader
  * (an empty database the server creates). `againstParams(data)` may adjust the other build's
  * parameters to what the current build's loader actually wrote. A failed load of the other build is
@@ -79,12 +79,12 @@ function peerGoal(metric, unit, value, peerValue, factor, base) {
  */
 async function loadData(ctx, label, plan, params, timeoutMs, againstParams, opts = {}) {
   const dir = tempDir(label);
-  const hearth = { dir, dbPath: join(dir, 'hearth.db'), data: null };
+  const hearth = { dir, dbPath: await newDatabase(dir), data: null };
   if (plan) hearth.data = await runLoader(plan, hearth.dbPath, join(dir, 'load.json'), params, timeoutMs);
   if (!ctx.against) return { hearth };
   const adir = join(dir, 'against');
   mkdirSync(adir);
-  const against = { dir: adir, dbPath: join(adir, 'hearth.db'), data: null };
+  const against = { dir: adir, dbPath: await newDatabase(adir), data: null };
   if (plan) {
     log(`[${label}] loading the same data for ${ctx.against.name} with its own bench/load.mjs`);
     try {

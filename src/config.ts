@@ -14,7 +14,17 @@ export interface Config {
   server_name: string;
   public_baseurl: string | null;
   listen: { host: string; port: number };
-  database: { path: string; cache_mb: number };
+  database: {
+    engine: 'sqlite' | 'postgres';
+    /** SQLite only. */
+    path: string;
+    /** SQLite only. */
+    cache_mb: number;
+    /** PostgreSQL only: a postgres:// connection URL (its password is never logged). */
+    url: string | null;
+    /** PostgreSQL only: connections in the pool. */
+    pool_size: number;
+  };
   enable_registration: boolean;
   registration_requires_token: boolean;
   allow_guest_access: boolean;
@@ -102,8 +112,11 @@ export const CONFIG_SHAPE: Shape = {
     port: { kind: 'port', default: 8008, doc: 'TCP port, 0 picks a free one (env HEARTH_PORT)' },
   },
   database: {
-    path: { kind: 'string', default: './data/hearth.db', doc: "SQLite file; ':memory:' keeps everything in memory (env HEARTH_DATABASE)" },
-    cache_mb: { kind: 'positive-int', default: 64, doc: "SQLite page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
+    engine: { kind: 'enum', values: ['sqlite', 'postgres'], default: 'sqlite', doc: 'Storage engine: sqlite (one file, nothing to install) or postgres (env HEARTH_DATABASE_ENGINE)' },
+    path: { kind: 'string', default: './data/hearth.db', doc: "sqlite only: the database file; ':memory:' keeps everything in memory (env HEARTH_DATABASE)" },
+    cache_mb: { kind: 'positive-int', default: 64, doc: "sqlite only: page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
+    url: { kind: 'nullable-string', default: null, doc: 'postgres only: connection URL, e.g. postgres://hearth:secret@127.0.0.1:5432/hearth (env HEARTH_DATABASE_URL; the password is never logged)' },
+    pool_size: { kind: 'positive-int', default: 10, doc: 'postgres only: connections in the pool' },
   },
   enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
   registration_requires_token: { kind: 'boolean', default: false, doc: 'Registration needs a registration token (m.login.registration_token; tokens come from the admin API) instead of the dummy stage' },
@@ -265,6 +278,8 @@ export const ENV_OVERRIDES: Record<string, string> = {
   HEARTH_BIND: 'listen.host',
   HEARTH_PORT: 'listen.port',
   HEARTH_DATABASE: 'database.path',
+  HEARTH_DATABASE_ENGINE: 'database.engine',
+  HEARTH_DATABASE_URL: 'database.url',
   HEARTH_LOG_LEVEL: 'logging.level',
   HEARTH_REGISTRATION_SHARED_SECRET: 'registration_shared_secret',
   HEARTH_ENABLE_REGISTRATION: 'enable_registration',
@@ -316,6 +331,7 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
     problems.push(`server_events.compat_sender_localpart: must be a user ID localpart (a-z, 0-9, . _ = - / +, not only digits, not starting with _) (got ${JSON.stringify(compat)})`);
   }
   checkFederation(config, problems);
+  checkDatabase(config, problems);
   const webPath = checkWebClientPath(config.web_client.path);
   if (typeof webPath === 'string') config.web_client.path = webPath;
   else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
@@ -337,6 +353,59 @@ function checkFederation(config: Config, problems: string[]): void {
       if (parseCidr(range) === undefined) problems.push(`${key}: not an IP address or CIDR range (got ${JSON.stringify(range)})`);
     }
   }
+}
+
+/** Keys of `database` that belong to one engine only. */
+const SQLITE_ONLY = ['path', 'cache_mb'] as const;
+const POSTGRES_ONLY = ['url', 'pool_size'] as const;
+
+/**
+ * The database keys of the chosen engine: postgres needs `url` (a postgres:// or postgresql:// URL);
+ * a key of the other engine set to anything but its default (in the file or the environment) is a
+ * mistake (a generated config file lists every key with its default, and stays valid). Problems about
+ * the URL never quote it whole: it may hold a password.
+ */
+function checkDatabase(config: Config, problems: string[]): void {
+  const db = config.database;
+  const shape = CONFIG_SHAPE.database as Shape;
+  const other = db.engine === 'postgres' ? SQLITE_ONLY : POSTGRES_ONLY;
+  for (const key of other) {
+    if (JSON.stringify(db[key]) !== JSON.stringify((shape[key] as Leaf).default)) {
+      problems.push(`database.${key}: only used with database.engine: ${db.engine === 'postgres' ? 'sqlite' : 'postgres'} (the engine is ${db.engine})`);
+    }
+  }
+  if (db.engine !== 'postgres') return;
+  if (db.url === null) {
+    problems.push('database.url: required when database.engine is postgres (e.g. postgres://hearth:secret@127.0.0.1:5432/hearth, or env HEARTH_DATABASE_URL)');
+    return;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(db.url);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    // Only the scheme is quoted: the rest may be a password.
+    problems.push(`database.url: must be a postgres:// or postgresql:// URL (got ${url ? `a ${url.protocol} URL` : 'something that is not a URL'})`);
+  }
+}
+
+/** A connection URL fit for logs and error messages: its password replaced by ***. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password !== '') u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (/pass/i.test(key)) u.searchParams.set(key, '***');
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** Where the database is, for logs: the SQLite path or the PostgreSQL URL without its password. */
+export function describeDatabase(config: Config): string {
+  return config.database.engine === 'postgres' && config.database.url !== null ? redactUrl(config.database.url) : config.database.path;
 }
 
 /** Paths the web client may not take: Hearth's own prefixes (src/http/app.ts HEARTH_PREFIXES) and /metrics. */

@@ -15,7 +15,7 @@ import { createApp, createHearthRouter } from './http/app.js';
 import { startFederationListener, type FederationListener } from './http/federation-listener.js';
 import { createLogger, type Logger } from './logger.js';
 import { createServices, type Services } from './services.js';
-import { openSqliteStorage } from './storage/sqlite/index.js';
+import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/types.js';
 
 export { ConfigError, type Config } from './config.js';
@@ -32,6 +32,12 @@ export interface HearthOptions {
   defaultMetrics?: boolean;
   /** Federation transport parts to replace (tests: DNS, well-known, queue timings, the event handler). */
   federation?: FederationServiceOptions;
+  /**
+   * PostgreSQL only: apply pending migrations at start. By default they are applied only to an empty
+   * database; a database with migrations pending is refused (run `hearth migrate` once for a cluster).
+   * SQLite databases are always migrated at start.
+   */
+  migrate?: boolean;
 }
 
 export interface Hearth {
@@ -62,7 +68,10 @@ export async function createHearth(raw: unknown = {}, opts: HearthOptions = {}):
 export async function assembleHearth(config: Config, opts: HearthOptions = {}): Promise<Hearth & { storage: Storage }> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config.logging.level);
-  const storage = openSqliteStorage(config.database.path, () => clock.now(), { cacheMb: config.database.cache_mb });
+  const storage = await openStorage(config, () => clock.now(), {
+    migrate: opts.migrate ? 'apply' : 'if-empty',
+    onError: (err) => logger.warn({ err }, 'a PostgreSQL connection failed'),
+  });
   if (storage.appliedMigrations.length > 0) logger.info({ migrations: storage.appliedMigrations }, 'applied database migrations');
   // The compat sender stands for the server: an account under that ID that someone can log in to could
   // speak as the server. Only the server-owned system user (no password) may carry it.

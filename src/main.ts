@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point and CLI: config -> storage -> migrations -> services -> http app -> listen; graceful stop.
-//   hearth [serve] [--config FILE]
+//   hearth [serve] [--migrate] [--config FILE]
+//   hearth migrate [--config FILE]
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
@@ -8,29 +9,34 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { systemClock } from './clock.js';
-import { ConfigError, generateConfigYaml, loadConfig, type Config } from './config.js';
+import { ConfigError, describeDatabase, generateConfigYaml, loadConfig, type Config } from './config.js';
 import { randomToken } from './core/ids.js';
 import { MatrixError } from './errors.js';
 import { createHttpServer } from './http/app.js';
 import { assembleHearth, type HearthOptions } from './index.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
+import { DatabaseOpenError } from './storage/errors.js';
 import { MigrationError } from './storage/migrate.js';
-import { openSqliteStorage } from './storage/sqlite/index.js';
+import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/types.js';
 import { SERVER_NAME_SOFTWARE, VERSION } from './version.js';
 
 const USAGE = `${SERVER_NAME_SOFTWARE} ${VERSION}: a Matrix homeserver
 
 Usage:
-  hearth [serve] [--config FILE]          run the homeserver (default)
+  hearth [serve] [--migrate] [--config FILE]
+                                          run the homeserver (default); on PostgreSQL, --migrate
+                                          applies pending migrations first (by default only an empty
+                                          database is migrated at start)
+  hearth migrate [--config FILE]          apply pending database migrations and exit (once per cluster)
   hearth user create <localpart> [--password P] [--admin] [--config FILE]
                                           create a user (a random password is printed if none is given)
   hearth generate-config                  print a config file with every key and its default
   hearth --version                        print the version
 
 The config file may also be named by HEARTH_CONFIG; HEARTH_SERVER_NAME, HEARTH_PORT, HEARTH_BIND,
-HEARTH_DATABASE and HEARTH_LOG_LEVEL override single keys.`;
+HEARTH_DATABASE, HEARTH_DATABASE_ENGINE, HEARTH_DATABASE_URL and HEARTH_LOG_LEVEL override single keys.`;
 
 interface Args {
   positional: string[];
@@ -72,9 +78,10 @@ export interface RunningServer {
 /**
  * Starts a homeserver from a config: the client listener, and with federation.enabled the federation
  * listener (createHearth starts it, stop() closes it); used by `serve`, the e2e tests and the benchmark.
+ * `migrate`: apply pending PostgreSQL migrations first (`serve --migrate`).
  */
 export async function startServer(config: Config, opts: HearthOptions = {}): Promise<RunningServer> {
-  const hearth = await assembleHearth(config, { defaultMetrics: true, ...opts });
+  const hearth = await assembleHearth(config, { defaultMetrics: true, ...opts, migrate: opts.migrate === true });
   const { services, storage } = hearth;
   const server: Server = createHttpServer(hearth.app);
   try {
@@ -112,13 +119,13 @@ export async function startServer(config: Config, opts: HearthOptions = {}): Pro
   };
 }
 
-async function serve(config: Config): Promise<void> {
-  const running = await startServer(config);
+async function serve(config: Config, args: Args): Promise<void> {
+  const running = await startServer(config, { migrate: args.flags.has('--migrate') });
   const log = running.services.logger;
   // Signals are handled before anything announces that the server is up.
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  log.info({ version: VERSION, url: running.url, federation_url: running.federationUrl, server_name: config.server_name, database: config.database.path }, 'Hearth is listening');
+  log.info({ version: VERSION, url: running.url, federation_url: running.federationUrl, server_name: config.server_name, engine: config.database.engine, database: describeDatabase(config) }, 'Hearth is listening');
   if (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1') {
     const reg = config.enable_registration
       ? `  Register a first user with any Matrix client (e.g. Element: homeserver ${running.url}), or:\n` +
@@ -153,7 +160,7 @@ async function userCreate(config: Config, args: Args): Promise<void> {
   const given = args.flags.get('--password');
   if (given === true) throw new UsageError('--password needs a value');
   const password = given ?? randomToken(12);
-  const storage = openSqliteStorage(config.database.path, systemClock.now, { cacheMb: config.database.cache_mb });
+  const storage = await openStorage(config, systemClock.now);
   const services = createServices(config, storage, systemClock, { logger: createLogger('warn') });
   try {
     const result = await services.registration.createUser({ localpart, password, admin: args.flags.has('--admin') });
@@ -161,6 +168,18 @@ async function userCreate(config: Config, args: Args): Promise<void> {
     if (given === undefined) process.stdout.write(`Password: ${password}\n`);
   } finally {
     await services.stop();
+    await storage.close();
+  }
+}
+
+/** `hearth migrate`: applies what is pending (SQLite or PostgreSQL) and says what it did. */
+async function migrateCommand(config: Config): Promise<void> {
+  const storage = await openStorage(config, systemClock.now, { migrate: 'apply' });
+  try {
+    const where = `${config.database.engine} database ${describeDatabase(config)}`;
+    if (storage.appliedMigrations.length === 0) process.stdout.write(`The ${where} is up to date.\n`);
+    else process.stdout.write(`Applied to the ${where}:\n${storage.appliedMigrations.map((m) => `  ${m}\n`).join('')}`);
+  } finally {
     await storage.close();
   }
 }
@@ -190,8 +209,13 @@ export async function main(argv: string[]): Promise<number> {
     const configFlag = args.flags.get('--config');
     const config = loadConfig(typeof configFlag === 'string' ? configFlag : process.env.HEARTH_CONFIG);
     if (command === 'serve') {
-      await serve(config);
+      await serve(config, args);
       return -1; // keeps running
+    }
+    if (command === 'migrate') {
+      if (args.positional.length > 1) throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
+      await migrateCommand(config);
+      return 0;
     }
     if (command === 'user' && args.positional[1] === 'create') {
       await userCreate(config, args);
@@ -200,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
   } catch (e) {
     if (e instanceof UsageError) process.stderr.write(`${e.message}\n\n${USAGE}\n`);
-    else if (e instanceof ConfigError || e instanceof MigrationError) process.stderr.write(`${e.message}\n`);
+    else if (e instanceof ConfigError || e instanceof MigrationError || e instanceof DatabaseOpenError) process.stderr.write(`${e.message}\n`);
     else if (e instanceof MatrixError) process.stderr.write(`${e.errcode}: ${e.message}\n`);
     else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') process.stderr.write(`Cannot listen: ${(e as Error).message}\n`);
     else throw e;

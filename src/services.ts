@@ -12,8 +12,9 @@ import { ProfileService } from './core/accounts/profile.js';
 import { RegistrationService } from './core/accounts/registration.js';
 import { RegistrationTokenService } from './core/accounts/registration-tokens.js';
 import { TokenService } from './core/accounts/tokens.js';
-import { InMemoryNotifier, type Notifier } from './core/notifier.js';
+import { InMemoryNotifier, VisibleNotifier, type Notifier } from './core/notifier.js';
 import { AdminService } from './core/admin.js';
+import { BackgroundTasks } from './core/background.js';
 import { DeadlineQueue } from './core/deadlines.js';
 import { ServerNoticeService } from './core/notices.js';
 import { PresenceService } from './core/presence.js';
@@ -158,6 +159,10 @@ export interface Services {
   keyBackup: KeyBackupService;
   /** The media repository. */
   media: MediaService;
+  /** Work started without waiting for it (presence recomputes, typing ended by sends). */
+  background: BackgroundTasks;
+  /** Resolves once background work and automatic notices under way have finished. */
+  settled(): Promise<void>;
   /** Stops timers and background work (not the storage). */
   stop(): Promise<void>;
 }
@@ -202,18 +207,21 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const openId = new OpenIdService(config, storage.accounts, clock);
   let key: Promise<SigningKey> | undefined;
   const signingKey = () => (key ??= loadOrCreateSigningKey(storage.rooms, clock.now()));
+  // Positions and state group IDs come in blocks reserved in the store (core/stream.ts): a block's
+  // ceiling is stored before any number in it is used, and writers sharing the database get disjoint
+  // blocks. Readers see positions up to the last one below every write still in flight.
   let positionsP: Promise<StreamPositions> | undefined;
+  let positionsNow: StreamPositions | undefined;
   const positions = () => (positionsP ??= (async () => {
     const max = await storage.rooms.maxStreamOrdering();
-    const ceiling = Number((await storage.meta.get('stream_position_ceiling')) ?? 0);
-    // The SQLite store writes synchronously, so a ceiling is stored before any position under it is used.
-    return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('stream_position_ceiling', String(c)));
+    const p = await StreamPositions.open((floor, size) => storage.meta.reserveBlock('stream_position_ceiling', floor, size), max);
+    positionsNow = p;
+    return p;
   })());
   let groupIdsP: Promise<StreamPositions> | undefined;
   const groupIds = () => (groupIdsP ??= (async () => {
     const max = await storage.rooms.maxStateGroupId();
-    const ceiling = Number((await storage.meta.get('state_group_ceiling')) ?? 0);
-    return new StreamPositions(Math.max(max, ceiling), (c) => void storage.meta.set('state_group_ceiling', String(c)));
+    return StreamPositions.open((floor, size) => storage.meta.reserveBlock('state_group_ceiling', floor, size), max);
   })());
   const stateGroups = new StateGroupService(storage.rooms, groupIds);
   const roomState = new RoomStateService(storage.rooms, stateGroups);
@@ -222,7 +230,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // rooms through the writer): the closure reaches it once both exist, before any event is sent.
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
     (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
-  const notifier = new InMemoryNotifier(clock);
+  // Waiting /syncs are woken for a position once every position below it has settled.
+  const notifier: Notifier = new VisibleNotifier(new InMemoryNotifier(clock), () => positionsNow);
   const transport = createFederationTransport(config, storage, clock, logger, signingKey, opts.federation ?? {});
   const federationRooms = createFederationRooms(config, storage, clock, logger, signingKey, positions, events, roomState, stateGroups, resolver, notifier, rateLimiter, transport);
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
@@ -243,9 +252,10 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     (eventId, threadId) => relations.checkReceiptThread(eventId, threadId));
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
+  const background = new BackgroundTasks((err) => logger.warn({ err }, 'background work failed'));
   const sessions = new SessionService(config, clock, deadlines);
-  const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock);
-  const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock);
+  const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock, background);
+  const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock, background);
   const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
   // Remote users' keys and device lists over federation (spec/e2ee.md "Over federation").
   const remoteDeviceLists = config.federation.enabled ? new RemoteDeviceLists(config.server_name, transport.services.client, storage.rooms, roomState, events, deviceLists, logger) : undefined;
@@ -287,6 +297,12 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
       if (via === 'login' && isNew && config.server_notices.on_new_login) notices.notifyQuietly(userId, `A new device (${deviceId}) logged in to your account.`);
     },
   });
+  const settled = async () => {
+    while (background.size > 0 || notices.pending > 0) {
+      await notices.settled();
+      await background.settled();
+    }
+  };
   const federationEdus = new FederationEdus(config.server_name, config.federation.enabled, transport.services.sender, storage.rooms, roomState,
     typing, presence, accountData, notices, events, deadlines, clock, logger, federationRooms.handler);
   // Received transactions go to the room protocol (tests may put their own handler in its place).
@@ -347,8 +363,11 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     remoteDeviceLists,
     keyBackup,
     media,
+    background,
+    settled,
     async stop() {
       deadlines.stop();
+      await settled();
       await federationRooms.fanout.settled();
       await e2eeFederation.settled();
       await federationEdus.settled();

@@ -164,7 +164,7 @@ describe('hearth CLI (built)', () => {
   it('--help prints the usage with every command', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['serve', 'user create', 'generate-config', '--version']) expect(r.stdout).toContain(cmd);
+    for (const cmd of ['serve', '--migrate', 'migrate', 'user create', 'generate-config', '--version']) expect(r.stdout).toContain(cmd);
   });
 
   it('an unknown command exits 2 with the usage on stderr', async () => {
@@ -180,7 +180,7 @@ describe('hearth CLI (built)', () => {
     const parsed = YAML.parse(r.stdout) as Record<string, any>;
     expect(parsed.server_name).toBe('localhost');
     expect(parsed.listen).toEqual({ host: '127.0.0.1', port: 8008 });
-    expect(parsed.database).toEqual({ path: './data/hearth.db', cache_mb: 64 });
+    expect(parsed.database).toEqual({ engine: 'sqlite', path: './data/hearth.db', cache_mb: 64, url: null, pool_size: 10 });
     expect(parsed.enable_registration).toBe(true);
     expect(parsed.registration_shared_secret).toBeNull();
     expect(parsed.password_min_length).toBe(8);
@@ -361,6 +361,40 @@ describe('hearth CLI (built)', () => {
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
+  });
+
+  it('migrate applies every migration to a new SQLite database, then finds nothing to do', async () => {
+    const db = join(tmp, 'migrate-cmd.db');
+    const first = await runCli(['migrate'], { HEARTH_DATABASE: db });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Applied to the sqlite database ${db}:`);
+    expect(first.stdout).toContain('  0001_accounts\n');
+    expect(first.stdout).toContain('  0010_event_graph\n');
+    const conn = new Database(db, { readonly: true });
+    try {
+      expect((conn.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(10);
+    } finally {
+      conn.close();
+    }
+    const again = await runCli(['migrate'], { HEARTH_DATABASE: db });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`The sqlite database ${db} is up to date.\n`);
+  });
+
+  it('migrate takes no argument: anything after it is a usage error (exit 2)', async () => {
+    const r = await runCli(['migrate', 'now'], { HEARTH_DATABASE: join(tmp, 'migrate-usage.db') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command: migrate now');
+    expect(existsSync(join(tmp, 'migrate-usage.db'))).toBe(false);
+  });
+
+  it('a config naming postgres without a URL, with a SQLite path given too, is refused with both problems', async () => {
+    const r = await runCli(['migrate'], { HEARTH_DATABASE_ENGINE: 'postgres', HEARTH_DATABASE: join(tmp, 'mixed.db') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('database.url: required when database.engine is postgres');
+    expect(r.stderr).toContain('database.path: only used with database.engine: sqlite');
+    expect(existsSync(join(tmp, 'mixed.db'))).toBe(false);
   });
 
   it('refuses a database carrying a migration this build does not know', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { buildConfig, ConfigError, generateConfigYaml, loadConfig, publicBaseUrl } from '../src/config.js';
+import { buildConfig, ConfigError, describeDatabase, generateConfigYaml, loadConfig, publicBaseUrl, redactUrl } from '../src/config.js';
 
 /** Runs `fn`, which must throw a ConfigError, and returns that error. */
 function configError(fn: () => unknown): ConfigError {
@@ -281,6 +281,67 @@ describe('federation keys', () => {
   it('refuses a domain_whitelist that is not a list or null', () => {
     const e = configError(() => buildConfig({ federation: { domain_whitelist: 'a.example' } }, {}));
     expect(e.problems).toEqual([expect.stringMatching(/^federation\.domain_whitelist: must be a list of strings or null/)]);
+  });
+});
+
+describe('database: engine, and the keys of each engine (issue 17)', () => {
+  const URL_WITH_SECRET = 'postgres://hearth:s3cret-Pw@db.example:5432/hearth';
+
+  it('defaults to SQLite with its path; the PostgreSQL keys keep their defaults', () => {
+    expect(buildConfig({}, {}).database).toEqual({ engine: 'sqlite', path: './data/hearth.db', cache_mb: 64, url: null, pool_size: 10 });
+  });
+
+  it('takes postgres with a URL and a pool size, from the file or the environment', () => {
+    const c = buildConfig({ database: { engine: 'postgres', url: URL_WITH_SECRET, pool_size: 20 } }, {});
+    expect(c.database).toMatchObject({ engine: 'postgres', url: URL_WITH_SECRET, pool_size: 20 });
+    const e = buildConfig({}, { HEARTH_DATABASE_ENGINE: 'postgres', HEARTH_DATABASE_URL: 'postgresql://h@127.0.0.1/h' });
+    expect(e.database).toMatchObject({ engine: 'postgres', url: 'postgresql://h@127.0.0.1/h' });
+  });
+
+  it('refuses postgres without a URL, and a URL of another scheme, without quoting a password', () => {
+    expect(configError(() => buildConfig({ database: { engine: 'postgres' } }, {})).problems)
+      .toEqual([expect.stringMatching(/^database\.url: required when database\.engine is postgres/)]);
+    const e = configError(() => buildConfig({ database: { engine: 'postgres', url: 'mysql://root:hunter2-secret@db/x' } }, {}));
+    expect(e.problems).toEqual([expect.stringMatching(/^database\.url: must be a postgres:\/\/ or postgresql:\/\/ URL/)]);
+    expect(e.message).not.toContain('hunter2-secret');
+    expect(e.message).toContain('(got a mysql: URL)');
+    const notUrl = configError(() => buildConfig({ database: { engine: 'postgres', url: 'hearth:hunter2-secret' } }, {}));
+    expect(notUrl.message).not.toContain('hunter2-secret');
+  });
+
+  it('refuses the keys of the other engine when they are set to anything but their default, every problem at once', () => {
+    const e = configError(() => buildConfig({ database: { engine: 'postgres', url: URL_WITH_SECRET, path: '/var/lib/h.db', cache_mb: 8 }, server_name: '' }, {}));
+    expect(e.problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^server_name: /),
+      'database.path: only used with database.engine: sqlite (the engine is postgres)',
+      'database.cache_mb: only used with database.engine: sqlite (the engine is postgres)',
+    ]));
+    expect(e.problems).toHaveLength(3);
+    const s = configError(() => buildConfig({ database: { url: URL_WITH_SECRET, pool_size: 3 } }, {}));
+    expect(s.problems).toEqual([
+      'database.url: only used with database.engine: postgres (the engine is sqlite)',
+      'database.pool_size: only used with database.engine: postgres (the engine is sqlite)',
+    ]);
+    expect(s.message).not.toContain('s3cret-Pw');
+    // HEARTH_DATABASE (a SQLite path) with engine postgres is the same mistake.
+    expect(configError(() => buildConfig({ database: { engine: 'postgres', url: URL_WITH_SECRET } }, { HEARTH_DATABASE: 'x.db' })).problems)
+      .toEqual(['database.path: only used with database.engine: sqlite (the engine is postgres)']);
+  });
+
+  it.each([
+    ['database.engine', { database: { engine: 'mysql' } }],
+    ['database.pool_size', { database: { engine: 'postgres', url: 'postgres://h@x/h', pool_size: 0 } }],
+    ['database.url', { database: { engine: 'postgres', url: '' } }],
+  ])('refuses a bad %s (%j)', (key, raw) => {
+    const e = configError(() => buildConfig(raw, {}));
+    expect(e.problems.some((p) => p.startsWith(`${key}:`))).toBe(true);
+  });
+
+  it('describes the database for logs without the password', () => {
+    expect(redactUrl(URL_WITH_SECRET)).toBe('postgres://hearth:***@db.example:5432/hearth');
+    expect(redactUrl('postgres://h@127.0.0.1/h?password=s3cret-Pw&sslmode=require')).toBe('postgres://h@127.0.0.1/h?password=***&sslmode=require');
+    expect(describeDatabase(buildConfig({ database: { engine: 'postgres', url: URL_WITH_SECRET } }, {}))).not.toContain('s3cret-Pw');
+    expect(describeDatabase(buildConfig({ database: { path: '/srv/h.db' } }, {}))).toBe('/srv/h.db');
   });
 });
 

@@ -75,8 +75,14 @@ export class AccountDataService {
 
   /** Stores account data without the server-owned check (used for m.fully_read and m.push_rules). */
   async put(userId: string, roomId: string, type: string, content: JsonObject): Promise<number> {
-    const pos = (await this.positions()).next();
-    await this.store.setAccountData(userId, roomId, type, content, pos);
+    const positions = await this.positions();
+    await positions.available();
+    const pos = positions.begin();
+    try {
+      await this.store.setAccountData(userId, roomId, type, content, pos);
+    } finally {
+      positions.done(pos);
+    }
     if (roomId === '' && type === 'm.ignored_user_list') this.ignoredCache.delete(userId);
     this.notifier.notify([userId], pos);
     return pos;
@@ -173,9 +179,18 @@ export class AccountDataService {
 
   /** Stores a receipt and wakes those who see it; undefined when it is older than the user's current one. */
   private async storeReceipt(room: RoomState, receiptType: string, userId: string, threadId: string, eventId: string, eventStreamOrdering: number, ts: number): Promise<ReceiptRecord | undefined> {
-    const pos = (await this.positions()).next();
+    // A write in flight: readers see positions up to the last one below every write still under way.
+    const positions = await this.positions();
+    await positions.available();
+    const pos = positions.begin();
     const r: ReceiptRecord = { roomId: room.roomId, receiptType, userId, threadId, eventId, eventStreamOrdering, ts, streamOrdering: pos };
-    if (!(await this.store.putReceipt(r))) return undefined; // an older event than the current receipt: nothing changes
+    let stored: boolean;
+    try {
+      stored = await this.store.putReceipt(r);
+    } finally {
+      positions.done(pos);
+    }
+    if (!stored) return undefined; // an older event than the current receipt: nothing changes
     this.notifier.notify(receiptType === 'm.read.private' ? [userId] : joinedMembers(room), pos);
     return r;
   }
@@ -254,8 +269,14 @@ export class AccountDataService {
         }
       }
     }
-    for (const m of out) m.streamOrdering = positions.next();
-    const stored = await this.store.addToDevice(out, txn);
+    await positions.available(out.length);
+    for (const m of out) m.streamOrdering = positions.begin();
+    let stored: boolean;
+    try {
+      stored = await this.store.addToDevice(out, txn);
+    } finally {
+      for (const m of out) positions.done(m.streamOrdering);
+    }
     if (stored && out.length > 0) this.notifier.notify(users, out[out.length - 1]!.streamOrdering);
     return stored;
   }

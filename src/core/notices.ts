@@ -189,19 +189,24 @@ export class ServerNoticeService {
     return r.eventId;
   }
 
-  private pending = new Set<Promise<unknown>>();
+  private pendingSends = new Set<Promise<unknown>>();
 
   /** An automatic notice that must never fail the request that caused it. */
   notifyQuietly(userId: string, body: string): void {
     if (!this.config.server_notices.enabled) return;
     const p = this.send(userId, { msgtype: 'm.text', body })
       .catch((err) => this.logger.warn({ err, userId }, 'could not send an automatic server notice'))
-      .finally(() => this.pending.delete(p));
-    this.pending.add(p);
+      .finally(() => this.pendingSends.delete(p));
+    this.pendingSends.add(p);
+  }
+
+  /** Automatic notices under way. */
+  get pending(): number {
+    return this.pendingSends.size;
   }
 
   /** Resolves when automatic notices under way have been sent (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    while (this.pendingSends.size > 0) await Promise.all([...this.pendingSends]);
   }
 }

@@ -70,3 +70,36 @@ export class InMemoryNotifier implements Notifier {
     }
   }
 }
+
+/** What the gate needs of the position counter (core/stream.ts). */
+interface Visibility {
+  whenVisible(pos: number, fn: () => void): void;
+}
+
+/**
+ * A notifier that wakes waiters only once a position is visible to readers: a change committed at
+ * position P while an earlier position is still in flight is announced when that one has settled, so
+ * the woken /sync reads up to P (instead of waking, finding nothing it may read yet, and waiting again).
+ * `positions` is undefined until the counter exists (nothing can be notified before a position exists).
+ */
+export class VisibleNotifier implements Notifier {
+  constructor(private readonly inner: Notifier, private readonly positions: () => Visibility | undefined) {}
+
+  get waiting(): number {
+    return this.inner.waiting;
+  }
+
+  wait(userId: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.inner.wait(userId, after, timeoutMs, signal);
+  }
+
+  notify(userIds: Iterable<string>, position: number): void {
+    const p = this.positions();
+    if (!p) {
+      this.inner.notify(userIds, position);
+      return;
+    }
+    const users = [...userIds];
+    p.whenVisible(position, () => this.inner.notify(users, position));
+  }
+}

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { forbidden, invalidParam, notFound } from '../errors.js';
 import type { AccountStore, MetaStore, RoomStore } from '../storage/types.js';
+import { BackgroundTasks } from './background.js';
 import type { DeadlineQueue } from './deadlines.js';
 import type { JsonObject } from './events/types.js';
 import { joinedMembers, type EventWriter } from './events/writer.js';
@@ -60,6 +61,8 @@ export class PresenceService implements SessionListener {
     private readonly positions: () => Promise<StreamPositions>,
     private readonly deadlines: DeadlineQueue,
     private readonly clock: Clock,
+    /** Recomputes started by session changes run here (the server's stop waits for them). */
+    private readonly background: BackgroundTasks = new BackgroundTasks(),
   ) {
     sessions.addListener(this);
     // Someone who joins a room shows their presence to its members in their next /sync (the other
@@ -81,9 +84,9 @@ export class PresenceService implements SessionListener {
   }
 
   // SessionListener: every change in a user's sessions may change their presence.
-  sessionStarted(s: Session): void { this.scheduleIdle(s); void this.recompute(s.userId); }
-  sessionChanged(s: Session): void { this.scheduleIdle(s); void this.recompute(s.userId); }
-  sessionEnded(s: Session): void { this.deadlines.cancel(`idle:${s.id}`); void this.recompute(s.userId); }
+  sessionStarted(s: Session): void { this.scheduleIdle(s); this.background.run(this.recompute(s.userId)); }
+  sessionChanged(s: Session): void { this.scheduleIdle(s); this.background.run(this.recompute(s.userId)); }
+  sessionEnded(s: Session): void { this.deadlines.cancel(`idle:${s.id}`); this.background.run(this.recompute(s.userId)); }
 
   /** When the session would turn idle, presence is recomputed (online -> unavailable). */
   private scheduleIdle(s: Session): void {
@@ -91,7 +94,7 @@ export class PresenceService implements SessionListener {
     this.deadlines.schedule(`idle:${s.id}`, s.lastActiveTs + this.config.presence.idle_timeout_ms, () => {
       if (this.sessions.store.get(s.id) !== s) return;
       if (!this.sessions.isIdle(s)) this.scheduleIdle(s);
-      else void this.recompute(s.userId);
+      else this.background.run(this.recompute(s.userId));
     });
   }
 
@@ -127,6 +130,7 @@ export class PresenceService implements SessionListener {
     if (!this.enabled) return;
     const statusMsg = await this.statusMsg(userId);
     const positions = await this.positions();
+    await positions.available();
     // Derive, compare and record without awaiting in between: recomputes started close together
     // (a session starting and ending in one tick) then settle on the newest state, never an older one.
     const d = this.derive(userId);

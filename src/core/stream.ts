@@ -1,33 +1,170 @@
 // One position for everything a client syncs (see ../shared/docs/design-notes.md): every persisted
 // event, receipt, account-data change and to-device message, and every typing or presence change,
-// takes the next position from this counter. Ephemeral changes are not stored, so the counter
-// reserves positions in blocks: the ceiling of the current block is stored before a position in it
-// is handed out, and start-up resumes after max(highest stored position, stored ceiling). No
-// position is ever handed out twice, across restarts too.
+// takes the next position from this counter.
+//
+// Allocation. Positions come in blocks reserved in the store (MetaStore.reserveBlock: an atomic bump
+// of a stored ceiling), so no position is ever handed out twice, across restarts and across writers
+// sharing a database; start-up resumes after max(highest stored position, stored ceiling). Within a
+// process positions are handed out synchronously from the reserved blocks: a caller first awaits
+// `available(n)` (which reserves another block when the ones held run low; normally it resolves at
+// once, a block is fetched ahead of need), then takes its positions without awaiting in between.
+//
+// Visibility ("persisted up to", as Synapse's multi-writer ID generators). A write takes its position
+// with `begin()` before its transaction and calls `done(pos)` once the transaction committed or failed.
+// `current`, the position readers may use (a /sync's next_batch), is the highest position below every
+// write still in flight: a reader never sees position N+1 while N may still commit, so a /sync never
+// skips an event whatever order transactions commit in (the store calls yield). Ephemeral changes
+// (typing, presence) take `next()`, complete at once. `whenVisible(pos, fn)` runs `fn` once `current`
+// has reached `pos`: the notifier wakes waiting /syncs only for positions they can read.
+//
+// Several processes on one database (issue 17, later parts): blocks never overlap, so writes never
+// collide, but each process knows only its own writes in flight; a reader of one process can see a
+// position of its own that is above another process's uncommitted one. Multi-process serving needs the
+// shared persisted-up-to position (spec/postgres.md, "Several writers").
 
 export const POSITION_BLOCK = 1000;
 
+/** Reserves `size` numbers above max(stored ceiling, floor); resolves with the new ceiling (the block is (ceiling - size, ceiling]). */
+export type ReserveBlock = (floor: number, size: number) => Promise<number>;
+
+interface Block {
+  next: number;
+  end: number;
+}
+
 export class StreamPositions {
-  private position: number;
-  private ceiling: number;
+  /** Reserved blocks not used up yet, in order. */
+  private readonly blocks: Block[] = [];
+  /** The highest position handed out. */
+  private last: number;
+  /** Positions of writes in flight, ascending from `head` (begin() hands them out in order). */
+  private pending: number[] = [];
+  private head = 0;
+  /** Writes that finished while an earlier one was still in flight. */
+  private readonly finished = new Set<number>();
+  /** Callbacks waiting for a position to become visible, ascending by position. */
+  private waiters: { pos: number; fn: () => void }[] = [];
+  private fetching: Promise<void> | undefined;
 
-  /** `reserve(ceiling)` stores a new ceiling synchronously before positions up to it are used. */
-  constructor(start: number, private readonly reserve: (ceiling: number) => void = () => {}) {
-    this.position = start;
-    this.ceiling = start;
+  private constructor(private readonly reserve: ReserveBlock, start: number, first: Block) {
+    this.last = start;
+    this.blocks.push(first);
   }
 
-  /** The highest position handed out so far. */
+  /** A counter whose first block is reserved above `floor` (the highest stored position). */
+  static async open(reserve: ReserveBlock, floor: number, blockSize = POSITION_BLOCK): Promise<StreamPositions> {
+    const ceiling = await reserve(floor, blockSize);
+    const first = { next: ceiling - blockSize + 1, end: ceiling };
+    return new StreamPositions(reserve, first.next - 1, first);
+  }
+
+  /** The position readers may use: every position at or below it is stored, or was abandoned. */
   get current(): number {
-    return this.position;
+    return this.head < this.pending.length ? this.pending[this.head]! - 1 : this.last;
   }
 
-  next(): number {
-    this.position += 1;
-    if (this.position > this.ceiling) {
-      this.ceiling = this.position + POSITION_BLOCK;
-      this.reserve(this.ceiling);
+  /** The highest position handed out so far (writes in flight included). */
+  get highest(): number {
+    return this.last;
+  }
+
+  /** Positions that can be handed out without reserving another block. */
+  get remaining(): number {
+    let n = 0;
+    for (const b of this.blocks) n += b.end - b.next + 1;
+    return n;
+  }
+
+  /**
+   * Resolves once `n` positions can be taken synchronously (next/begin); reserves blocks as needed,
+   * and the next block ahead of need. Take them right after, without awaiting anything else first.
+   */
+  async available(n = 1): Promise<void> {
+    while (this.remaining < n) await this.fetch(Math.max(POSITION_BLOCK, n - this.remaining));
+    if (this.remaining < POSITION_BLOCK / 2 && this.fetching === undefined) {
+      // Ahead of need: a failure here (the database unreachable) surfaces in the next available().
+      this.fetch(POSITION_BLOCK).catch(() => {});
     }
-    return this.position;
+  }
+
+  private fetch(size: number): Promise<void> {
+    this.fetching ??= (async () => {
+      try {
+        const floor = this.blocks.length > 0 ? this.blocks[this.blocks.length - 1]!.end : this.last;
+        const ceiling = await this.reserve(floor, size);
+        this.blocks.push({ next: ceiling - size + 1, end: ceiling });
+      } finally {
+        this.fetching = undefined;
+      }
+    })();
+    return this.fetching;
+  }
+
+  private take(): number {
+    const block = this.blocks[0];
+    if (!block) throw new Error('StreamPositions: no position reserved (await available() before taking positions)');
+    const pos = block.next++;
+    if (block.next > block.end) this.blocks.shift();
+    this.last = pos;
+    return pos;
+  }
+
+  /** A position for an ephemeral change (typing, presence): nothing to commit, complete at once. */
+  next(): number {
+    const pos = this.take();
+    this.advance();
+    return pos;
+  }
+
+  /** A position for a write: `current` stays below it until `done(pos)`. */
+  begin(): number {
+    const pos = this.take();
+    this.pending.push(pos);
+    return pos;
+  }
+
+  /** The write at `pos` committed or failed (an abandoned position is simply never stored). */
+  done(pos: number): void {
+    if (this.head < this.pending.length && this.pending[this.head] === pos) this.head++;
+    else this.finished.add(pos);
+    while (this.head < this.pending.length && this.finished.delete(this.pending[this.head]!)) this.head++;
+    if (this.head > 64 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    this.advance();
+  }
+
+  /** Runs `fn` once `pos` is visible to readers (at once when it is already). */
+  whenVisible(pos: number, fn: () => void): void {
+    if (pos <= this.current) {
+      fn();
+      return;
+    }
+    let i = this.waiters.length;
+    while (i > 0 && this.waiters[i - 1]!.pos > pos) i--;
+    this.waiters.splice(i, 0, { pos, fn });
+  }
+
+  /** Writes in flight (metrics, tests). */
+  get inFlight(): number {
+    return this.pending.length - this.head;
+  }
+
+  private advance(): void {
+    if (this.waiters.length === 0) return;
+    const current = this.current;
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n]!.pos <= current) n++;
+    if (n === 0) return;
+    const ready = this.waiters.slice(0, n);
+    this.waiters = this.waiters.slice(n);
+    for (const w of ready) {
+      try {
+        w.fn();
+      } catch (e) {
+        queueMicrotask(() => { throw e; });
+      }
+    }
   }
 }

@@ -16,6 +16,7 @@ import type { RoomStateService } from './rooms/room-state.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionService } from './sessions.js';
 import type { StreamPositions } from './stream.js';
+import { BackgroundTasks } from './background.js';
 
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
 
@@ -45,15 +46,17 @@ export class TypingService implements SessionListener {
     private readonly positions: () => Promise<StreamPositions>,
     private readonly deadlines: DeadlineQueue,
     private readonly clock: Clock,
+    /** Typing ended by a send, a departure or a session's end runs here (the server's stop waits for it). */
+    private readonly background: BackgroundTasks = new BackgroundTasks(),
   ) {
     sessions.addListener(this);
     writer.addListener({
       onEventPersisted: (rec) => {
         // Sending an event in the room ends the sender's typing there.
-        if (rec.event.state_key === undefined && !rec.serverLocal) void this.stop(rec.event.room_id, rec.event.sender);
+        if (rec.event.state_key === undefined && !rec.serverLocal) this.background.run(this.stop(rec.event.room_id, rec.event.sender));
         // Someone who is no longer joined (leave, kick, ban) is no longer typing there.
         else if (rec.event.type === 'm.room.member' && rec.event.state_key !== undefined && rec.event.content.membership !== 'join') {
-          void this.stop(rec.event.room_id, rec.event.state_key);
+          this.background.run(this.stop(rec.event.room_id, rec.event.state_key));
         }
       },
     });
@@ -82,7 +85,7 @@ export class TypingService implements SessionListener {
     let rooms = this.bySession.get(session.id);
     if (!rooms) this.bySession.set(session.id, (rooms = new Set()));
     rooms.add(roomId);
-    this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
+    this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => this.background.run(this.expire(roomId, userId, until)));
     for (const l of this.listeners) l.typingChanged(roomId, userId, true);
     if (!prev) await this.changed(roomId);
   }
@@ -136,7 +139,7 @@ export class TypingService implements SessionListener {
   sessionEnded(s: Session): void {
     for (const roomId of [...(this.bySession.get(s.id) ?? [])]) {
       const entry = this.rooms.get(roomId)?.users.get(s.userId);
-      if (entry && entry.sessionId === s.id) void this.stop(roomId, s.userId);
+      if (entry && entry.sessionId === s.id) this.background.run(this.stop(roomId, s.userId));
     }
     this.bySession.delete(s.id);
   }
@@ -149,7 +152,9 @@ export class TypingService implements SessionListener {
 
   private async changed(roomId: string): Promise<void> {
     const r = this.room(roomId);
-    r.position = (await this.positions()).next();
+    const positions = await this.positions();
+    await positions.available();
+    r.position = positions.next();
     const room = await this.roomState.get(roomId);
     if (!room) return;
     this.notifier.notify(joinedMembers(room), r.position);

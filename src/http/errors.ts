@@ -3,6 +3,7 @@
 // anything else is logged with its stack and answered 500 M_UNKNOWN without details.
 import type { NextFunction, Request, Response } from 'express';
 import { isUiaChallenge, MatrixError, notJson, tooLarge } from '../errors.js';
+import { UnstorableTextError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
 import { INVALID_UTF8 } from './body.js';
 
@@ -32,6 +33,8 @@ export function toMatrixError(err: unknown, req: Request, logger: Logger): Matri
     case 'request.aborted':
       return new MatrixError(400, 'M_UNKNOWN', 'Request aborted');
   }
+  // Input the store cannot hold (a NUL character in text, on PostgreSQL).
+  if (err instanceof UnstorableTextError) return new MatrixError(400, 'M_INVALID_PARAM', err.message);
   // Express's router: a path parameter with malformed percent-encoding.
   if (err instanceof URIError || (e?.status === 400 && /decode param/i.test(e.message ?? ''))) {
     return new MatrixError(400, 'M_INVALID_PARAM', 'Malformed request (bad percent-encoding or parameters)');

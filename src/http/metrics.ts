@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client), one registry per server (no global state): request counts and
 // latency per endpoint, live sessions, waiting /syncs, events persisted, typing and presence timers,
-// SQLite time for event writes. Served at GET /metrics to loopback clients or with an admin token.
+// storage time for event writes. Served at GET /metrics to loopback clients or with an admin token.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { forbidden } from '../errors.js';
 import type { Services } from '../services.js';
@@ -24,8 +24,10 @@ export function createMetrics(services: Services, opts: { defaultMetrics?: boole
     labelNames: ['method', 'route'] as const, buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30], registers: [registry],
   });
   const eventsPersisted = new Counter({ name: 'hearth_events_persisted_total', help: 'Room events persisted', registers: [registry] });
+  // hearth_sqlite_persist_event_seconds on SQLite (its name before PostgreSQL came), hearth_postgres_... there.
+  const engine = services.storage.engine;
   const persistSeconds = new Histogram({
-    name: 'hearth_sqlite_persist_event_seconds', help: 'Time spent in each SQLite transaction that persists events (one or a group commit of several)',
+    name: `hearth_${engine}_persist_event_seconds`, help: `Time spent in each ${engine === 'postgres' ? 'PostgreSQL' : 'SQLite'} transaction that persists events (one or a group commit of several)`,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry],
   });
   new Gauge({ name: 'hearth_sessions_live', help: 'Live client sessions', registers: [registry], collect() { this.set(services.sessions.store.size); } });

@@ -281,6 +281,10 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
     ...inner,
     persistEvent: (input) => persist([input], () => inner.persistEvent(input)),
     persistEvents: (inputs) => persist(inputs, () => inner.persistEvents(inputs)),
+    async lockRoom(roomId) {
+      const lock = await inner.lockRoom(roomId);
+      return { persist: (input) => persist([input], () => lock.persist(input)), release: () => lock.release() };
+    },
     async getRoomEvents(q) {
       const r = roomsWriting.has(q.roomId) ? undefined : recent.get(q.roomId);
       const hit = r ? fromRecent(r, q) : undefined;
@@ -395,6 +399,7 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
   const unread = new VersionedCache<string, Unread>(limits.small);
   const threadUnread = new VersionedCache<string, ThreadUnread>(limits.small);
   return {
+    engine: storage.engine,
     accounts: storage.accounts,
     rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread),
     sync: cachedSyncStore(storage.sync, limits, unread, threadUnread),

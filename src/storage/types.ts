@@ -192,6 +192,12 @@ export interface PersistEventInput {
   unsigned: JsonObject | null;
   /** The room's forward extremities after this event (graph events only). */
   extremities: string[];
+  /**
+   * The room's forward extremities the event was built on. When given, the store reads the room's
+   * extremities inside the transaction (under the room's write lock) and refuses the whole write with
+   * StaleExtremitiesError (storage/errors.ts) when they differ: another writer got there first.
+   */
+  expectedExtremities?: string[];
   /** Graph data (spec/event-graph.md): groups created with the event, its own groups, flags. */
   graph?: PersistGraph;
   /** The change of the room's current state the event causes (its own key, or a resolution's keys). */
@@ -371,11 +377,29 @@ export interface AliasRecord {
   creator: string;
 }
 
+/**
+ * A room's write lock held in the store (RoomStore.lockRoom): until `release`, no other writer sharing
+ * the database persists an event of the room, so state read meanwhile stays current.
+ */
+export interface RoomWriteLock {
+  /** Persists one event of the locked room under the lock (its own transaction). */
+  persist(input: PersistEventInput): Promise<void>;
+  /** Ends the lock (after a persist, or without one). */
+  release(): Promise<void>;
+}
+
 export interface RoomStore {
   /** The highest position any stored item carries (start-up resumes after it). */
   maxStreamOrdering(): Promise<number>;
   /** Atomically: event row, room row (create), current state, membership, extremities, txn, redaction. */
   persistEvent(input: PersistEventInput): Promise<void>;
+  /**
+   * Takes the room's write lock in the store (PostgreSQL: a transaction holding the room's advisory
+   * lock; SQLite, whose one connection is its one writer: nothing to hold, the persist is checked as
+   * usual). The writer takes it after a StaleExtremitiesError, before reading the room again, so
+   * another writer cannot get there first twice.
+   */
+  lockRoom(roomId: string): Promise<RoomWriteLock>;
   /** Several events in order, in one transaction (room creation, a group commit of several rooms' sends). */
   persistEvents(inputs: PersistEventInput[]): Promise<void>;
   getRoom(roomId: string): Promise<RoomRecord | undefined>;
@@ -553,6 +577,8 @@ export interface SyncStore {
 }
 
 export interface Storage {
+  /** Which engine stores the data (metrics name it; the benchmark's loader batches SQLite writes). */
+  readonly engine: 'sqlite' | 'postgres';
   readonly accounts: AccountStore;
   readonly rooms: RoomStore;
   readonly sync: SyncStore;
@@ -567,10 +593,17 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Small server-wide values (the position ceiling) and per-user presence status that outlive a restart. */
+/** Small server-wide values (the position ceilings) and per-user presence status that outlive a restart. */
 export interface MetaStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /**
+   * Reserves the next block of `size` numbers of the counter `name` (stream positions, state group
+   * IDs) atomically, for whichever writer asks: the stored ceiling becomes max(ceiling, floor) + size
+   * and is returned; the block is (returned - size, returned]. Blocks handed to different writers never
+   * overlap, and none is handed out twice, across restarts too.
+   */
+  reserveBlock(name: string, floor: number, size: number): Promise<number>;
   getPresenceStatus(userId: string): Promise<{ statusMsg: string | null; lastActiveTs: number | null } | undefined>;
   setPresenceStatus(userId: string, statusMsg: string | null, lastActiveTs: number | null): Promise<void>;
 }
@@ -640,6 +673,15 @@ export interface AdminStore {
   /** Every active (not deactivated, not guest) local user. */
   activeUserIds(): Promise<string[]>;
   listRooms(): Promise<RoomListEntry[]>;
+  /** Stored events, of one room or of all (the benchmark's loader reports what it wrote). */
+  countEvents(roomId?: string): Promise<number>;
+  /**
+   * Refreshes the query planner's statistics after a bulk load (the benchmark's loader). PostgreSQL:
+   * ANALYZE, which autovacuum otherwise runs on its own schedule; without statistics a fresh database
+   * may read a whole room to sort a page instead of walking the index. SQLite: nothing (its plans
+   * here do not depend on statistics).
+   */
+  analyze(): Promise<void>;
   /** Blocks (by whom, null when the server itself) or unblocks a room, known to this server or not. */
   setRoomBlocked(roomId: string, blocked: boolean, by: string | null, ts: number): Promise<void>;
   isRoomBlocked(roomId: string): Promise<boolean>;

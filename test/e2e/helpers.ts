@@ -1,5 +1,6 @@
-// End-to-end helpers: a real Hearth (real HTTP listener on port 0, SQLite :memory:, production code
-// path through startServer) and real matrix-js-sdk clients talking to it over the network.
+// End-to-end helpers: a real Hearth (real HTTP listener on port 0, SQLite :memory: or a fresh
+// PostgreSQL database in the postgres jest project, production code path through startServer) and real
+// matrix-js-sdk clients talking to it over the network.
 //
 //   const hs = await startE2eServer();
 //   const alice = await hs.registerClient('alice');       // { client, userId, accessToken, deviceId, password }
@@ -12,6 +13,7 @@ import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
 import { buildConfig, type Config } from '../../src/config.js';
 import { startServer } from '../../src/main.js';
 import type { Services } from '../../src/services.js';
+import { testDatabaseConfig } from '../helpers/storage.js';
 
 export interface E2eUser {
   client: sdk.MatrixClient;
@@ -68,12 +70,13 @@ let counter = 0;
 
 /** Starts a real Hearth on 127.0.0.1 with a free port; `overrides` are config values. */
 export async function startE2eServer(overrides: Record<string, unknown> = {}): Promise<E2eServer> {
+  const db = await testDatabaseConfig();
   const config = buildConfig(
     deepMerge(
       {
         server_name: 'localhost',
         listen: { host: '127.0.0.1', port: 0 },
-        database: { path: ':memory:' },
+        database: db.database,
         logging: { level: 'silent' },
         rate_limits: { enabled: false },
       },
@@ -115,6 +118,7 @@ export async function startE2eServer(overrides: Record<string, unknown> = {}): P
           c.http.abort();
         }
         await running.stop();
+        await db.drop();
       })();
       return stopping;
     },

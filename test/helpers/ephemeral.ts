@@ -1,7 +1,7 @@
 // Helpers for the session, presence and typing tests (spec/sessions.md): naming sessions, rooms,
 // and long-polling /sync that is known to be waiting before the test acts.
 import type { Response } from 'supertest';
-import { bearer, type TestServer, type TestUser } from './server.js';
+import { bearer, settleServers, type TestServer, type TestUser } from './server.js';
 
 export const SESSIONS = '/_matrix/client/unstable/hearth/sessions';
 export const HEADER = 'hearth-session';
@@ -11,6 +11,8 @@ type Auth = { accessToken: string };
 
 /** Lets pending promise chains (presence recomputes, typing changes) run to the end. */
 export async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  await settleServers();
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 }
 

@@ -1,5 +1,6 @@
-// A fresh in-memory homeserver per test file: real storage (SQLite :memory:), real HTTP app,
-// a fake clock, cheap password hashing, and helpers that register real users with real tokens.
+// A fresh in-memory homeserver per test file: real storage (SQLite :memory:, or a fresh PostgreSQL
+// database in the postgres jest project: test/helpers/storage.ts), real HTTP app, a fake clock, cheap
+// password hashing, and helpers that register real users with real tokens.
 import request from 'supertest';
 import type { Express } from 'express';
 import { FakeClock } from '../../src/clock.js';
@@ -7,7 +8,8 @@ import { buildConfig, type Config } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type ServiceOptions, type Services } from '../../src/services.js';
-import { openSqliteStorage } from '../../src/storage/sqlite/index.js';
+import type { Storage } from '../../src/storage/types.js';
+import { openTestStorage } from './storage.js';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
@@ -32,11 +34,24 @@ export interface TestServer {
 
 let counter = 0;
 
+/** Servers made here and not closed yet (flush() waits for their background work). */
+const live = new Set<Services>();
+
 /**
- * Builds a server; `overrides` are config values (rate limits are off unless a test turns them on);
- * `services` replaces parts of the services (e.g. the federation event handler, push gateway timings).
+ * Resolves once every live test server has finished the work it started without waiting for it
+ * (presence recomputes, typing ended by a send, automatic notices): with PostgreSQL such work takes
+ * real I/O, so "a few turns of the event loop" is not enough.
  */
-export function makeTestServer(overrides: Record<string, unknown> = {}, services: Pick<ServiceOptions, 'federation' | 'pushers'> = {}): TestServer {
+export async function settleServers(): Promise<void> {
+  for (const services of [...live]) await services.settled();
+}
+
+/**
+ * Builds a server; `overrides` are config values (rate limits are off unless a test turns them on).
+ * `opts` replaces parts of the services (the federation event handler, push gateway timings) and
+ * `opts.storage` wraps the storage the server uses (tests that delay or observe store calls).
+ */
+export function makeTestServer(overrides: Record<string, unknown> = {}, opts: Pick<ServiceOptions, 'federation' | 'pushers'> & { storage?: (raw: Storage) => Storage } = {}): TestServer {
   const config = buildConfig({
     server_name: 'test.local',
     database: { path: ':memory:' },
@@ -45,16 +60,19 @@ export function makeTestServer(overrides: Record<string, unknown> = {}, services
     rate_limits: { enabled: false, ...((overrides.rate_limits as object) ?? {}) },
   });
   const clock = new FakeClock();
-  const storage = openSqliteStorage(':memory:', () => clock.now());
-  const built = createServices(config, storage, clock, {
+  const raw = openTestStorage(() => clock.now());
+  const storage = opts.storage ? opts.storage(raw) : raw;
+  const { storage: _wrap, ...serviceOpts } = opts;
+  const services = createServices(config, storage, clock, {
     logger: createLogger('silent'),
     scrypt: { N: 1 << 10, r: 8, p: 1 },
-    ...services,
+    ...serviceOpts,
   });
-  const app = createApp(built);
+  const app = createApp(services);
   const http = request(app);
+  live.add(services);
   return {
-    app, services: built, config, clock, http,
+    app, services, config, clock, http,
     async register(localpart, password = 'correct horse battery') {
       const username = localpart ?? `user${++counter}`;
       const res = await request(app)
@@ -64,7 +82,8 @@ export function makeTestServer(overrides: Record<string, unknown> = {}, services
       return { userId: res.body.user_id, accessToken: res.body.access_token, deviceId: res.body.device_id, password };
     },
     async close() {
-      await built.stop();
+      live.delete(services);
+      await services.stop();
       await storage.close();
     },
   };

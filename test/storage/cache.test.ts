@@ -1,12 +1,14 @@
-// The read caches of storage/cache.ts in front of the real SQLite store: every answer read through
-// the caches must be what the store itself answers, whatever writes came before (or during) the read.
-// Each test primes the cache first (and where it matters checks that the cache really answered), so
-// a cache that kept an answer older than a committed write fails it.
+// The read caches of storage/cache.ts in front of the real store (SQLite, or PostgreSQL in the postgres
+// jest project): every answer read through the caches must be what the store itself answers, whatever
+// writes came before (or during) the read. Each test primes the cache first (and where it matters
+// checks that the cache really answered), so a cache that kept an answer older than a committed write
+// fails it. Where a test needs "the store has committed" or "the store has read", it waits for exactly
+// that (a PostgreSQL store answers after real I/O, not within a turn of the event loop).
 import { jest } from '@jest/globals';
 import type { JsonObject, StoredEvent } from '../../src/core/events/types.js';
 import { VersionedCache, withCaches, type CacheLimits } from '../../src/storage/cache.js';
-import { openSqliteStorage, type SqliteStorage } from '../../src/storage/sqlite/index.js';
 import type { EventRecord, PersistEventInput, PushActionRecord, ReceiptRecord, RoomEventsQuery, Storage } from '../../src/storage/types.js';
+import { openTestStorage, testEngine } from '../helpers/storage.js';
 
 const SMALL: CacheLimits = { users: 10, rooms: 10, eventsPerRoom: 5, small: 100 };
 
@@ -75,15 +77,32 @@ function gate(): { promise: Promise<void>; open: () => void } {
 /** Lets every pending promise continuation run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * `raw` whose persistEvent commits in the store, says so (`committed`), and is acknowledged only once
+ * `hold()` resolves: a write pending in the cache layer whose effect the store already has.
+ */
+function committedButHeld(hold: () => Promise<void>): { storage: Storage; committed: Promise<void> } {
+  const done = gate();
+  const storage: Storage = {
+    ...raw,
+    rooms: { ...raw.rooms, persistEvent: async (i) => { await raw.rooms.persistEvent(i); done.open(); await hold(); } },
+    close: () => raw.close(),
+  };
+  return { storage, committed: done.promise };
+}
+
+/** The store's error code for a unique (and a primary key) violation, by engine. */
+const UNIQUE = testEngine() === 'postgres' ? { unique: '23505', primaryKey: '23505' } : { unique: 'SQLITE_CONSTRAINT_UNIQUE', primaryKey: 'SQLITE_CONSTRAINT_PRIMARYKEY' };
+
 // ---- fixture ---------------------------------------------------------------------------------
 
-let raw: SqliteStorage;
+let raw: Storage;
 let cached: Storage;
 let pos: number;
 const next = () => ++pos;
 
 beforeEach(() => {
-  raw = openSqliteStorage(':memory:');
+  raw = openTestStorage();
   cached = withCaches(raw, SMALL);
   pos = 0;
 });
@@ -354,16 +373,12 @@ describe('getRoomsForUser through the cache', () => {
   it('while a membership write is pending, reads see the store (not the old cached answer)', async () => {
     await createRoom(cached, '!a:x', '@alice:x');
     const g = gate();
-    // The store commits at once but the write is acknowledged only when the gate opens.
-    const slow: Storage = {
-      ...raw,
-      rooms: { ...raw.rooms, persistEvent: async (i) => { await raw.rooms.persistEvent(i); await g.promise; } },
-      close: () => raw.close(),
-    };
-    const c = withCaches(slow, SMALL);
+    // The store commits but the write is acknowledged only when the gate opens.
+    const slow = committedButHeld(() => g.promise);
+    const c = withCaches(slow.storage, SMALL);
     expect(roomIdsOf(await c.rooms.getRoomsForUser('@alice:x', ['join']))).toEqual(['!a:x']);
     const write = c.rooms.persistEvent(input(member('!a:x', '@alice:x', 'leave'), next()));
-    await settle();
+    await slow.committed;
     expect(await c.rooms.getRoomsForUser('@alice:x', ['join'])).toEqual([]);
     g.open();
     await write;
@@ -592,7 +607,7 @@ describe('getRoomEvents through the cache (eventsPerRoom: 5)', () => {
     // ends in that file's realm, it is not `instanceof Error` here, and toThrow() reports "did not throw".)
     const bad = { ...message(ROOM, '@alice:x', 'never stored'), event_id: newest!.event.event_id };
     const badPos = next();
-    await expect(cached.rooms.persistEvent(input(bad, badPos))).rejects.toHaveProperty('code', 'SQLITE_CONSTRAINT_UNIQUE');
+    await expect(cached.rooms.persistEvent(input(bad, badPos))).rejects.toHaveProperty('code', UNIQUE.unique);
     const f: RoomEventsQuery = { roomId: ROOM, from: newest!.streamOrdering, dir: 'f', limit: 5 };
     expect(canon(await cached.rooms.getRoomEvents(q))).toBe(canon(await raw.rooms.getRoomEvents(q)));
     expect(positionsOf(await cached.rooms.getRoomEvents(q))).not.toContain(badPos);
@@ -600,7 +615,7 @@ describe('getRoomEvents through the cache (eventsPerRoom: 5)', () => {
     // A position already taken, in a batch: refused as well.
     const bad2 = message(ROOM, '@alice:x', 'never stored either');
     await expect(cached.rooms.persistEvents([input(message(ROOM, '@alice:x', 'ok'), next()), input(bad2, newest!.streamOrdering)]))
-      .rejects.toHaveProperty('code', 'SQLITE_CONSTRAINT_PRIMARYKEY');
+      .rejects.toHaveProperty('code', UNIQUE.primaryKey);
     expect(canon(await cached.rooms.getRoomEvents(q))).toBe(canon(await raw.rooms.getRoomEvents(q)));
     expect(await cached.rooms.getRoomEvents(f)).toEqual([]);
     await cached.rooms.persistEvent(input(message(ROOM, '@alice:x', 'ok'), next()));
@@ -626,10 +641,20 @@ describe('getRoomEvents through the cache (eventsPerRoom: 5)', () => {
   it('while an event write is pending, queries see the store (which already has the event)', async () => {
     await createRoom(raw, ROOM, '@alice:x');
     let hold: Promise<void> = Promise.resolve();
-    // The store commits at once; the write is acknowledged only once `hold` settles.
+    let committed = Promise.resolve();
+    // The store commits; the write is acknowledged only once `hold` settles.
     const slow: Storage = {
       ...raw,
-      rooms: { ...raw.rooms, persistEvent: async (i) => { await raw.rooms.persistEvent(i); await hold; } },
+      rooms: {
+        ...raw.rooms,
+        persistEvent: async (i) => {
+          const done = gate();
+          committed = done.promise;
+          await raw.rooms.persistEvent(i);
+          done.open();
+          await hold;
+        },
+      },
       close: () => raw.close(),
     };
     const c = withCaches(slow, SMALL);
@@ -643,7 +668,7 @@ describe('getRoomEvents through the cache (eventsPerRoom: 5)', () => {
     hold = g.promise;
     const e = message(ROOM, '@alice:x', 'pending');
     const write = c.rooms.persistEvent(input(e, next()));
-    await settle();
+    await committed;
     expect((await c.rooms.getRoomEvents(q))[0]!.event.event_id).toBe(e.event_id);
     expect((await c.rooms.getRoomEvents(fq)).map((r) => r.event.event_id)).toEqual([e.event_id]);
     g.open();
@@ -735,15 +760,11 @@ describe('countNotifications through the cache', () => {
   it('while a write with push actions is pending, counts see the store', async () => {
     await createRoom(raw, ROOM, '@alice:x');
     const g = gate();
-    const slow: Storage = {
-      ...raw,
-      rooms: { ...raw.rooms, persistEvent: async (i) => { await raw.rooms.persistEvent(i); await g.promise; } },
-      close: () => raw.close(),
-    };
-    const c = withCaches(slow, SMALL);
+    const slow = committedButHeld(() => g.promise);
+    const c = withCaches(slow.storage, SMALL);
     expect(await c.sync.countNotifications('@bob:x', ROOM, 0)).toEqual({ notifications: 0, highlights: 0 });
     const write = c.rooms.persistEvent(input(message(ROOM, '@alice:x', 'x'), next(), push({ userId: '@bob:x', highlight: true })));
-    await settle();
+    await slow.committed;
     expect(await c.sync.countNotifications('@bob:x', ROOM, 0)).toEqual({ notifications: 1, highlights: 1 });
     g.open();
     await write;
@@ -928,15 +949,16 @@ describe('a read racing a write', () => {
   it('a store read that answers with the old state only after the write committed never fills the cache', async () => {
     await createRoom(raw, '!a:x', '@alice:x');
     const g = gate();
+    const hasRead = gate();
     let delayNext = true;
-    // The store reads at once (old state) but its answer arrives only when the gate opens.
+    // The store reads first (old state) but its answer arrives only when the gate opens.
     const slow: Storage = {
       ...raw,
       rooms: {
         ...raw.rooms,
         getRoomsForUser: async (u, ms) => {
           const answer = await raw.rooms.getRoomsForUser(u, ms);
-          if (delayNext) { delayNext = false; await g.promise; }
+          if (delayNext) { delayNext = false; hasRead.open(); await g.promise; }
           return answer;
         },
       },
@@ -944,7 +966,7 @@ describe('a read racing a write', () => {
     };
     const c = withCaches(slow, SMALL);
     const read = c.rooms.getRoomsForUser('@alice:x', ['join']);
-    await settle();
+    await hasRead.promise;
     await c.rooms.persistEvent(input(member('!a:x', '@alice:x', 'leave'), next()));
     g.open();
     expect(roomIdsOf(await read)).toEqual(['!a:x']); // the old state, read before the write
@@ -954,8 +976,12 @@ describe('a read racing a write', () => {
   it('countNotifications, getReceipt, getToDevice and getAccountDataSince answered late never fill stale values', async () => {
     await createRoom(raw, ROOM, '@alice:x');
     const g = gate();
+    const readsDone: Promise<void>[] = [];
     const late = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      const done = gate();
+      readsDone.push(done.promise);
       const r = await f(...a);
+      done.open();
       await g.promise;
       return r;
     };
@@ -974,6 +1000,7 @@ describe('a read racing a write', () => {
       c.sync.getAccountDataSince('@bob:x', 0),
     ]);
     await settle();
+    await Promise.all(readsDone);
     await c.rooms.persistEvent(input(message(ROOM, '@alice:x', 'x'), next(), { pushActions: [{ userId: '@bob:x', highlight: false }] }));
     const receipt: ReceiptRecord = { roomId: ROOM, receiptType: 'm.read', userId: '@bob:x', threadId: '', eventId: '$x', eventStreamOrdering: 1, ts: 1, streamOrdering: 50 };
     await c.sync.putReceipt(receipt);

@@ -2,6 +2,8 @@
 // events and state written as before are converted (state groups per event, prev_events edges, the
 // current-state history), and what clients read is unchanged: the state at every position, each
 // user's membership history, /messages, /sync and the current state.
+// SQLite only (jest.config.js): a PostgreSQL database cannot predate 0010 (its hook is a no-op,
+// src/storage/postgres/migrate.ts).
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,7 @@
 // Migrations (src/storage/migrate.ts): numbered 0001, 0002, ... without gaps or duplicates (a migration
 // never runs after one with a higher number); each applies once, in order.
+// SQLite only (jest.config.js): the runner of the SQLite dialect; the PostgreSQL runner has its own
+// tests (postgres-migrate.pg.test.ts) and dialects.pg.test.ts compares the two sequences.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,7 @@
 // Migrations that change stored data: a database written at an earlier schema (migrations applied up
 // to N-1, rows in that schema's form) is migrated by the current build, and what readers see holds.
+// SQLite only (jest.config.js): these rows were written by SQLite databases of older schemas; a
+// PostgreSQL database is created by the whole sequence and never holds them.
 import Database from 'better-sqlite3';
 import { loadMigrations, migrate } from '../../src/storage/migrate.js';
 

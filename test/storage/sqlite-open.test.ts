@@ -1,5 +1,6 @@
 // openSqliteStorage's connection settings: WAL with synchronous=NORMAL (durability as documented),
 // and the page cache from database.cache_mb.
+// SQLite only (jest.config.js): SQLite's own connection settings.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,6 @@
 // Admin API: rooms, server notices and server-generated events (Synapse admin API paths and shapes
 // where Synapse has the feature: rooms, send_server_notice; ours under /_hearth/admin).
+import { KeyedMutex } from '../../core/lock.js';
 import { badJson, invalidParam } from '../../errors.js';
 import type { JsonObject } from '../../core/events/types.js';
 import { authOf } from '../../http/auth.js';
@@ -19,14 +20,20 @@ function requireContent(b: Body): JsonObject {
 export function adminRoomRoutes(services: Services): RouteDef[] {
   const { admin, notices, storage, clock } = services;
 
-  /** Runs an admin request once per (admin, path, txnId): a retry gets the first answer. */
+  /**
+   * Runs an admin request once per (admin, path, txnId): a retry gets the first answer. Retries that
+   * arrive together wait for the first (one at a time per transaction ID, in this process).
+   */
+  const txnLock = new KeyedMutex();
   const once = async (userId: string, scope: string, txnId: string | undefined, run: () => Promise<JsonObject>): Promise<JsonObject> => {
     if (txnId === undefined) return run();
-    const earlier = await storage.admin.getAdminTxn(userId, scope, txnId);
-    if (earlier !== undefined) return JSON.parse(earlier) as JsonObject;
-    const result = await run();
-    await storage.admin.putAdminTxn(userId, scope, txnId, JSON.stringify(result), clock.now());
-    return result;
+    return txnLock.run(`${userId}\u0000${scope}\u0000${txnId}`, async () => {
+      const earlier = await storage.admin.getAdminTxn(userId, scope, txnId);
+      if (earlier !== undefined) return JSON.parse(earlier) as JsonObject;
+      const result = await run();
+      await storage.admin.putAdminTxn(userId, scope, txnId, JSON.stringify(result), clock.now());
+      return result;
+    });
   };
 
   const sendNotice = async (req: { body: unknown; params: Record<string, unknown> }, res: Parameters<RouteDef['handler']>[1]) => {

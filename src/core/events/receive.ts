@@ -13,7 +13,7 @@
 // (its changes recorded as deltas at the event's position), and /sync is woken. Rejected, soft-failed
 // and outlier events take negative stream positions: they never enter the stream clients sync.
 import { MatrixError } from '../../errors.js';
-import type { EventRecord, NewStateGroup, PersistEventInput, RoomStore, StateDelta } from '../../storage/types.js';
+import type { EventRecord, NewStateGroup, PersistEventInput, RoomStore, RoomWriteLock, StateDelta } from '../../storage/types.js';
 import { pduOf } from '../../wire.js';
 import { AuthError, canApplyRedaction, checkAuthEventsList, checkEventAuth } from '../auth-rules.js';
 import { computeEventId, redactEvent, verifyContentHash } from '../crypto/event-hashing.js';
@@ -98,7 +98,8 @@ export class EventReceiver {
     // 3. Content hash: a mismatch means the event is processed in its redacted form.
     const checked = verifyContentHash(pduOf(event)) ? event : this.asEvent(redactEvent(pduOf(event), version) as JsonObject, eventId, version);
     if (event.type === 'm.room.create') return this.withLock(event.room_id, () => this.receiveCreate(checked, version, opts));
-    return this.withLock(event.room_id, () => this.place(checked, version, opts));
+    // Placed against the room's cached state; placed again when another writer moved the room meanwhile.
+    return this.withLock(event.room_id, () => this.writer.retryOnStale(event.room_id, (lock) => this.place(checked, version, opts, lock)));
   }
 
   private withLock<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
@@ -152,8 +153,8 @@ export class EventReceiver {
     return this.storeHidden(event, version, { outlier: true, promote: opts.promote });
   }
 
-  /** Steps 4 to 6 and storage, under the room's lock. */
-  private async place(event: StoredEvent, version: RoomVersion, opts: ReceiveOptions): Promise<ReceiveResult> {
+  /** Steps 4 to 6 and storage, under the room's lock (and the store's, `lock`, when a first try found it stale). */
+  private async place(event: StoredEvent, version: RoomVersion, opts: ReceiveOptions, lock?: RoomWriteLock): Promise<ReceiveResult> {
     const authRecords = await this.store.getEvents(event.auth_events);
     const missingAuth = event.auth_events.filter((id) => !authRecords.some((r) => r.event.event_id === id));
     if (missingAuth.length > 0) throw new MissingEventsError('auth_events', missingAuth);
@@ -161,15 +162,15 @@ export class EventReceiver {
 
     // 4. Against its own auth events; an auth event that was itself rejected rejects it (rule 2.3 / v12 3.3).
     const rejectedAuth = authRecords.find((r) => r.graph?.rejected);
-    if (rejectedAuth) return this.storeHidden(event, version, { rejected: `auth event ${rejectedAuth.event.event_id} was rejected`, promote: opts.promote });
+    if (rejectedAuth) return this.storeHidden(event, version, { rejected: `auth event ${rejectedAuth.event.event_id} was rejected`, promote: opts.promote }, undefined, undefined, lock);
     try {
       const lookup = checkAuthEventsList(event, authRecords.map((r) => r.event), version, create ? { createEvent: create } : {});
       checkEventAuth(event, lookup, version, create ? { createEvent: create } : {});
     } catch (e) {
-      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote });
+      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote }, undefined, undefined, lock);
       throw e;
     }
-    if (opts.outlier) return this.storeHidden(event, version, { outlier: true, promote: opts.promote });
+    if (opts.outlier) return this.storeHidden(event, version, { outlier: true, promote: opts.promote }, undefined, undefined, lock);
 
     // 5. Against the state before it.
     const room = await this.roomState.get(event.room_id);
@@ -190,7 +191,7 @@ export class EventReceiver {
     try {
       checkEventAuth(event, lookupIn(beforeState), version, create ? { createEvent: create } : {});
     } catch (e) {
-      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote }, before);
+      if (e instanceof AuthError) return this.storeHidden(event, version, { rejected: e.message, promote: opts.promote }, before, undefined, lock);
       throw e;
     }
 
@@ -213,7 +214,7 @@ export class EventReceiver {
       try {
         checkEventAuth(event, lookupIn(room.state), version, create ? { createEvent: create } : {});
       } catch (e) {
-        if (e instanceof AuthError) return this.storeHidden(event, version, { softFailed: true, reason: e.message, promote: opts.promote }, { ...before, newGroups }, after);
+        if (e instanceof AuthError) return this.storeHidden(event, version, { softFailed: true, reason: e.message, promote: opts.promote }, { ...before, newGroups }, after, lock);
         throw e;
       }
     }
@@ -231,6 +232,7 @@ export class EventReceiver {
     const input: PersistEventInput = {
       event, streamOrdering: 0, unsigned,
       extremities: extremities.map((x) => x.eventId),
+      expectedExtremities: oldExtremities.map((x) => x.eventId),
       graph: { newGroups, stateBefore: before.group?.id ?? null, stateAfter: after?.id ?? null },
       ...(deltas.length > 0 ? { currentState: { group: currentGroup?.id ?? null, deltas } } : {}),
       ...(room ? {} : { newRoom: { roomVersion: version.id, creator: create?.sender ?? event.sender, createdTs: event.origin_server_ts } }),
@@ -248,7 +250,7 @@ export class EventReceiver {
     if (opts.backfilled) {
       input.streamOrdering = await this.backwardPosition();
       if (opts.promote) input.replacesOutlier = true;
-      await this.writer.persistDirect(input);
+      await this.writer.persistDirect(input, lock);
       return { eventId: event.event_id, status: 'accepted' };
     }
     let nextState = current ?? room?.state ?? new Map<string, StoredEvent>();
@@ -266,7 +268,7 @@ export class EventReceiver {
       roomId: event.room_id, version, state: nextState, group: currentGroup,
       extremities, depth: Math.max(0, ...extremities.map((x) => x.depth)),
     };
-    const record = await this.writer.commitReceived(input, next);
+    const record = await this.writer.commitReceived(input, next, lock);
     this.roomState.set(next);
     this.writer.announce(record, next, input.pushActions ?? []);
     return { eventId: event.event_id, status: 'accepted' };
@@ -371,6 +373,7 @@ export class EventReceiver {
     how: { outlier?: boolean; rejected?: string; softFailed?: boolean; reason?: string; promote?: boolean },
     before?: { group: GroupRef | null; newGroups: NewStateGroup[] },
     after?: GroupRef | null,
+    lock?: RoomWriteLock,
   ): Promise<ReceiveResult> {
     if (how.promote) {
       // An outlier that cannot be placed in the graph stays the outlier it was.
@@ -393,7 +396,7 @@ export class EventReceiver {
     if (!room && event.type === 'm.room.create' && !how.rejected) {
       input.newRoom = { roomVersion: version.id, creator: event.sender, createdTs: event.origin_server_ts };
     }
-    await this.writer.persistDirect(input);
+    await this.writer.persistDirect(input, lock);
     if (how.rejected !== undefined) return { eventId: event.event_id, status: 'rejected', reason: how.rejected };
     if (how.softFailed) return { eventId: event.event_id, status: 'soft_failed', ...(how.reason ? { reason: how.reason } : {}) };
     return { eventId: event.event_id, status: 'outlier' };

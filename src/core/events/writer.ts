@@ -7,7 +7,8 @@
 // event leaves no trace.
 import type { Clock } from '../../clock.js';
 import { forbidden, MatrixError, notFound } from '../../errors.js';
-import type { EventRecord, NewStateGroup, PersistEventInput, PushActionRecord, RoomStore, StateDelta } from '../../storage/types.js';
+import { StaleExtremitiesError } from '../../storage/errors.js';
+import type { EventRecord, NewStateGroup, PersistEventInput, PushActionRecord, RoomStore, RoomWriteLock, StateDelta } from '../../storage/types.js';
 import { AuthError, canApplyRedaction, checkEventAuth, selectAuthEvents } from '../auth-rules.js';
 import { CanonicalJsonError } from '../crypto/canonical-json.js';
 import { hashSignAndIdentify, hashSignAndIdentifyAsync, redactEvent } from '../crypto/event-hashing.js';
@@ -66,6 +67,8 @@ export interface EventListener {
 }
 
 export const MAX_EVENT_BYTES = 65536;
+/** Builds of one event under the store's room lock after a stale one (SQLite holds no lock: see lockRoom). */
+export const MAX_STALE_ATTEMPTS = 5;
 /** At most this many prev_events in a new local event (the deepest extremities), as big servers do. */
 export const MAX_PREV_EVENTS = 10;
 
@@ -122,6 +125,36 @@ export class EventWriter {
   }
 
   /**
+   * Runs `fn` (which builds an event on the room's cached state and persists it with the extremities
+   * it built on) again when the store finds the room's extremities changed: another writer sharing
+   * the database wrote to the room (spec/postgres.md, "The room lock"). The store compares them under
+   * the room's write lock, in the persist transaction, so two writers never fork a room. The retry
+   * first takes that lock in the store (RoomStore.lockRoom), then reads the room again and builds the
+   * event anew (new prev_events, auth checks against the new state), and stores it under the lock
+   * (`fn(lock)`): another writer cannot get there first twice.
+   */
+  async retryOnStale<T>(roomId: string, fn: (lock?: RoomWriteLock) => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof StaleExtremitiesError)) throw e;
+    }
+    for (let attempt = 1; ; attempt++) {
+      this.roomState.forget(roomId);
+      this.localTips.delete(roomId);
+      const lock = await this.store.lockRoom(roomId);
+      try {
+        return await fn(lock);
+      } catch (e) {
+        if (!(e instanceof StaleExtremitiesError)) throw e;
+        if (attempt >= MAX_STALE_ATTEMPTS) throw new MatrixError(503, 'M_UNKNOWN', 'The room is being written by another server process; try again');
+      } finally {
+        await lock.release();
+      }
+    }
+  }
+
+  /**
    * Creates a room from a list of drafts (m.room.create first), all auth-checked in order against
    * the state they build up, and persisted in one go: if any is refused, nothing is stored. The room
    * ID is `roomId`, or, in versions whose room IDs derive from the create event (12), that event's.
@@ -171,10 +204,11 @@ export class EventWriter {
     return this.mutex.run(id, async () => {
       if ((await this.roomState.get(id)) || (await this.store.getRoom(id))) throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room ID already in use');
       const positions = await this.positions();
+      await positions.available(built.length);
       const now = this.clock.now();
       const records: EventRecord[] = [];
       const inputs = built.map((b, i): PersistEventInput => {
-        const streamOrdering = positions.next();
+        const streamOrdering = positions.begin();
         records.push({ event: b.event, streamOrdering, unsigned: b.unsigned, redactedBy: null, txn: null, serverLocal: false });
         return {
           event: b.event, streamOrdering, unsigned: b.unsigned, extremities: [b.event.event_id],
@@ -184,7 +218,11 @@ export class EventWriter {
         };
       });
       for (const input of inputs) await addIndexes(input, (id) => this.store.getRelation(id));
-      await this.store.persistEvents(inputs);
+      try {
+        await this.store.persistEvents(inputs);
+      } finally {
+        for (const input of inputs) positions.done(input.streamOrdering);
+      }
       this.roomState.set(room);
       for (const r of records) this.notify(r, room);
       return { roomId: id, eventIds: built.map((b) => b.event.event_id) };
@@ -198,6 +236,10 @@ export class EventWriter {
 
   /** `send` for callers that already hold the room lock (withRoomLock). */
   async sendLocked(roomId: string, draft: EventDraft, opts: SendOptions = {}): Promise<SendResult> {
+    return this.retryOnStale(roomId, (lock) => this.sendOnce(roomId, draft, opts, lock));
+  }
+
+  private async sendOnce(roomId: string, draft: EventDraft, opts: SendOptions, lock?: RoomWriteLock): Promise<SendResult> {
     if (opts.txn) {
       // Inside the lock, so a retry racing the original still gets the same event ID.
       const existing = await this.store.findTxn(opts.txn.userId, opts.txn.deviceId, opts.txn.scope, opts.txn.txnId);
@@ -241,12 +283,14 @@ export class EventWriter {
     const streamOrdering = await this.commit({
       event, streamOrdering: 0, unsigned, pushActions,
       extremities: scratch.extremities.map((x) => x.eventId),
+      // What the event was built on: the store refuses it if another writer moved the room meanwhile.
+      ...(serverLocal ? {} : { expectedExtremities: room.extremities.map((x) => x.eventId) }),
       graph: { newGroups: placement.newGroups, stateBefore: placement.before?.id ?? null, stateAfter: placement.after?.id ?? null },
       ...(placement.delta ? { currentState: { group: placement.after?.id ?? null, deltas: [placement.delta] } } : {}),
       ...(opts.txn ? { txn: { ...opts.txn, ts: this.clock.now() } } : {}),
       ...(redaction ? { redaction } : {}),
       ...(serverLocal ? { serverLocal: true } : {}),
-    });
+    }, lock);
     if (serverLocal) this.localTips.set(roomId, event.event_id);
     let next: RoomState = serverLocal ? room : scratch;
     if (redaction) {
@@ -391,19 +435,20 @@ export class EventWriter {
 
   // ---- events received from other servers (events/receive.ts) --------------------------------
 
-  /** Stores an event that does not enter the stream (its position is given: negative). */
-  async persistDirect(input: PersistEventInput): Promise<void> {
+  /** Stores an event that does not enter the stream (its position is given: negative); under `lock` when held. */
+  async persistDirect(input: PersistEventInput, lock?: RoomWriteLock): Promise<void> {
     await addIndexes(input, (id) => this.store.getRelation(id));
-    await this.store.persistEvent(input);
+    if (lock) await lock.persist(input);
+    else await this.store.persistEvent(input);
   }
 
   /**
    * Stores an accepted remote event with the next stream position (group commit, push rules evaluated
    * with the room's state after it), under the room's lock the caller holds; returns its record.
    */
-  async commitReceived(input: PersistEventInput, room: RoomState): Promise<EventRecord> {
+  async commitReceived(input: PersistEventInput, room: RoomState, lock?: RoomWriteLock): Promise<EventRecord> {
     input.pushActions = this.pushEvaluator ? await this.pushEvaluator(input.event, room) : [];
-    const streamOrdering = await this.commit(input);
+    const streamOrdering = await this.commit(input, lock);
     return { event: input.event, streamOrdering, unsigned: input.unsigned, redactedBy: null, txn: null, serverLocal: false };
   }
 
@@ -416,16 +461,18 @@ export class EventWriter {
   // Sends of different rooms that are ready in the same turn of the event loop are written in one
   // storage transaction (each room's lock is held until its event committed, so one room's events
   // still commit in order). Stream positions are handed out inside the flush, right before the
-  // transaction, so no reader ever sees a position whose event is not yet stored (the SQLite store
-  // commits synchronously inside persistEvents). If the batch fails, each event is retried in its own
-  // transaction, so one bad event fails only its own request.
+  // transaction, as writes in flight (StreamPositions.begin): readers see none of them, nor any later
+  // position, until the transaction settled, however long the store takes and whatever else commits
+  // meanwhile. If the batch fails, each event is retried in its own transaction with a new position,
+  // so one bad event fails only its own request.
   /** Events being hashed and signed right now (in any room). */
   private building = 0;
   private queue: { input: PersistEventInput; resolve: (pos: number) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
-  private async commit(input: PersistEventInput): Promise<number> {
+  private async commit(input: PersistEventInput, lock?: RoomWriteLock): Promise<number> {
     await addIndexes(input, (id) => this.store.getRelation(id));
+    if (lock) return this.commitLocked(input, lock);
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (!this.flushScheduled) {
@@ -435,33 +482,65 @@ export class EventWriter {
     });
   }
 
+  /** An event stored under the room's lock in the store: on its own, outside the group commit. */
+  private async commitLocked(input: PersistEventInput, lock: RoomWriteLock): Promise<number> {
+    const positions = await this.positions();
+    await positions.available();
+    const pos = positions.begin();
+    input.streamOrdering = pos;
+    try {
+      await lock.persist(input);
+    } finally {
+      positions.done(pos);
+    }
+    return pos;
+  }
+
   private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
     this.flushScheduled = false;
     if (batch.length === 0) return;
-    const positions = await this.positions();
-    for (const b of batch) b.input.streamOrdering = positions.next();
+    let positions: StreamPositions;
+    try {
+      positions = await this.positions();
+      await positions.available(batch.length);
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    for (const b of batch) b.input.streamOrdering = positions.begin();
     const started = this.persistTiming ? process.hrtime.bigint() : 0n;
     try {
       if (batch.length === 1) await this.store.persistEvent(batch[0]!.input);
       else await this.store.persistEvents(batch.map((b) => b.input));
     } catch (e) {
+      for (const b of batch) positions.done(b.input.streamOrdering);
       if (batch.length === 1) {
         batch[0]!.reject(e);
         return;
       }
       for (const b of batch) {
-        b.input.streamOrdering = positions.next();
+        try {
+          await positions.available();
+        } catch (err) {
+          b.reject(err);
+          continue;
+        }
+        const pos = positions.begin();
+        b.input.streamOrdering = pos;
         try {
           await this.store.persistEvent(b.input);
-          b.resolve(b.input.streamOrdering);
+          positions.done(pos);
+          b.resolve(pos);
         } catch (err) {
+          positions.done(pos);
           b.reject(err);
         }
       }
       return;
     }
+    for (const b of batch) positions.done(b.input.streamOrdering);
     if (this.persistTiming) this.persistTiming(Number(process.hrtime.bigint() - started) / 1e9);
     for (const b of batch) b.resolve(b.input.streamOrdering);
   }

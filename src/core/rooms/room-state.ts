@@ -130,6 +130,14 @@ export class RoomStateService {
     this.rooms.set(room.roomId, room);
   }
 
+  /**
+   * Drops a room's cached state: the store said its forward extremities are not the cached ones
+   * (another writer on the same database wrote to the room). The next `get` reads it again.
+   */
+  forget(roomId: string): void {
+    this.rooms.delete(roomId);
+  }
+
   /** The events of a state group, keyed like a room state. */
   async stateEvents(groupId: number | null): Promise<Map<string, StoredEvent>> {
     const ids = await this.groups.load(groupId);

@@ -83,7 +83,9 @@ export class StateGroupService {
     delta: Map<StateKey, string | null>,
     full: StateMap | (() => Promise<StateMap>),
   ): Promise<{ group: NewStateGroup; ref: GroupRef }> {
-    const id = (await this.ids()).next();
+    const ids = await this.ids();
+    await ids.available();
+    const id = ids.next();
     if (base !== null && base.hops < MAX_HOPS) {
       const entries = [...delta].map(([k, v]): [string, string, string | null] => [...splitStateKey(k), v]);
       return { group: { id, roomId, prevGroup: base.id, hops: base.hops + 1, entries }, ref: { id, hops: base.hops + 1 } };

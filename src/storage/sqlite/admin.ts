@@ -22,6 +22,8 @@ const toToken = (r: TokenRow): RegistrationTokenRecord => ({ token: r.token, use
 export function createSqliteAdminStore(db: Database.Database): AdminStore {
   const s = {
     activeUsers: db.prepare('SELECT user_id FROM users WHERE deactivated = 0 AND is_guest = 0 ORDER BY user_id').pluck(),
+    countEvents: db.prepare('SELECT COUNT(*) FROM events').pluck(),
+    countRoomEvents: db.prepare('SELECT COUNT(*) FROM events WHERE room_id = ?').pluck(),
     rooms: db.prepare(`SELECT r.room_id, r.room_version, r.creator, r.created_ts, r.visibility,
         EXISTS (SELECT 1 FROM room_blocks b WHERE b.room_id = r.room_id) AS blocked,
         (SELECT COUNT(*) FROM room_memberships m WHERE m.room_id = r.room_id AND m.membership = 'join') AS joined,
@@ -92,6 +94,8 @@ export function createSqliteAdminStore(db: Database.Database): AdminStore {
       return { users, total };
     },
     async activeUserIds() { return s.activeUsers.all() as string[]; },
+    async analyze() {},
+    async countEvents(roomId) { return (roomId === undefined ? s.countEvents.get() : s.countRoomEvents.get(roomId)) as number; },
     async listRooms() {
       return (s.rooms.all() as { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; blocked: number; joined: number; state_events: number }[])
         .map((r): RoomListEntry => ({

@@ -17,6 +17,8 @@ import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
 
 export interface SqliteStorage extends Storage {
+  readonly engine: 'sqlite';
+  /** The connection itself: SQLite-only tools (the benchmark's loader, tests of pragmas) use it. */
   readonly db: Database.Database;
   readonly appliedMigrations: string[];
 }
@@ -44,6 +46,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     throw e;
   }
   return {
+    engine: 'sqlite',
     db,
     appliedMigrations: applied,
     accounts: createSqliteAccountStore(db),

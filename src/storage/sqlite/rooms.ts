@@ -7,6 +7,7 @@ import type {
 import { EVENT_COLUMNS, SHOWN, toEvent, withIds, type EventRow } from './event-rows.js';
 import { createRelationStatements } from './relations.js';
 import { createSearchStatements } from './search.js';
+import { sameIdSet, StaleExtremitiesError } from '../errors.js';
 import { createStateGroupStatements } from './state-groups.js';
 
 interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; state_group: number | null }
@@ -142,6 +143,12 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
 
   const persistOne = (p: PersistEventInput) => {
     const e = p.event;
+    if (p.expectedExtremities) {
+      // One connection writes, so the transaction is the room's write lock: what the writer built on
+      // must still be the room's extremities (another services instance on this file may have written).
+      const found = s.extremities.all(e.room_id) as string[];
+      if (!sameIdSet(found, p.expectedExtremities)) throw new StaleExtremitiesError(e.room_id, p.expectedExtremities, found);
+    }
     if (p.newRoom) s.insertRoom.run(e.room_id, p.newRoom.roomVersion, p.newRoom.creator, p.newRoom.createdTs);
     const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
     const g = p.graph;
@@ -221,6 +228,15 @@ export function createSqliteRoomStore(db: Database.Database): RoomStore {
   return {
     async maxStreamOrdering() { return s.maxPos.get() as number; },
     async persistEvent(input) { persistTx(input); },
+    async lockRoom(roomId) {
+      return {
+        async persist(input) {
+          if (input.event.room_id !== roomId) throw new Error(`the lock is for ${roomId}`);
+          persistTx(input);
+        },
+        async release() {},
+      };
+    },
     async persistEvents(inputs) { persistManyTx(inputs); },
     async getRoom(roomId) {
       const r = s.getRoom.get(roomId) as RoomRow | undefined;

@@ -1,0 +1,83 @@
+// The two dialects of the migrations (migrations/ for SQLite, migrations/postgres/ for PostgreSQL)
+// are one sequence: the same IDs and names, a PostgreSQL counterpart (possibly a stated no-op) for
+// every SQLite data conversion, and once applied the same tables, columns (name and nullability) and
+// named indexes. A migration added to one dialect only fails here. (In the postgres project: it needs
+// a PostgreSQL database, and reads SQLite in memory.)
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { loadMigrations, migrate } from '../../src/storage/migrate.js';
+import { loadPostgresMigrations, migratePostgres } from '../../src/storage/postgres/index.js';
+import { POSTGRES_MIGRATION_HOOKS } from '../../src/storage/postgres/migrate.js';
+import { SQLITE_MIGRATION_HOOKS } from '../../src/storage/sqlite/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/storage.js';
+
+type Schema = Record<string, Record<string, 'NULL' | 'NOT NULL'>>;
+
+function sqliteSchema(): { tables: Schema; indexes: string[] } {
+  const db = new Database(':memory:');
+  try {
+    migrate(db, loadMigrations(), () => 1, SQLITE_MIGRATION_HOOKS);
+    const tables: Schema = {};
+    const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
+    for (const t of names) {
+      tables[t] = {};
+      for (const c of db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; notnull: number; pk: number }[]) {
+        // A primary key column holds no NULL (PostgreSQL makes it NOT NULL; SQLite enforces it for
+        // INTEGER PRIMARY KEY and WITHOUT ROWID tables, and Hearth never writes NULL into the others).
+        tables[t]![c.name] = c.notnull === 1 || c.pk > 0 ? 'NOT NULL' : 'NULL';
+      }
+    }
+    // Indexes made by CREATE INDEX (automatic ones, for keys and UNIQUE, have no SQL).
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all() as string[];
+    return { tables, indexes };
+  } finally {
+    db.close();
+  }
+}
+
+async function postgresSchema(url: string): Promise<{ tables: Schema; indexes: string[] }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const tables: Schema = {};
+    const cols = await c.query<{ table_name: string; column_name: string; is_nullable: string }>(`SELECT table_name, column_name, is_nullable
+      FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`);
+    for (const r of cols.rows) (tables[r.table_name] ??= {})[r.column_name] = r.is_nullable === 'YES' ? 'NULL' : 'NOT NULL';
+    // Indexes made by CREATE INDEX (those of keys and UNIQUE constraints belong to the constraint).
+    const idx = await c.query<{ indexname: string }>(`SELECT i.indexname FROM pg_indexes i
+      WHERE i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)
+      ORDER BY i.indexname`);
+    return { tables, indexes: idx.rows.map((r) => r.indexname) };
+  } finally {
+    await c.end();
+  }
+}
+
+describe('the SQLite and PostgreSQL migrations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ empty: true });
+    await migratePostgres(db.url, loadPostgresMigrations(), () => 1, 'apply');
+  });
+  afterAll(() => db.drop());
+
+  it('have the same IDs and names, in one sequence', () => {
+    const ids = (ms: { id: number; name: string }[]) => ms.map((m) => `${m.id} ${m.name}`);
+    expect(ids(loadPostgresMigrations())).toEqual(ids(loadMigrations()));
+  });
+
+  it('every SQLite data conversion has its PostgreSQL counterpart (a no-op where no old data can exist)', () => {
+    expect(Object.keys(POSTGRES_MIGRATION_HOOKS).sort()).toEqual(Object.keys(SQLITE_MIGRATION_HOOKS).sort());
+  });
+
+  it('once applied, give the same tables with the same columns and nullability, and the same indexes', async () => {
+    const lite = sqliteSchema();
+    const post = await postgresSchema(db.url);
+    expect(Object.keys(post.tables).sort()).toEqual(Object.keys(lite.tables).sort());
+    for (const t of Object.keys(lite.tables)) {
+      // The table travels with its columns so a failure names it.
+      expect({ table: t, columns: post.tables[t] }).toEqual({ table: t, columns: lite.tables[t] });
+    }
+    expect(post.indexes).toEqual(lite.indexes);
+  });
+});
