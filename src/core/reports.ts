@@ -57,7 +57,7 @@ export class ReportService {
     if (!rec || rec.event.room_id !== roomId || rec.graph?.outlier || rec.graph?.rejected || rec.graph?.softFailed) throw missing();
     const vis = await this.reader.visibility(auth.userId, roomId);
     if (!vis.isVisible(rec.streamOrdering)) throw missing();
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     await this.store.addReport({
       kind: 'event', receivedTs: this.clock.now(), reporter: auth.userId, roomId, eventId, eventSender: rec.event.sender,
       targetUserId: null, reason: body.reason ?? null, score: ReportService.score(body.score),
@@ -68,7 +68,7 @@ export class ReportService {
   async reportRoom(auth: AuthContext, roomId: string, reason: string): Promise<void> {
     this.checkReason(reason);
     if (!(await this.rooms.getRoom(roomId))) throw notFound('Unknown room');
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     await this.store.addReport({
       kind: 'room', receivedTs: this.clock.now(), reporter: auth.userId, roomId, eventId: null, eventSender: null, targetUserId: null, reason, score: null,
     });
@@ -80,7 +80,7 @@ export class ReportService {
     const parsed = parseUserId(userId);
     if (!parsed) throw invalidParam(`Invalid user ID: ${userId}`);
     if (parsed.domain === this.config.server_name && !(await this.accounts.getUser(userId))) throw notFound('Unknown user');
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     await this.store.addReport({
       kind: 'user', receivedTs: this.clock.now(), reporter: auth.userId, roomId: null, eventId: null, eventSender: null, targetUserId: userId, reason, score: null,
     });

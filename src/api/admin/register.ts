@@ -25,7 +25,7 @@ export function sharedSecretRegisterRoutes(services: Services): RouteDef[] {
       method: 'post', path: '/_synapse/admin/v1/register', auth: 'none',
       handler: async (req, res) => {
         enabled();
-        rateLimiter.check('registration', req.ip ?? 'unknown');
+        await rateLimiter.check('registration', req.ip ?? 'unknown');
         const b = objectBody(req.body);
         const result = await registration.sharedSecretRegister({
           nonce: reqString(b, 'nonce'),

@@ -24,7 +24,7 @@ export function loginRoutes(services: Services): RouteDef[] {
       // POST /_matrix/client/v3/login (matrix-spec: login.yaml#login)
       method: 'post', path: '/v3/login', r0: true, auth: 'none',
       handler: async (req, res) => {
-        rateLimiter.check('login', req.ip ?? 'unknown');
+        await rateLimiter.check('login', req.ip ?? 'unknown');
         const b = objectBody(req.body);
         const type = optString(b, 'type');
         if (type === undefined) throw missingParam("'type' is required");

@@ -16,7 +16,7 @@ export function registerRoutes(services: Services): RouteDef[] {
         const b = objectBody(req.body);
         const auth = optObject(b, 'auth');
         // Count attempts per IP; the continuation of a UIA round-trip (it names a session) is part of one attempt.
-        if (auth === undefined || auth.session === undefined || kind === 'guest') rateLimiter.check('registration', req.ip ?? 'unknown');
+        if (auth === undefined || auth.session === undefined || kind === 'guest') await rateLimiter.check('registration', req.ip ?? 'unknown');
         optBool(b, 'refresh_token'); // tolerated: we issue non-expiring tokens
         const result = await registration.register({
           username: optString(b, 'username'),
@@ -34,7 +34,7 @@ export function registerRoutes(services: Services): RouteDef[] {
       // GET /_matrix/client/v3/register/available (matrix-spec: registration.yaml#checkUsernameAvailability)
       method: 'get', path: '/v3/register/available', r0: true, auth: 'none',
       handler: async (req, res) => {
-        rateLimiter.check('registration', req.ip ?? 'unknown');
+        await rateLimiter.check('registration', req.ip ?? 'unknown');
         const username = queryString(req.query, 'username');
         if (username === undefined) throw missingParam("Query parameter 'username' is required");
         await registration.checkAvailable(username);
@@ -46,7 +46,7 @@ export function registerRoutes(services: Services): RouteDef[] {
       method: 'get', path: '/v1/register/m.login.registration_token/validity', auth: 'none',
       handler: async (req, res) => {
         // "Servers should be sure to rate limit this endpoint to avoid brute force attacks."
-        rateLimiter.check('registration', req.ip ?? 'unknown');
+        await rateLimiter.check('registration', req.ip ?? 'unknown');
         const token = queryString(req.query, 'token');
         if (token === undefined) throw missingParam("Query parameter 'token' is required");
         res.json({ valid: await registrationTokens.validity(token) });

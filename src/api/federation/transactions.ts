@@ -16,7 +16,7 @@ export function transactionRoutes(services: Services): RouteDef[] {
       method: 'put', path: '/v1/send/:txnId', auth: 'federation', maxBodyBytes: MAX_TRANSACTION_BYTES,
       handler: async (req, res) => {
         const origin = federationOrigin(res);
-        services.rateLimiter.check('federation_transaction', origin);
+        await services.rateLimiter.check('federation_transaction', origin);
         res.json(await services.federation.receiver.receive(origin, req.params.txnId as string, req.body));
       },
     },

@@ -38,12 +38,12 @@ export class LoginService {
   async withPassword(user: string, password: string, deviceId: string | undefined, displayName: string | undefined): Promise<LoginResult> {
     checkDeviceId(deviceId);
     const userId = localUserId(this.config, user);
-    this.rateLimiter.assertRoom('failed_login', userId);
+    await this.rateLimiter.assertRoom('failed_login', userId);
     const record = await this.store.getUser(userId);
     // Unknown users cost a hash too, so timing does not tell which user IDs exist.
     const ok = await verifyPassword(password, record?.passwordHash ?? (await this.dummyHash()));
     if (!record || !record.passwordHash || !ok) {
-      this.rateLimiter.record('failed_login', userId);
+      await this.rateLimiter.record('failed_login', userId);
       throw forbidden('Invalid username or password');
     }
     if (record.deactivated) throw userDeactivated();

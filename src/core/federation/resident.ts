@@ -261,9 +261,9 @@ export class ResidentRooms {
       throw e;
     }
     // Invites carry free text to someone who did not ask for it: per origin server, per inviter, per invitee.
-    this.rateLimiter.check('federation_invite', origin);
-    this.rateLimiter.check('invite', pdu.sender);
-    this.rateLimiter.check('invite_per_invitee', pdu.state_key);
+    await this.rateLimiter.check('federation_invite', origin);
+    await this.rateLimiter.check('invite', pdu.sender);
+    await this.rateLimiter.check('invite_per_invitee', pdu.state_key);
 
     const signed = hashAndSignEvent(pduOf(stored), this.serverName, await this.signingKey(), version) as unknown as JsonObject;
     const signedEvent: StoredEvent = { ...(signed as unknown as StoredEvent), event_id: eventId };

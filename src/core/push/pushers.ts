@@ -163,7 +163,7 @@ export class PusherService {
   /** POST /pushers/set (matrix-spec: pusher.yaml#postPusher): create, replace or (kind null) delete. */
   async set(auth: AuthContext, body: unknown): Promise<void> {
     const change = parsePusherChange(body);
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     if (change.delete) {
       await this.accounts.deletePusher(auth.userId, change.appId, change.pushkey);
       return;

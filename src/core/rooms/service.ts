@@ -265,8 +265,8 @@ export class RoomService {
 
     // Invites sent with the room count like any other invite (per inviter and per invitee).
     for (const u of invitees) {
-      this.rateLimiter.check('invite', me, auth.isAdmin);
-      this.rateLimiter.check('invite_per_invitee', u, auth.isAdmin);
+      await this.rateLimiter.check('invite', me, auth.isAdmin);
+      await this.rateLimiter.check('invite_per_invitee', u, auth.isAdmin);
     }
     if (alias !== undefined) await aliases.reserve(alias);
     try {
@@ -338,8 +338,8 @@ export class RoomService {
     if (theirs === 'join') throw forbidden(`${target} is already in the room`);
     if (theirs === 'ban') throw forbidden(`${target} is banned from the room`);
     // Invites carry free text to someone who did not ask for it: limited per inviter and per invitee.
-    this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
-    this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+    await this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
     if (auth.isShadowBanned) return; // answered as sent, reaches nobody
     // A user of another server: their server countersigns the invite before it is stored and sent.
     const content = remoteTarget ? { membership: 'invite', ...(reason !== undefined ? { reason } : {}) } : await this.memberContent(target, 'invite', reason);
@@ -363,7 +363,7 @@ export class RoomService {
     if (current === 'invite') throw forbidden('You are already invited to this room: join it');
     if (current === 'ban') throw forbidden('You are banned from this room');
     // A knock reaches the room's moderators like an invite reaches its invitee: limited like messages.
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     await this.writer.send(roomId, { type: 'm.room.member', state_key: auth.userId, sender: auth.userId, content: await this.memberContent(auth.userId, 'knock', reason) });
   }
 
@@ -466,7 +466,7 @@ export class RoomService {
     const scope = `send ${roomId} ${type}`;
     const earlier = await this.earlierTxn(auth, scope, txnId);
     if (earlier !== undefined) return earlier;
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     const draft = { type, sender: auth.userId, content };
     const opts = { txn: { userId: auth.userId, deviceId: auth.deviceId, scope, txnId } };
@@ -483,7 +483,7 @@ export class RoomService {
     checkEventKey('event type', type);
     checkEventKey('state_key', stateKey);
     if (type === 'm.room.create') throw forbidden('The create event cannot be replaced');
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     // A shadow-banned user's own membership (joining, leaving) still works; other state reaches nobody.
     if (auth.isShadowBanned && !(type === 'm.room.member' && stateKey === auth.userId)) return this.shadowEventId(auth, `state ${roomId} ${type} ${stateKey}`);
     return this.writer.withRoomLock(roomId, async () => {
@@ -518,8 +518,8 @@ export class RoomService {
       if (target === auth.userId) throw forbidden('You cannot invite yourself');
       await this.requireInvitee(target);
       if (membershipOf(auth.userId, lookup) === 'join') {
-        this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
-        this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
+        await this.rateLimiter.check('invite', auth.userId, auth.isAdmin);
+        await this.rateLimiter.check('invite_per_invitee', target, auth.isAdmin);
       }
     }
     if (content.membership === 'join' && auth.isGuest && lookup('m.room.guest_access', '')?.content.guest_access !== 'can_join') {
@@ -569,7 +569,7 @@ export class RoomService {
         throw forbidden('You may only redact your own events');
       }
     }
-    this.rateLimiter.check('message', auth.userId, auth.isAdmin);
+    await this.rateLimiter.check('message', auth.userId, auth.isAdmin);
     if (auth.isShadowBanned) return this.shadowEventId(auth, scope, txnId);
     // Room versions before 11 carry `redacts` at the top level, 11 in the content (the writer places it).
     const { redacts: _r, ...rest } = content;
