@@ -25,6 +25,8 @@ export interface Config {
     /** PostgreSQL only: connections in the pool. */
     pool_size: number;
   };
+  /** Shared live state for several processes (spec/scaling.md); null: everything in this process's memory. */
+  redis: { url: string | null; lease_ttl_ms: number };
   enable_registration: boolean;
   registration_requires_token: boolean;
   allow_guest_access: boolean;
@@ -117,6 +119,16 @@ export const CONFIG_SHAPE: Shape = {
     cache_mb: { kind: 'positive-int', default: 64, doc: "sqlite only: page cache in MiB, filled on demand (a cold initial sync of many rooms reads pages from all over the file)" },
     url: { kind: 'nullable-string', default: null, doc: 'postgres only: connection URL, e.g. postgres://hearth:secret@127.0.0.1:5432/hearth (env HEARTH_DATABASE_URL; the password is never logged)' },
     pool_size: { kind: 'positive-int', default: 10, doc: 'postgres only: connections in the pool' },
+  },
+  redis: {
+    url: {
+      kind: 'nullable-string', default: null,
+      doc: 'Redis for the live state shared by several Hearth processes (sessions, typing, presence, wake-ups of /sync, rate limits, leases), e.g. redis://127.0.0.1:6379/0; set it whenever more than one process serves (env HEARTH_REDIS_URL; the password is never logged)',
+    },
+    lease_ttl_ms: {
+      kind: 'positive-int', default: 5000,
+      doc: 'A process that stops renewing its heartbeat and leases for this long is taken for dead: another process takes over its single-process work (expiries, sending to other servers)',
+    },
   },
   enable_registration: { kind: 'boolean', default: true, doc: 'Open registration through /_matrix/client/v3/register' },
   registration_requires_token: { kind: 'boolean', default: false, doc: 'Registration needs a registration token (m.login.registration_token; tokens come from the admin API) instead of the dummy stage' },
@@ -280,6 +292,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   HEARTH_DATABASE: 'database.path',
   HEARTH_DATABASE_ENGINE: 'database.engine',
   HEARTH_DATABASE_URL: 'database.url',
+  HEARTH_REDIS_URL: 'redis.url',
   HEARTH_LOG_LEVEL: 'logging.level',
   HEARTH_REGISTRATION_SHARED_SECRET: 'registration_shared_secret',
   HEARTH_ENABLE_REGISTRATION: 'enable_registration',
@@ -332,6 +345,7 @@ export function buildConfig(raw: unknown = {}, env: NodeJS.ProcessEnv = {}): Con
   }
   checkFederation(config, problems);
   checkDatabase(config, problems);
+  checkRedis(config, problems);
   const webPath = checkWebClientPath(config.web_client.path);
   if (typeof webPath === 'string') config.web_client.path = webPath;
   else problems.push(`web_client.path: ${webPath.problem} (got ${JSON.stringify(config.web_client.path)})`);
@@ -388,6 +402,27 @@ function checkDatabase(config: Config, problems: string[]): void {
   if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
     // Only the scheme is quoted: the rest may be a password.
     problems.push(`database.url: must be a postgres:// or postgresql:// URL (got ${url ? `a ${url.protocol} URL` : 'something that is not a URL'})`);
+  }
+}
+
+/**
+ * redis.url: a redis:// or rediss:// URL, and only with PostgreSQL: several processes need a database
+ * they can all write (SQLite here has one writer, its file owned by one process; spec/scaling.md).
+ */
+function checkRedis(config: Config, problems: string[]): void {
+  const raw = config.redis.url;
+  if (raw === null) return;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) {
+    problems.push(`redis.url: must be a redis:// or rediss:// URL (got ${url ? `a ${url.protocol} URL` : 'something that is not a URL'})`);
+  }
+  if (config.database.engine !== 'postgres') {
+    problems.push('redis.url: only used with database.engine: postgres (several processes need a database they can all write; SQLite is one process\'s file)');
   }
 }
 

@@ -16,6 +16,10 @@ import { startFederationListener, type FederationListener } from './http/federat
 import { createLogger, type Logger } from './logger.js';
 import { createServices, type Services } from './services.js';
 import { openStorage } from './storage/open.js';
+import { RedisCluster } from './cluster/bus.js';
+import { guardServing, type ServingGuard } from './cluster/guard.js';
+import { RedisSessionStore } from './cluster/sessions.js';
+import { redactUrl } from './config.js';
 import type { Storage } from './storage/types.js';
 
 export { ConfigError, type Config } from './config.js';
@@ -38,6 +42,11 @@ export interface HearthOptions {
    * SQLite databases are always migrated at start.
    */
   migrate?: boolean;
+  /**
+   * PostgreSQL: hold the serving lock (src/cluster/guard.ts) while running, so that a second process
+   * without Redis is refused (`hearth serve` sets it).
+   */
+  guardServing?: boolean;
 }
 
 export interface Hearth {
@@ -82,7 +91,29 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
     await storage.close();
     throw new ConfigError([`server_events.compat_sender_localpart: ${compat} is an existing account; choose a localpart nobody has`]);
   }
-  const services = createServices(config, storage, clock, { logger, ...(opts.federation ? { federation: opts.federation } : {}) });
+  // One process or several (spec/scaling.md): the serving lock on PostgreSQL, the Redis connection.
+  let guard: ServingGuard | undefined;
+  let cluster: RedisCluster | undefined;
+  let sessions: RedisSessionStore | undefined;
+  try {
+    if (opts.guardServing && config.database.engine === 'postgres' && config.database.url !== null) {
+      guard = await guardServing(config.database.url, config.redis.url !== null);
+    }
+    if (config.redis.url !== null) {
+      const ttl = config.redis.lease_ttl_ms;
+      cluster = await RedisCluster.connect(config.redis.url, config.server_name, logger, { heartbeatTtlMs: ttl, leaseTtlMs: ttl });
+      sessions = await RedisSessionStore.open(cluster, cluster.lease('timers'));
+      logger.info({ redis: redactUrl(config.redis.url), process_id: cluster.processId }, 'connected to Redis: live state shared with the other processes');
+    }
+  } catch (e) {
+    await cluster?.close();
+    await guard?.release();
+    await storage.close();
+    throw e;
+  }
+  const services = createServices(config, storage, clock, {
+    logger, ...(opts.federation ? { federation: opts.federation } : {}), ...(cluster && sessions ? { cluster: { cluster, sessions } } : {}),
+  });
   const { router, metrics } = createHearthRouter(services, { defaultMetrics: opts.defaultMetrics === true });
   const app = createApp(services, { router });
   let federationListener: FederationListener | undefined;
@@ -93,6 +124,8 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
       federationListener = await startFederationListener(services, { metrics });
     } catch (e) {
       await services.stop();
+      await cluster?.close();
+      await guard?.release();
       await storage.close();
       throw e;
     }
@@ -106,6 +139,8 @@ export async function assembleHearth(config: Config, opts: HearthOptions = {}): 
       closing ??= (async () => {
         await federationListener?.close();
         await services.stop();
+        await cluster?.close();
+        await guard?.release();
         await storage.close();
       })();
       return closing;

@@ -5,6 +5,7 @@
 //   hearth user create <localpart> [--password P] [--admin] [--config FILE]
 //   hearth generate-config
 //   hearth --version
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +17,7 @@ import { createHttpServer } from './http/app.js';
 import { assembleHearth, type HearthOptions } from './index.js';
 import { createLogger } from './logger.js';
 import { createServices, type Services } from './services.js';
+import { ServingRefusedError } from './cluster/guard.js';
 import { DatabaseOpenError } from './storage/errors.js';
 import { MigrationError } from './storage/migrate.js';
 import { openStorage } from './storage/open.js';
@@ -25,10 +27,11 @@ import { SERVER_NAME_SOFTWARE, VERSION } from './version.js';
 const USAGE = `${SERVER_NAME_SOFTWARE} ${VERSION}: a Matrix homeserver
 
 Usage:
-  hearth [serve] [--migrate] [--config FILE]
+  hearth [serve] [--migrate] [--workers N] [--config FILE]
                                           run the homeserver (default); on PostgreSQL, --migrate
                                           applies pending migrations first (by default only an empty
-                                          database is migrated at start)
+                                          database is migrated at start); --workers N runs N
+                                          processes on one port (PostgreSQL and redis.url needed)
   hearth migrate [--config FILE]          apply pending database migrations and exit (once per cluster)
   hearth user create <localpart> [--password P] [--admin] [--config FILE]
                                           create a user (a random password is printed if none is given)
@@ -36,7 +39,8 @@ Usage:
   hearth --version                        print the version
 
 The config file may also be named by HEARTH_CONFIG; HEARTH_SERVER_NAME, HEARTH_PORT, HEARTH_BIND,
-HEARTH_DATABASE, HEARTH_DATABASE_ENGINE, HEARTH_DATABASE_URL and HEARTH_LOG_LEVEL override single keys.`;
+HEARTH_DATABASE, HEARTH_DATABASE_ENGINE, HEARTH_DATABASE_URL, HEARTH_REDIS_URL and HEARTH_LOG_LEVEL override
+single keys.`;
 
 interface Args {
   positional: string[];
@@ -46,7 +50,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(['--config', '--password']);
+  const valued = new Set(['--config', '--password', '--workers']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a.startsWith('--')) {
@@ -119,14 +123,81 @@ export async function startServer(config: Config, opts: HearthOptions = {}): Pro
   };
 }
 
+/** `--workers N`: a positive integer, 1 by default. */
+function workersOf(args: Args): number {
+  const raw = args.flags.get('--workers');
+  if (raw === undefined) return 1;
+  const n = raw === true ? NaN : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError('--workers needs a whole number from 1 to 256');
+  return n;
+}
+
+/**
+ * Whether a config may run `workers` processes: several processes need PostgreSQL and Redis
+ * (spec/scaling.md "One process or several"). Returns the reason when not.
+ */
+export function refuseWorkers(config: Config, workers: number): string | undefined {
+  if (workers <= 1) return undefined;
+  if (config.database.engine !== 'postgres') {
+    return `--workers ${workers}: several processes need database.engine: postgres (SQLite is one process's file; it has a single writer)`;
+  }
+  if (config.redis.url === null) {
+    return `--workers ${workers}: several processes share their live state (sessions, typing, presence, wake-ups of /sync) through Redis: set redis.url (env HEARTH_REDIS_URL)`;
+  }
+  return undefined;
+}
+
+/**
+ * `serve --workers N`: this process (the primary) forks N workers that each run the server on the
+ * same port (node:cluster hands them the connections). A worker that dies after it started is
+ * replaced; one that fails to start stops the whole group with its exit code.
+ */
+async function serveWorkers(config: Config, args: Args, workers: number): Promise<void> {
+  const refused = refuseWorkers(config, workers);
+  if (refused) throw new ConfigError([refused]);
+  // --migrate: once, here, before any worker opens the database.
+  if (args.flags.has('--migrate')) await (await openStorage(config, systemClock.now, { migrate: 'apply' })).close();
+  const started = new Set<number>();
+  let stopping = false;
+  const fork = (index: number) => {
+    const w = cluster.fork({ HEARTH_WORKER_INDEX: String(index) });
+    w.on('message', (m: unknown) => {
+      if ((m as { hearth?: string }).hearth === 'listening') started.add(w.id);
+    });
+    w.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (!started.has(w.id)) {
+        process.stderr.write(`A worker could not start (exit code ${code ?? signal}); stopping.\n`);
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.kill('SIGTERM');
+        process.exitCode = code ?? 1;
+        return;
+      }
+      process.stderr.write(`Worker ${index} ended (${code ?? signal}); starting another.\n`);
+      fork(index);
+    });
+  };
+  for (let i = 0; i < workers; i++) fork(i);
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 async function serve(config: Config, args: Args): Promise<void> {
-  const running = await startServer(config, { migrate: args.flags.has('--migrate') });
+  const workers = workersOf(args);
+  if (workers > 1 && cluster.isPrimary) return serveWorkers(config, args, workers);
+  const worker = cluster.isWorker ? Number(process.env.HEARTH_WORKER_INDEX ?? '0') : 0;
+  const running = await startServer(config, { migrate: args.flags.has('--migrate') && cluster.isPrimary, guardServing: true });
+  if (cluster.isWorker) process.send?.({ hearth: 'listening' });
   const log = running.services.logger;
   // Signals are handled before anything announces that the server is up.
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   log.info({ version: VERSION, url: running.url, federation_url: running.federationUrl, server_name: config.server_name, engine: config.database.engine, database: describeDatabase(config) }, 'Hearth is listening');
-  if (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1') {
+  if (worker === 0 && (process.stdout.isTTY || process.env.HEARTH_QUIET !== '1')) {
     const reg = config.enable_registration
       ? `  Register a first user with any Matrix client (e.g. Element: homeserver ${running.url}), or:\n` +
         `    curl -X POST ${running.url}/_matrix/client/v3/register -d '{"username":"alice","password":"a-long-password","auth":{"type":"m.login.dummy"}}'\n`
@@ -224,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command: ${args.positional.join(' ')}`);
   } catch (e) {
     if (e instanceof UsageError) process.stderr.write(`${e.message}\n\n${USAGE}\n`);
-    else if (e instanceof ConfigError || e instanceof MigrationError || e instanceof DatabaseOpenError) process.stderr.write(`${e.message}\n`);
+    else if (e instanceof ConfigError || e instanceof MigrationError || e instanceof DatabaseOpenError || e instanceof ServingRefusedError) process.stderr.write(`${e.message}\n`);
     else if (e instanceof MatrixError) process.stderr.write(`${e.errcode}: ${e.message}\n`);
     else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') process.stderr.write(`Cannot listen: ${(e as Error).message}\n`);
     else throw e;

@@ -78,7 +78,13 @@ import { FederationMediaFetcher } from './core/media/federation.js';
 import { MediaService, type RemoteMediaFetcher } from './core/media/service.js';
 import { mediaStoreFor, type MediaStore } from './core/media/store.js';
 import { createLogger, type Logger } from './logger.js';
-import { withCaches } from './storage/cache.js';
+import { withCaches, type CacheChange } from './storage/cache.js';
+import type { Cluster } from './cluster/bus.js';
+import { ClusterNotifier } from './cluster/notifier.js';
+import { SharedStreamPositions } from './cluster/positions.js';
+import { RedisBuckets } from './cluster/ratelimit.js';
+import type { RedisSessionStore } from './cluster/sessions.js';
+import type { ReplicaLink } from './core/replica.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
 
 export interface Services {
@@ -181,14 +187,32 @@ export interface ServiceOptions {
   mediaStore?: MediaStore;
   /** Other servers' media (federation); without it remote media answers 404. */
   remoteMedia?: RemoteMediaFetcher;
+  /**
+   * Several processes serving one server (spec/scaling.md): the Redis connection and the shared
+   * sessions (opened first: they are loaded from Redis). Without it all live state is in this process.
+   */
+  cluster?: { cluster: Cluster; sessions: RedisSessionStore };
+}
+
+/** The cluster's messages of one type as a replica link. */
+function linkOf<T>(cluster: Cluster, type: string): ReplicaLink<T> {
+  return {
+    send: (change) => cluster.publish({ t: type, c: change }),
+    onReceive: (fn) => cluster.on(type, (m) => fn(m.c as T)),
+  };
 }
 
 export function createServices(config: Config, rawStorage: Storage, clock: Clock, opts: ServiceOptions = {}): Services {
+  const cluster = opts.cluster?.cluster;
+  // Work that must run in one process (expiries, the federation sender, dropping dead processes'
+  // positions): with several processes, the holder of a lease in Redis.
+  const timersLease = cluster?.lease('timers');
+  const cacheLink = cluster ? linkOf<CacheChange>(cluster, 'cache') : undefined;
   // Every service reads and writes through the caches (src/storage/cache.ts), so they stay right.
-  const storage = withCaches(rawStorage);
+  const storage = withCaches(rawStorage, undefined, cacheLink);
   const logger = opts.logger ?? createLogger(config.logging.level);
   const uia = new UiaService(clock);
-  const rateLimiter = new RateLimiter(config.rate_limits, clock);
+  const rateLimiter = new RateLimiter(config.rate_limits, clock, cluster ? new RedisBuckets(cluster) : undefined);
   const accountEvents = new AccountEvents();
   const tokens = new TokenService(config, storage.accounts, clock, accountEvents);
   const registrationTokens = new RegistrationTokenService(config, storage.admin, clock, uia);
@@ -214,7 +238,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   let positionsNow: StreamPositions | undefined;
   const positions = () => (positionsP ??= (async () => {
     const max = await storage.rooms.maxStreamOrdering();
-    const p = await StreamPositions.open((floor, size) => storage.meta.reserveBlock('stream_position_ceiling', floor, size), max);
+    const reserve = (floor: number, size: number) => storage.meta.reserveBlock('stream_position_ceiling', floor, size);
+    // Several processes: one counter and the persisted-up-to position in Redis (src/cluster/positions.ts).
+    const p = cluster ? await SharedStreamPositions.open(cluster, reserve, max, timersLease) : await StreamPositions.open(reserve, max);
     positionsNow = p;
     return p;
   })());
@@ -231,7 +257,10 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const events: EventWriter = new EventWriter(config.server_name, storage.rooms, clock, signingKey, positions, roomState, stateGroups, resolver,
     (event, room): Promise<PushActionRecord[]> => push.actionsFor(event, room));
   // Waiting /syncs are woken for a position once every position below it has settled.
-  const notifier: Notifier = new VisibleNotifier(new InMemoryNotifier(clock), () => positionsNow);
+  // Several processes: wake-ups go through Redis to every process's waiters (src/cluster/notifier.ts).
+  const notifier: Notifier = cluster
+    ? new ClusterNotifier(cluster, new InMemoryNotifier(clock), () => positionsNow)
+    : new VisibleNotifier(new InMemoryNotifier(clock), () => positionsNow);
   const transport = createFederationTransport(config, storage, clock, logger, signingKey, opts.federation ?? {});
   const federationRooms = createFederationRooms(config, storage, clock, logger, signingKey, positions, events, roomState, stateGroups, resolver, notifier, rateLimiter, transport);
   const rooms = new RoomService(config, storage.rooms, storage.accounts, events, roomState, clock, rateLimiter, (roomId) => storage.admin.isRoomBlocked(roomId),
@@ -253,7 +282,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const push: PushService = new PushService(storage.sync, accountData);
   const deadlines = new DeadlineQueue(clock);
   const background = new BackgroundTasks((err) => logger.warn({ err }, 'background work failed'));
-  const sessions = new SessionService(config, clock, deadlines);
+  const sessions = new SessionService(config, clock, deadlines, opts.cluster?.sessions, timersLease ? () => timersLease.held : undefined);
   const presence = new PresenceService(config, sessions, storage.rooms, storage.accounts, storage.meta, events, roomState, notifier, positions, deadlines, clock, background);
   const typing = new TypingService(config, events, roomState, sessions, notifier, positions, deadlines, clock, background);
   const deviceLists = new DeviceListService(config.server_name, storage.e2ee, storage.rooms, roomState, events, notifier, positions, logger);
@@ -286,6 +315,25 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
+  if (cluster) {
+    // Live state and caches shared with the other processes (spec/scaling.md).
+    typing.share(linkOf(cluster, 'typing'));
+    presence.share(linkOf(cluster, 'presence'));
+    tokens.share(linkOf(cluster, 'tokens'));
+    cacheLink!.onReceive((c) => {
+      if ('rooms' in c) {
+        for (const roomId of c.rooms) {
+          roomState.forget(roomId);
+          sync.roomAdvanced(roomId, c.pos);
+        }
+      } else if (c.cache === 'accountDataNoneAfter') {
+        for (const userId of c.keys) {
+          accountData.forgetCached(userId);
+          push.forgetCached(userId);
+        }
+      }
+    });
+  }
   const notices = new ServerNoticeService(config, storage.admin, storage.accounts, events, roomState, accountData, clock, logger);
   const admin = new AdminService(config, storage.admin, storage.accounts, accounts, registration, storage.rooms, events, roomState, sessions, notices, profiles, devices, tokens, clock);
   // The server tells users about changes to their account (sender = server name).
@@ -310,6 +358,14 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const federation: FederationServices = { ...transport.services, handler, receiver: new TransactionReceiver(storage.federation, handler, clock, logger) };
   const outbound = transport.outbound;
   // Notifying events reach push gateways through the outbound address policy.
+  if (cluster && timersLease) {
+    // One process sends to other servers; the others forward what they queued (spec/scaling.md "Leases").
+    const sender = transport.services.sender;
+    sender.sendOnlyWith(timersLease, (destination) => cluster.publish({ t: 'federation-kick', d: destination }));
+    cluster.on('federation-kick', (m) => sender.kickFromPeer(String(m.d)));
+    // A process that takes the lease over resumes everything queued (the previous holder died).
+    if (config.federation.enabled) timersLease.onAcquired(() => void sender.start().catch((err: unknown) => logger.error({ err }, 'federation: could not resume the queue')));
+  }
   const pushers = new PusherService(storage.accounts, storage.rooms, storage.sync, outbound, rateLimiter, clock, logger, opts.pushers);
   events.addListener(pushers);
   return {
@@ -367,6 +423,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     settled,
     async stop() {
       deadlines.stop();
+      if (positionsNow instanceof SharedStreamPositions) positionsNow.stop();
+      opts.cluster?.sessions.stop();
       await settled();
       await federationRooms.fanout.settled();
       await e2eeFederation.settled();

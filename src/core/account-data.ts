@@ -61,6 +61,11 @@ export class AccountDataService {
 
   private ignoredCache = new Map<string, Set<string>>();
 
+  /** Another process changed the user's account data: what is cached of it here is stale. */
+  forgetCached(userId: string): void {
+    this.ignoredCache.delete(userId);
+  }
+
   /** The users `userId` ignores (m.ignored_user_list), cached: read for every member on every send. */
   async ignoredBy(userId: string): Promise<Set<string>> {
     let set = this.ignoredCache.get(userId);

@@ -17,10 +17,17 @@ import { parseUserId } from './ids.js';
 import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionPresence, SessionService } from './sessions.js';
 import type { StreamPositions } from './stream.js';
+import type { ReplicaLink } from './replica.js';
+
+/** A user's presence as one process set it, sent to the other processes of a cluster. */
+export interface PresenceChange {
+  user: string;
+  state: PresenceState;
+}
 
 export type Presence = SessionPresence;
 
-interface PresenceState {
+export interface PresenceState {
   presence: Presence;
   statusMsg: string | null;
   lastActiveTs: number;
@@ -48,6 +55,7 @@ export class PresenceService implements SessionListener {
   private states = new Map<string, PresenceState>();
   private statusCache = new Map<string, string | null>();
   private readonly listeners: PresenceListener[] = [];
+  private link: ReplicaLink<PresenceChange> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -77,6 +85,20 @@ export class PresenceService implements SessionListener {
 
   addListener(l: PresenceListener): void {
     this.listeners.push(l);
+  }
+
+  /**
+   * Shares presence with the other processes of a cluster: each user's presence set here (with its
+   * position) is sent, and what they set is applied here, so every process answers /sync and
+   * GET /presence alike. Sessions are shared too (src/cluster/sessions.ts): derive() sees them all.
+   */
+  share(link: ReplicaLink<PresenceChange>): void {
+    this.link = link;
+    link.onReceive(({ user, state }) => {
+      this.states.set(user, state);
+      this.statusCache.set(user, state.statusMsg);
+      this.log(state.position, user);
+    });
   }
 
   get enabled(): boolean {
@@ -142,6 +164,7 @@ export class PresenceService implements SessionListener {
     if (!prev && d.presence === 'offline' && !force) return; // never seen, still offline
     const position = positions.next();
     this.states.set(userId, { presence: d.presence, statusMsg: currentStatus, lastActiveTs, currentlyActive, position });
+    this.link?.send({ user: userId, state: this.states.get(userId)! });
     this.log(position, userId);
     for (const l of this.listeners) l.presenceChanged(userId);
     if (d.lastActiveTs !== null) await this.meta.setPresenceStatus(userId, currentStatus, d.lastActiveTs);
@@ -156,6 +179,7 @@ export class PresenceService implements SessionListener {
   async setRemote(userId: string, p: RemotePresence, timeoutMs: number): Promise<void> {
     if (!this.enabled) return;
     const positions = await this.positions();
+    await positions.available();
     const now = this.clock.now();
     const prev = this.states.get(userId);
     const statusMsg = p.statusMsg === undefined ? prev?.statusMsg ?? null : p.statusMsg;
@@ -173,6 +197,7 @@ export class PresenceService implements SessionListener {
     if (!changed) return;
     const position = positions.next();
     this.states.set(userId, { presence: p.presence, statusMsg, lastActiveTs, currentlyActive, position });
+    this.link?.send({ user: userId, state: this.states.get(userId)! });
     this.log(position, userId);
     this.notifier.notify(await this.audience(userId), position);
   }
@@ -182,8 +207,11 @@ export class PresenceService implements SessionListener {
     if (!this.enabled) return;
     const st = this.states.get(userId);
     if (!st || (st.presence === 'offline' && st.statusMsg === null)) return;
-    const position = (await this.positions()).next();
+    const positions = await this.positions();
+    await positions.available();
+    const position = positions.next();
     st.position = position;
+    this.link?.send({ user: userId, state: st });
     this.log(position, userId);
     const room = await this.roomState.get(roomId);
     if (room) this.notifier.notify(joinedMembers(room), position);
@@ -262,7 +290,11 @@ export class PresenceService implements SessionListener {
   private trimmedUpTo = 0;
 
   private log(position: number, userId: string): void {
-    this.changes.push({ position, userId });
+    // In position order (another process's change may arrive after a later one of this process).
+    let i = this.changes.length;
+    while (i > 0 && this.changes[i - 1]!.position > position) i--;
+    if (i === this.changes.length) this.changes.push({ position, userId });
+    else this.changes.splice(i, 0, { position, userId });
     if (this.changes.length > 200_000) {
       this.trimmedUpTo = this.changes[99_999]!.position;
       this.changes = this.changes.slice(100_000);

@@ -53,6 +53,13 @@ export interface SessionStore {
   forUser(userId: string): Session[];
   all(): Iterable<Session>;
   readonly size: number;
+  /**
+   * A shared store (src/cluster/sessions.ts) is told of changes made to a session object in place:
+   * `inFlightDelta` +1/-1 when a request begins/ends in it, 0 for presence and activity changes.
+   */
+  touched?(s: Session, inFlightDelta: number): void;
+  /** A shared store calls `fn` for each session another process started (this one learns of it). */
+  onRemoteStart?(fn: (s: Session) => void): void;
 }
 
 export class InMemorySessionStore implements SessionStore {
@@ -129,7 +136,14 @@ export class SessionService {
     private readonly clock: Clock,
     private readonly deadlines: DeadlineQueue,
     readonly store: SessionStore = new InMemorySessionStore(),
-  ) {}
+    /**
+     * Whether this process ends idle sessions now (a cluster: the holder of the `timers` lease; the
+     * others re-check one idle period later, and take over when the holder dies).
+     */
+    private readonly expiresHere: () => boolean = () => true,
+  ) {
+    store.onRemoteStart?.((s) => this.scheduleExpiry(s));
+  }
 
   addListener(l: SessionListener): void {
     this.listeners.push(l);
@@ -218,12 +232,14 @@ export class SessionService {
     s.lastSeenTs = this.clock.now();
     if (meta.ip) s.ip = meta.ip;
     if (meta.userAgent) s.userAgent = meta.userAgent;
+    this.store.touched?.(s, 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       s.inFlight = Math.max(0, s.inFlight - 1);
       s.lastSeenTs = this.clock.now();
+      this.store.touched?.(s, -1);
     };
   }
 
@@ -231,6 +247,7 @@ export class SessionService {
   markActive(s: Session): void {
     const wasIdle = this.isIdle(s);
     s.lastActiveTs = this.clock.now();
+    this.store.touched?.(s, 0);
     if (wasIdle) this.changed(s);
   }
 
@@ -243,6 +260,7 @@ export class SessionService {
     const before = s.presence;
     s.presence = presence;
     if (presence === 'online') s.lastActiveTs = this.clock.now();
+    this.store.touched?.(s, 0);
     if (before !== presence || presence === 'online') this.changed(s);
   }
 
@@ -282,7 +300,9 @@ export class SessionService {
     this.deadlines.schedule(`session:${s.id}`, s.lastSeenTs + this.idleTimeoutMs, () => {
       if (this.store.get(s.id) !== s) return;
       const now = this.clock.now();
-      if (s.inFlight > 0) {
+      if (!this.expiresHere()) {
+        this.deadlines.schedule(`session:${s.id}`, now + this.idleTimeoutMs, () => this.scheduleExpiry(s));
+      } else if (s.inFlight > 0) {
         s.lastSeenTs = now;
         this.scheduleExpiry(s);
       } else if (s.lastSeenTs + this.idleTimeoutMs > now) {

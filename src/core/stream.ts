@@ -17,10 +17,10 @@
 // (typing, presence) take `next()`, complete at once. `whenVisible(pos, fn)` runs `fn` once `current`
 // has reached `pos`: the notifier wakes waiting /syncs only for positions they can read.
 //
-// Several processes on one database (issue 17, later parts): blocks never overlap, so writes never
-// collide, but each process knows only its own writes in flight; a reader of one process can see a
-// position of its own that is above another process's uncommitted one. Multi-process serving needs the
-// shared persisted-up-to position (spec/postgres.md, "Several writers").
+// Several processes on one database: blocks never overlap, so writes never collide, but each process
+// knows only its own writes in flight. Several serving processes use SharedStreamPositions
+// (src/cluster/positions.ts) instead: positions one at a time from Redis and the persisted-up-to
+// position kept there (spec/scaling.md "Stream positions").
 
 export const POSITION_BLOCK = 1000;
 
@@ -32,7 +32,34 @@ interface Block {
   end: number;
 }
 
-export class StreamPositions {
+/** The position counter as its users see it (LocalStreamPositions here; SharedStreamPositions for a cluster). */
+export interface StreamPositions {
+  /** The position readers may use: every position at or below it is stored, or was abandoned. */
+  readonly current: number;
+  /** The highest position handed out by this process (writes in flight included). */
+  readonly highest: number;
+  /** Positions that can be taken now without awaiting `available`. */
+  readonly remaining: number;
+  /** Writes of this process in flight. */
+  readonly inFlight: number;
+  /** Resolves once `n` positions can be taken synchronously; take them right after, awaiting nothing else first. */
+  available(n?: number): Promise<void>;
+  /** A position for an ephemeral change (typing, presence): nothing to commit, complete at once. */
+  next(): number;
+  /** A position for a write: `current` stays below it until `done(pos)`. */
+  begin(): number;
+  /** The write at `pos` committed or failed. */
+  done(pos: number): void;
+  /** Runs `fn` once `pos` is visible to readers (at once when it is already). */
+  whenVisible(pos: number, fn: () => void): void;
+}
+
+/** `StreamPositions.open(...)`: the counter of one process (LocalStreamPositions.open). */
+export const StreamPositions = {
+  open: (reserve: ReserveBlock, floor: number, blockSize = POSITION_BLOCK): Promise<StreamPositions> => LocalStreamPositions.open(reserve, floor, blockSize),
+};
+
+export class LocalStreamPositions implements StreamPositions {
   /** Reserved blocks not used up yet, in order. */
   private readonly blocks: Block[] = [];
   /** The highest position handed out. */
@@ -52,10 +79,10 @@ export class StreamPositions {
   }
 
   /** A counter whose first block is reserved above `floor` (the highest stored position). */
-  static async open(reserve: ReserveBlock, floor: number, blockSize = POSITION_BLOCK): Promise<StreamPositions> {
+  static async open(reserve: ReserveBlock, floor: number, blockSize = POSITION_BLOCK): Promise<LocalStreamPositions> {
     const ceiling = await reserve(floor, blockSize);
     const first = { next: ceiling - blockSize + 1, end: ceiling };
-    return new StreamPositions(reserve, first.next - 1, first);
+    return new LocalStreamPositions(reserve, first.next - 1, first);
   }
 
   /** The position readers may use: every position at or below it is stored, or was abandoned. */

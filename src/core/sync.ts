@@ -184,6 +184,12 @@ export class SyncService {
     return result.response;
   }
 
+  /** Another process stored events in the room up to `pos` (a cluster; spec/scaling.md "Caches"). */
+  roomAdvanced(roomId: string, pos: number): void {
+    const cached = this.roomLatest.get(roomId);
+    if (cached !== undefined && cached < pos) this.roomLatest.set(roomId, pos);
+  }
+
   private async latestInRoom(roomId: string): Promise<number> {
     const cached = this.roomLatest.get(roomId);
     if (cached !== undefined) return cached;

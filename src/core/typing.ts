@@ -17,6 +17,12 @@ import type { Notifier } from './notifier.js';
 import type { Session, SessionListener, SessionService } from './sessions.js';
 import type { StreamPositions } from './stream.js';
 import { BackgroundTasks } from './background.js';
+import type { ReplicaLink } from './replica.js';
+
+/** A change of a room's typing set, sent to the other processes of a cluster. */
+export type TypingChange =
+  | { room: string; user: string; entry: { sessionId: string | null; until: number } | null }
+  | { room: string; pos: number };
 
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
 
@@ -36,6 +42,7 @@ export class TypingService implements SessionListener {
   /** session id -> rooms where that session set a typing notification (ending a session is O(its rooms)). */
   private bySession = new Map<string, Set<string>>();
   private readonly listeners: TypingListener[] = [];
+  private link: ReplicaLink<TypingChange> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -66,6 +73,37 @@ export class TypingService implements SessionListener {
     this.listeners.push(l);
   }
 
+  /**
+   * Shares the typing sets with the other processes of a cluster: each change made here is sent, each
+   * change made there is applied (no position or wake-up: the process that made it took and sent
+   * those). Every process keeps the expiry deadlines; the first to fire ends the notification.
+   */
+  share(link: ReplicaLink<TypingChange>): void {
+    this.link = link;
+    link.onReceive((c) => {
+      const r = this.room(c.room);
+      if ('pos' in c) {
+        r.position = Math.max(r.position, c.pos);
+        return;
+      }
+      const prev = r.users.get(c.user);
+      if (prev?.sessionId) this.unindex(prev.sessionId, c.room);
+      if (c.entry === null) {
+        r.users.delete(c.user);
+        this.deadlines.cancel(`typing:${c.room}|${c.user}`);
+        return;
+      }
+      const { sessionId, until } = c.entry;
+      r.users.set(c.user, { sessionId, until });
+      if (sessionId) {
+        let rooms = this.bySession.get(sessionId);
+        if (!rooms) this.bySession.set(sessionId, (rooms = new Set()));
+        rooms.add(c.room);
+      }
+      this.deadlines.schedule(`typing:${c.room}|${c.user}`, until, () => this.background.run(this.expire(c.room, c.user, until)));
+    });
+  }
+
   /** PUT /rooms/{roomId}/typing/{userId} (matrix-spec: typing.yaml#setTyping). */
   async set(auth: AuthContext, session: Session, roomId: string, userId: string, typing: boolean, timeoutMs: number | undefined): Promise<void> {
     if (userId !== auth.userId) throw forbidden('You can only set your own typing state');
@@ -82,6 +120,7 @@ export class TypingService implements SessionListener {
     const prev = r.users.get(userId);
     if (prev?.sessionId) this.unindex(prev.sessionId, roomId);
     r.users.set(userId, { sessionId: session.id, until });
+    this.link?.send({ room: roomId, user: userId, entry: { sessionId: session.id, until } });
     let rooms = this.bySession.get(session.id);
     if (!rooms) this.bySession.set(session.id, (rooms = new Set()));
     rooms.add(roomId);
@@ -104,6 +143,7 @@ export class TypingService implements SessionListener {
     const prev = r.users.get(userId);
     if (prev?.sessionId) this.unindex(prev.sessionId, roomId);
     r.users.set(userId, { sessionId: null, until });
+    this.link?.send({ room: roomId, user: userId, entry: { sessionId: null, until } });
     this.deadlines.schedule(`typing:${roomId}|${userId}`, until, () => void this.expire(roomId, userId, until));
     if (!prev) await this.changed(roomId);
   }
@@ -129,6 +169,7 @@ export class TypingService implements SessionListener {
     const entry = r?.users.get(userId);
     if (!r || !entry) return;
     r.users.delete(userId);
+    this.link?.send({ room: roomId, user: userId, entry: null });
     if (entry.sessionId) this.unindex(entry.sessionId, roomId);
     this.deadlines.cancel(`typing:${roomId}|${userId}`);
     for (const l of this.listeners) l.typingChanged(roomId, userId, false);
@@ -155,6 +196,7 @@ export class TypingService implements SessionListener {
     const positions = await this.positions();
     await positions.available();
     r.position = positions.next();
+    this.link?.send({ room: roomId, pos: r.position });
     const room = await this.roomState.get(roomId);
     if (!room) return;
     this.notifier.notify(joinedMembers(room), r.position);

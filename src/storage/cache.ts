@@ -10,6 +10,10 @@
 //   what the store has, never an answer older than a write that already committed, whatever order
 //   the promises resolve in.
 // - Each cache is bounded; when one is full it is emptied (cheap, and it refills from the store).
+// - Several processes (spec/scaling.md "Caches"): a write's keys, and the rooms it added events to,
+//   are sent to the other processes once it committed (before its position settles, on the same
+//   ordered channel as the position), and each drops those entries as if it had written them.
+import type { ReplicaLink } from '../core/replica.js';
 import type {
   AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
   ToDeviceRecord,
@@ -23,6 +27,8 @@ export class VersionedCache<K, V> {
   private readonly held = new Map<K, V>();
   private clock = 0;
   private clearedAt = 0;
+  /** Set when the cache is shared: tells the other processes which keys a write changed. */
+  announce: ((keys: K[]) => void) | undefined;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -101,6 +107,7 @@ async function writing<K, V, T>(cache: VersionedCache<K, V>, keys: K[], write: (
     return out;
   } finally {
     for (const k of keys) cache.endWrite(k, ok ? effects?.get(k) : undefined);
+    if (keys.length > 0) cache.announce?.(keys);
   }
 }
 
@@ -196,10 +203,21 @@ interface ThreadUnread {
   byThread: Map<string, { notifications: number; highlights: number }>;
 }
 
-function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>): RoomStore {
+/** What one process's caches tell the others: keys of a named cache changed, or rooms got events up to `pos`. */
+export type CacheChange = { cache: string; keys: string[] } | { rooms: string[]; pos: number };
+
+type Register = (name: string, cache: VersionedCache<string, never>) => void;
+
+function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>,
+  register: Register, link: ReplicaLink<CacheChange> | undefined): RoomStore {
   const memberships = new VersionedCache<string, MembershipRecord[]>(limits.users);
+  register('memberships', memberships as VersionedCache<string, never>);
   const recent = new Map<string, RecentEvents>();
   const roomsWriting = new Map<string, number>();
+  // Another process added events to these rooms: their newest events are read from the store again.
+  link?.onReceive((c) => {
+    if ('rooms' in c) for (const r of c.rooms) recent.delete(r);
+  });
 
   // Memberships follow the current state's deltas (the event's own key, or the keys a resolution changed).
   const userKeys = (inputs: PersistEventInput[]) => {
@@ -274,6 +292,11 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
       }
       if (ok) for (const p of inputs) remember(p);
       else for (const r of rooms) recent.delete(r);
+      if (ok && link) {
+        let pos = 0;
+        for (const p of inputs) if (inStream(p)) pos = Math.max(pos, p.streamOrdering);
+        link.send({ rooms, pos });
+      }
     }
   };
 
@@ -298,16 +321,21 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
   };
 }
 
-function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>): SyncStore {
+function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: VersionedCache<string, Unread>, threadUnread: VersionedCache<string, ThreadUnread>,
+  register: Register): SyncStore {
   const receipts = new VersionedCache<string, ReceiptRecord | null>(limits.small);
   // No receipt in the room has a position above this.
   const receiptsNoneAfter = new VersionedCache<string, number>(limits.small);
   // No to-device message of the device has a position above this.
   const toDeviceNoneAfter = new VersionedCache<string, number>(limits.small);
+  register('receipts', receipts as VersionedCache<string, never>);
+  register('receiptsNoneAfter', receiptsNoneAfter as VersionedCache<string, never>);
+  register('toDeviceNoneAfter', toDeviceNoneAfter as VersionedCache<string, never>);
   // Every to-device message of the device at or below this position is deleted.
   const toDeviceDeleted = new Map<string, number>();
   // No account data of the user has a position above this.
   const accountDataNoneAfter = new VersionedCache<string, number>(limits.small);
+  register('accountDataNoneAfter', accountDataNoneAfter as VersionedCache<string, never>);
 
   const receiptKey = (roomId: string, type: string, userId: string, threadId: string) => `${roomId}\u0000${type}\u0000${userId}\u0000${threadId}`;
   const device = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
@@ -394,15 +422,30 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
   };
 }
 
-/** `storage` with the read caches in front of its room and sync stores. */
-export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE_LIMITS): Storage {
+/**
+ * `storage` with the read caches in front of its room and sync stores. `link`: the caches of the
+ * other processes of a cluster, told of every write here, telling of theirs.
+ */
+export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE_LIMITS, link?: ReplicaLink<CacheChange>): Storage {
   const unread = new VersionedCache<string, Unread>(limits.small);
   const threadUnread = new VersionedCache<string, ThreadUnread>(limits.small);
+  const named = new Map<string, VersionedCache<string, never>>();
+  const register: Register = (name, cache) => {
+    named.set(name, cache);
+    if (link) cache.announce = (keys) => link.send({ cache: name, keys });
+  };
+  register('unread', unread as VersionedCache<string, never>);
+  register('threadUnread', threadUnread as VersionedCache<string, never>);
+  link?.onReceive((c) => {
+    if (!('cache' in c)) return;
+    const cache = named.get(c.cache);
+    if (cache) for (const k of c.keys) cache.invalidate(k);
+  });
   return {
     engine: storage.engine,
     accounts: storage.accounts,
-    rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread),
-    sync: cachedSyncStore(storage.sync, limits, unread, threadUnread),
+    rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread, register, link),
+    sync: cachedSyncStore(storage.sync, limits, unread, threadUnread, register),
     meta: storage.meta,
     admin: storage.admin,
     federation: storage.federation,

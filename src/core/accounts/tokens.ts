@@ -8,7 +8,14 @@ import type { Config } from '../../config.js';
 import { unknownToken } from '../../errors.js';
 import type { AccountStore, TokenOwner } from '../../storage/types.js';
 import { generateDeviceId, randomToken } from '../ids.js';
+import type { ReplicaLink } from '../replica.js';
 import type { AccountEvents, AuthContext, LoginResult } from './events.js';
+
+/** Cached token owners another process found stale (revoked tokens, a user's changed flags). */
+export interface TokenCacheChange {
+  hashes?: string[];
+  user?: string;
+}
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -19,6 +26,7 @@ export class TokenService {
   /** token hash -> owner; entries leave when their tokens are revoked. */
   private readonly cache = new Map<string, TokenOwner | null>();
   private readonly lastSeenWritten = new Map<string, number>();
+  private link: ReplicaLink<TokenCacheChange> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -42,14 +50,29 @@ export class TokenService {
     return { userId: owner.userId, deviceId: owner.deviceId, isGuest: owner.isGuest, isAdmin: owner.isAdmin, tokenHash, isShadowBanned: owner.shadowBanned };
   }
 
-  /** Revoked tokens leave the cache. */
+  /** Revoked tokens leave the cache (every process's, in a cluster). */
   forget(hashes: string[]): void {
     for (const h of hashes) this.cache.delete(h);
+    if (hashes.length > 0) this.link?.send({ hashes });
   }
 
-  /** Admin flag or deactivation changed: cached owners of this user are stale. */
+  /** Admin flag or deactivation changed: cached owners of this user are stale (in every process). */
   forgetUser(userId: string): void {
+    this.forgetUserHere(userId);
+    this.link?.send({ user: userId });
+  }
+
+  private forgetUserHere(userId: string): void {
     for (const [h, o] of this.cache) if (o?.userId === userId) this.cache.delete(h);
+  }
+
+  /** Shares cache invalidations with the other processes of a cluster. */
+  share(link: ReplicaLink<TokenCacheChange>): void {
+    this.link = link;
+    link.onReceive((c) => {
+      for (const h of c.hashes ?? []) this.cache.delete(h);
+      if (c.user !== undefined) this.forgetUserHere(c.user);
+    });
   }
 
   /** Records when and from where a device was last used, at most once a minute per device. */

@@ -114,6 +114,7 @@ export class DeviceListService {
     const positions = await this.init();
     const visible = change.onlyFor === undefined && this.isLocal(change.userId);
     const prevId = visible ? await this.latestVisible(change.userId) : undefined;
+    await positions.available();
     const record: DeviceListChangeRecord = { streamOrdering: positions.next(), userId: change.userId, onlyFor: change.onlyFor ?? null };
     this.remember(record);
     let recorded: boolean | void;

@@ -23,14 +23,21 @@ export class OutOfBandMemberships {
     const membership = typeof event.content.membership === 'string' ? event.content.membership : 'leave';
     const existing = await this.store.getEvent(event.event_id);
     if (existing) return existing;
-    const position = (await this.positions()).next();
     const known = await this.store.getRoom(event.room_id);
-    await this.store.persistEvent({
-      event, streamOrdering: position, unsigned, extremities: [],
-      graph: { newGroups: [], stateBefore: null, stateAfter: null, outlier: true },
-      outOfBand: { userId, membership, streamOrdering: position },
-      ...(known ? {} : { newRoom: { roomVersion: version.id, creator: event.sender, createdTs: event.origin_server_ts } }),
-    });
+    const positions = await this.positions();
+    await positions.available();
+    // A write in flight: readers do not pass its position before it is stored (core/stream.ts).
+    const position = positions.begin();
+    try {
+      await this.store.persistEvent({
+        event, streamOrdering: position, unsigned, extremities: [],
+        graph: { newGroups: [], stateBefore: null, stateAfter: null, outlier: true },
+        outOfBand: { userId, membership, streamOrdering: position },
+        ...(known ? {} : { newRoom: { roomVersion: version.id, creator: event.sender, createdTs: event.origin_server_ts } }),
+      });
+    } finally {
+      positions.done(position);
+    }
     this.notifier.notify([userId], position);
     return { event, streamOrdering: position, unsigned, redactedBy: null, txn: null, serverLocal: false, graph: { stateBefore: null, stateAfter: null, outlier: true, rejected: null, softFailed: false } };
   }

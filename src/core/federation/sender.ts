@@ -70,6 +70,9 @@ export class QueueingFederationSender implements FederationSender {
   private readonly backingOff = new Set<string>();
   private stopped = false;
   private readonly opts: Required<FederationSenderOptions>;
+  /** A cluster: only the holder of this lease sends; the others forward each destination they queued for. */
+  private lease: { readonly held: boolean } | undefined;
+  private forward: ((destination: string) => void) | undefined;
 
   constructor(
     private readonly config: Pick<Config, 'server_name' | 'federation'>,
@@ -87,6 +90,20 @@ export class QueueingFederationSender implements FederationSender {
       maxPdusPerTransaction: opts.maxPdusPerTransaction ?? MAX_PDUS_PER_TRANSACTION,
       maxEdusPerTransaction: opts.maxEdusPerTransaction ?? MAX_EDUS_PER_TRANSACTION,
     };
+  }
+
+  /**
+   * In a cluster (spec/scaling.md "Leases"): the queue is in the database; one process sends. Others
+   * queue and call `forward(destination)`, which the sending process answers with `kickFromPeer`.
+   */
+  sendOnlyWith(lease: { readonly held: boolean }, forward: (destination: string) => void): void {
+    this.lease = lease;
+    this.forward = forward;
+  }
+
+  /** Another process queued items for the destination. */
+  kickFromPeer(destination: string): void {
+    if (this.config.federation.enabled && this.accepts(destination)) this.kick(destination);
   }
 
   /** Resumes every destination with queued items (after a restart), each at the end of its backoff. */
@@ -169,6 +186,10 @@ export class QueueingFederationSender implements FederationSender {
   /** Makes sure the destination's loop runs (or runs once more after the current pass). */
   private kick(destination: string): void {
     if (this.stopped) return;
+    if (this.lease && !this.lease.held) {
+      this.forward?.(destination);
+      return;
+    }
     const loop = this.loopOf(destination);
     if (loop.running) {
       loop.again = true;

@@ -18,6 +18,11 @@ export class PushService {
 
   constructor(private readonly store: SyncStore, private readonly accountData: AccountDataService) {}
 
+  /** Another process changed the user's push rules (account data): the cached ruleset is stale. */
+  forgetCached(userId: string): void {
+    this.cache.delete(userId);
+  }
+
   /** The user's ruleset: stored, or the spec's defaults. */
   async getRules(userId: string): Promise<PushRuleset> {
     const cached = this.cache.get(userId);
