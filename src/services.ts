@@ -88,6 +88,8 @@ import type { ReplicaLink } from './core/replica.js';
 import type { PushActionRecord, Storage } from './storage/types.js';
 
 export interface Services {
+  /** Several processes (spec/scaling.md): the Redis connection; undefined for one process. */
+  cluster?: Cluster;
   config: Config;
   storage: Storage;
   clock: Clock;
@@ -369,6 +371,7 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   const pushers = new PusherService(storage.accounts, storage.rooms, storage.sync, outbound, rateLimiter, clock, logger, opts.pushers);
   events.addListener(pushers);
   return {
+    ...(cluster ? { cluster } : {}),
     config,
     storage,
     clock,

@@ -34,6 +34,10 @@ export interface Cluster {
   /** Calls `fn` for each message of type `t` published by another process (`self`: by this one too). */
   on(t: string, fn: Handler, self?: boolean): void;
   command<T = unknown>(args: (string | number)[]): Promise<T>;
+  /** Resolves once every publish, and every command passed to `track`, issued so far has been answered. */
+  flushed(): Promise<void>;
+  /** Counts `p` in `flushed` (a change other processes must see before this process answers). */
+  track(p: Promise<unknown>): void;
   eval<T = unknown>(script: string, keys: string[], args: (string | number)[]): Promise<T>;
   /** Whether the process with this ID is alive (its heartbeat has not expired). */
   isLive(processId: string): Promise<boolean>;
@@ -103,6 +107,7 @@ export class RedisCluster implements Cluster {
   private readonly leases = new Map<string, RedisLease>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly pending = new Set<Promise<unknown>>();
 
   private constructor(
     readonly prefix: string,
@@ -150,8 +155,17 @@ export class RedisCluster implements Cluster {
 
   publish(msg: BusMessage): void {
     if (this.closed) return;
-    this.client.sendCommand(['PUBLISH', this.channel, JSON.stringify({ f: this.processId, m: msg })])
-      .catch((err: unknown) => this.logger.warn({ err, type: msg.t }, 'redis: publish failed'));
+    this.track(this.client.sendCommand(['PUBLISH', this.channel, JSON.stringify({ f: this.processId, m: msg })])
+      .catch((err: unknown) => this.logger.warn({ err, type: msg.t }, 'redis: publish failed')));
+  }
+
+  track(p: Promise<unknown>): void {
+    const settled = p.then(() => {}, () => {}).finally(() => this.pending.delete(settled));
+    this.pending.add(settled);
+  }
+
+  async flushed(): Promise<void> {
+    if (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   on(t: string, fn: Handler, self = false): void {

@@ -157,9 +157,11 @@ export class SharedStreamPositions implements StreamPositions {
       queueMicrotask(() => {
         const batch = this.settling;
         this.settling = [];
-        this.settle(batch.map((p) => `${this.cluster.processId}:${p}`)).then((v) => this.raise(Number(v)), () => {
+        const settled = this.settle(batch.map((p) => `${this.cluster.processId}:${p}`)).then((v) => this.raise(Number(v)), () => {
           // Redis unreachable: the members stay in flight; the next settle (or the reaper) clears them.
         });
+        // The answer to the request that wrote waits for this: its next /sync, anywhere, reads the write.
+        this.cluster.track(settled);
       });
     }
   }

@@ -76,6 +76,19 @@ export function createHearthRouter(services: Services, opts: AppOptions = {}): H
   }
   // One layer for everything under Hearth's prefixes: request log, metrics and CORS.
   router.use(HEARTH_PREFIXES, entry);
+  // Several processes: an answer leaves once the live-state changes the request made reached Redis,
+  // so the client's next request, on any process, sees them (spec/scaling.md "Read your writes").
+  if (services.cluster) {
+    const cluster = services.cluster;
+    router.use(HEARTH_PREFIXES, (_req: Request, res: Response, next: NextFunction) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => Response;
+      (res as unknown as { end: (...args: unknown[]) => Response }).end = (...args: unknown[]) => {
+        void cluster.flushed().then(() => end(...args));
+        return res;
+      };
+      next();
+    });
+  }
   // Every media answer, errors included, carries the sandboxing CSP, nosniff and CORP (media.ts).
   router.use(MEDIA_PREFIXES, mediaSecurityHeaders);
   const bodyLimit = services.config.max_request_body_bytes;

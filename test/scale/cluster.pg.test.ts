@@ -229,11 +229,13 @@ describe('two processes on PostgreSQL and Redis', () => {
   it('a rate limit is per user, not per process', async () => {
     const alice = await register(a.url, 'r-alice');
     const roomId = await roomWith(a.url, alice.token, []);
+    const invitees: string[] = [];
+    for (let i = 0; i < 6; i++) invitees.push((await register(i % 2 === 0 ? a.url : b.url, `r-invitee${i}`)).userId);
     // invite: burst 3, next one in ~1000 s; alternate the processes.
     const answers: { status: number; errcode?: string }[] = [];
     for (let i = 0; i < 6; i++) {
       const base = i % 2 === 0 ? a.url : b.url;
-      const r = await request(base, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: `@nobody${i}:${SERVER}` }, alice.token);
+      const r = await request(base, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: invitees[i] }, alice.token);
       answers.push({ status: r.status, ...(r.body.errcode ? { errcode: r.body.errcode as string } : {}) });
     }
     expect(answers.filter((x) => x.status === 200)).toHaveLength(3);
