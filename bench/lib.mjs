@@ -50,19 +50,50 @@ export function cleanupTemp() {
 
 let engine = { kind: 'sqlite' };
 
-export async function useEngine(kind) {
-  if (kind === 'sqlite') return;
+export async function useEngine(kind, { workers = 1 } = {}) {
+  if (kind === 'sqlite') {
+    if (workers > 1) throw new Error('--workers N > 1 needs --engine postgres (SQLite is one process\'s file)');
+    return;
+  }
   if (kind !== 'postgres') throw new Error(`unknown engine ${kind} (sqlite or postgres)`);
   const cluster = await startCluster({ fsync: true });
-  engine = { kind: 'postgres', cluster, n: 0 };
+  engine = { kind: 'postgres', cluster, n: 0, workers };
   log(`PostgreSQL cluster on 127.0.0.1:${cluster.port} (${cluster.dir}; fsync on, synchronous_commit off)`);
+  if (workers > 1) {
+    // Several Hearth processes (serve --workers N, one port) share their live state through a
+    // throwaway redis-server (no persistence), emptied for each data set.
+    engine.redis = await startRedisServer();
+    log(`Redis on 127.0.0.1:${engine.redis.port}; Hearth runs as ${workers} processes (serve --workers ${workers})`);
+  }
 }
 
-export const engineKind = () => engine.kind;
+async function startRedisServer() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.add(child);
+  const failed = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`redis-server could not start: ${e.message} (apt-get install -y redis-server)`))));
+  const { createClient } = await import('redis');
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const client = createClient({ url: `redis://${HOST}:${port}/0`, socket: { reconnectStrategy: false } });
+    client.on('error', () => {});
+    try {
+      await Promise.race([client.connect(), failed]);
+      await client.close();
+      return { port, url: `redis://${HOST}:${port}/0`, child };
+    } catch (e) {
+      if (Date.now() > end || child.exitCode !== null) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export const engineKind = () => (engine.workers > 1 ? `${engine.kind}+redis x${engine.workers}` : engine.kind);
 
 /** Stops the run's cluster, synchronously (the run may exit right after). */
 export function stopEngine() {
   const cluster = engine.cluster;
+  try { engine.redis?.child.kill('SIGKILL'); } catch { /* gone */ }
   engine = { kind: 'sqlite' };
   if (cluster) stopCluster(cluster);
 }
@@ -71,6 +102,14 @@ export function stopEngine() {
 export async function newDatabase(dir) {
   if (engine.kind !== 'postgres') return join(dir, 'hearth.db');
   const name = `bench_${process.pid}_${++engine.n}`;
+  if (engine.redis) {
+    // The previous data set's live state (sessions, counters) goes with it.
+    const { createClient } = await import('redis');
+    const r = createClient({ url: engine.redis.url });
+    await r.connect();
+    await r.sendCommand(['FLUSHALL']);
+    await r.close();
+  }
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: engine.cluster.url });
   await client.connect();
@@ -170,9 +209,11 @@ export async function startHearth(dir, dbPath, extra = {}, { root = currentRoot,
   const logPath = join(dir, 'hearth.log');
   // BENCH_HEARTH_NODE_ARGS adds node options to the Hearth process only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.BENCH_HEARTH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist', 'main.js'), 'serve'], {
+  const workers = engine.workers > 1 && /^postgres/.test(dbPath) ? ['--workers', String(engine.workers)] : [];
+  const redisEnv = workers.length > 0 ? { HEARTH_REDIS_URL: engine.redis.url } : {};
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist', 'main.js'), 'serve', ...workers], {
     cwd: dir,
-    env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), ...databaseEnv(dbPath), HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
+    env: { ...process.env, HEARTH_CONFIG: cfgPath, HEARTH_PORT: String(port), ...databaseEnv(dbPath), ...redisEnv, HEARTH_BIND: HOST, HEARTH_QUIET: '1', HEARTH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { exited, out } = track(child, logPath);

@@ -16,6 +16,9 @@
 //                      initial-sync and memory)
 //   --engine E         the storage engine Hearth runs on: sqlite (default) or postgres (a throwaway
 //                      PostgreSQL cluster for the run, a new database per scenario)
+//   --workers N        with --engine postgres: Hearth runs as N processes on one port (serve --workers
+//                      N) sharing live state through a throwaway redis-server (spec/scaling.md); the
+//                      issue's comparison is --engine sqlite, --engine postgres, --engine postgres --workers 2
 //
 // Hearth always runs as its own process (node dist/main.js serve) on a fresh database (a SQLite file in
 // a temp dir, or a PostgreSQL database); the baselines (bench/baselines) too; load comes from this
@@ -40,7 +43,7 @@ const TITLES = {
 };
 
 function parseArgs(argv) {
-  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined, engine: 'sqlite', peer: true };
+  const o = { only: ALL, quick: false, out: undefined, build: true, bigEvents: undefined, bigBudget: undefined, against: undefined, engine: 'sqlite', peer: true, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -59,12 +62,15 @@ function parseArgs(argv) {
     else if (a.startsWith('--big-events')) o.bigEvents = Number(val());
     else if (a.startsWith('--big-budget')) o.bigBudget = Number(val());
     else if (a.startsWith('--against')) o.against = val();
-    else if (a.startsWith('--engine')) {
+    else if (a.startsWith('--workers')) {
+      o.workers = Number(val());
+      if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error('--workers needs a whole number >= 1');
+    } else if (a.startsWith('--engine')) {
       o.engine = val();
       if (o.engine !== 'sqlite' && o.engine !== 'postgres') throw new Error(`--engine is sqlite or postgres, not ${o.engine}`);
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF] [--engine sqlite|postgres] [--no-peer]\n`);
+      process.stdout.write(`usage: npm run bench -- [--only ${ALL.join(',')}] [--quick] [--out FILE] [--no-build] [--big-events N] [--big-budget S] [--against REF] [--engine sqlite|postgres] [--workers N] [--no-peer]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -237,7 +243,7 @@ async function main() {
     process.exit(1);
   }
   try {
-    await useEngine(opts.engine);
+    await useEngine(opts.engine, { workers: opts.workers });
   } catch (e) {
     process.stderr.write(`--engine ${opts.engine}: ${e.message}\n`);
     process.exit(1);
@@ -250,7 +256,7 @@ async function main() {
   const started = new Date();
   const ctx = { sizes, quick: opts.quick, against, peer };
   const report = {
-    date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', engine: opts.engine, machine, build: buildInfo,
+    date: started.toISOString(), mode: opts.quick ? 'quick' : 'full', engine: opts.engine, workers: opts.workers, machine, build: buildInfo,
     ...(against ? { against: { ref: against.ref, sha: against.sha, short: against.short, name: against.name, dir: against.dir } } : {}),
     ...(peer ? { peer: { name: peer.name, archive: peer.archive, dir: peer.dir, ok: peer.ok, built: peer.built ?? null, buildSeconds: peer.seconds, ...(peer.ok ? {} : { error: peer.error }) } } : {}),
     sizes, scenarios: [],
@@ -288,7 +294,7 @@ async function main() {
   mkdirSync(resultsDir, { recursive: true });
   const day = started.toISOString().slice(0, 10);
   // A run on PostgreSQL never overwrites the files of a SQLite run of the same day.
-  const suffix = `${opts.engine === 'postgres' ? '-postgres' : ''}${opts.quick ? '-quick' : ''}`;
+  const suffix = `${opts.engine === 'postgres' ? '-postgres' : ''}${opts.workers > 1 ? `-x${opts.workers}` : ''}${opts.quick ? '-quick' : ''}`;
   const out = opts.out ?? join(resultsDir, `${day}${suffix}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2));
