@@ -70,7 +70,8 @@ export async function useEngine(kind, { workers = 1 } = {}) {
 async function startRedisServer() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  children.add(child);
+  // Lives for the whole run (killAll between scenarios leaves it); stopEngine or the run's exit ends it.
+  process.once('exit', () => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
   const failed = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`redis-server could not start: ${e.message} (apt-get install -y redis-server)`))));
   const { createClient } = await import('redis');
   const end = Date.now() + 10_000;
