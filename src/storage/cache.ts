@@ -11,7 +11,7 @@
 //   the promises resolve in.
 // - Each cache is bounded; when one is full it is emptied (cheap, and it refills from the store).
 import type {
-  AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
+  AccountStore, AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
   ToDeviceRecord,
 } from './types.js';
 
@@ -390,12 +390,41 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
   };
 }
 
+/**
+ * The account store with one cache: the users known to have no pusher. Every committed event asks,
+ * for each user it notifies, for that user's pushers (src/core/push/pushers.ts), and most users have
+ * none. Only `setPusher` can give a user one, so only it drops the user's entry; a deletion (of a
+ * pusher, or of a device with its pushers) can only leave a user with fewer, so the entries stay true.
+ */
+function cachedAccountStore(inner: AccountStore, limits: CacheLimits): AccountStore {
+  const noPushers = new VersionedCache<string, true>(limits.small);
+  return {
+    ...inner,
+    async getPushers(userId: string) {
+      if (noPushers.get(userId)) return [];
+      const token = noPushers.startRead();
+      const pushers = await inner.getPushers(userId);
+      if (pushers.length === 0) noPushers.fill(userId, token, true);
+      return pushers;
+    },
+    async setPusher(...args: Parameters<AccountStore['setPusher']>) {
+      const userId = args[0].userId;
+      noPushers.beginWrite(userId);
+      try {
+        return await inner.setPusher(...args);
+      } finally {
+        noPushers.endWrite(userId);
+      }
+    },
+  };
+}
+
 /** `storage` with the read caches in front of its room and sync stores. */
 export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE_LIMITS): Storage {
   const unread = new VersionedCache<string, Unread>(limits.small);
   const threadUnread = new VersionedCache<string, ThreadUnread>(limits.small);
   return {
-    accounts: storage.accounts,
+    accounts: cachedAccountStore(storage.accounts, limits),
     rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread),
     sync: cachedSyncStore(storage.sync, limits, unread, threadUnread),
     meta: storage.meta,
