@@ -15,7 +15,7 @@
 //   ordered channel as the position), and each drops those entries as if it had written them.
 import type { ReplicaLink } from '../core/replica.js';
 import type {
-  AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
+  AccountStore, AccountDataRecord, EventRecord, MembershipRecord, PersistEventInput, ReceiptRecord, RoomEventsQuery, RoomStore, Storage, SyncStore,
   ToDeviceRecord,
 } from './types.js';
 
@@ -423,6 +423,29 @@ function cachedSyncStore(inner: SyncStore, limits: CacheLimits, unread: Versione
 }
 
 /**
+ * The account store with one cache: the users known to have no pusher. Every committed event asks,
+ * for each user it notifies, for that user's pushers (src/core/push/pushers.ts), and most users have
+ * none. Only `setPusher` can give a user one, so only it drops the user's entry; a deletion (of a
+ * pusher, or of a device with its pushers) can only leave a user with fewer, so the entries stay true.
+ */
+function cachedAccountStore(inner: AccountStore, limits: CacheLimits, register: Register): AccountStore {
+  const noPushers = new VersionedCache<string, true>(limits.small);
+  register('noPushers', noPushers as unknown as VersionedCache<string, never>);
+  return {
+    ...inner,
+    async getPushers(userId: string) {
+      if (noPushers.get(userId)) return [];
+      const token = noPushers.startRead();
+      const pushers = await inner.getPushers(userId);
+      if (pushers.length === 0) noPushers.fill(userId, token, true);
+      return pushers;
+    },
+    // Announced to the other processes of a cluster like every cached write (their entry goes too).
+    setPusher: (p: Parameters<AccountStore['setPusher']>[0], append: boolean) => writing(noPushers, [p.userId], () => inner.setPusher(p, append)),
+  };
+}
+
+/**
  * `storage` with the read caches in front of its room and sync stores. `link`: the caches of the
  * other processes of a cluster, told of every write here, telling of theirs.
  */
@@ -443,7 +466,7 @@ export function withCaches(storage: Storage, limits: CacheLimits = DEFAULT_CACHE
   });
   return {
     engine: storage.engine,
-    accounts: storage.accounts,
+    accounts: cachedAccountStore(storage.accounts, limits, register),
     rooms: cachedRoomStore(storage.rooms, limits, unread, threadUnread, register, link),
     sync: cachedSyncStore(storage.sync, limits, unread, threadUnread, register),
     meta: storage.meta,

@@ -15,6 +15,7 @@ import { convertToEventGraph } from './graph-migration.js';
 import { indexRelations, indexSearch } from './index-migrations.js';
 import { createSqliteRoomStore } from './rooms.js';
 import { createSqliteSyncStore } from './sync.js';
+import { startCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 
 export interface SqliteStorage extends Storage {
   readonly engine: 'sqlite';
@@ -26,7 +27,7 @@ export interface SqliteStorage extends Storage {
 /** Data conversions that run with their migrations. */
 export const SQLITE_MIGRATION_HOOKS = { '0010_event_graph': convertToEventGraph, '0014_relations': indexRelations, '0015_search': indexSearch };
 
-export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number } = {}): SqliteStorage {
+export function openSqliteStorage(path: string, now: () => number = Date.now, opts: { cacheMb?: number; checkpointer?: CheckpointerOptions | false } = {}): SqliteStorage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -45,6 +46,8 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     db.close();
     throw e;
   }
+  // WAL checkpoints in a worker thread (checkpointer.ts), so no request pays for one.
+  const checkpointer = path !== ':memory:' && opts.checkpointer !== false ? startCheckpointer(db, path, opts.checkpointer || {}) : undefined;
   return {
     engine: 'sqlite',
     db,
@@ -58,6 +61,7 @@ export function openSqliteStorage(path: string, now: () => number = Date.now, op
     e2ee: createSqliteE2eeStore(db),
     media: createSqliteMediaStore(db),
     async close() {
+      await checkpointer?.stop();
       if (db.open) db.close();
     },
   };

@@ -140,6 +140,24 @@ describe('notifications to a push gateway on loopback (ip_range_whitelist: 127.0
     await gateway.stop();
   });
 
+  it('pushes to a pusher set after earlier events found the user without one (the no-pusher cache)', async () => {
+    const carol = await s.register('carol');
+    expect((await s.http.post(`${C}/rooms/${enc(roomId)}/invite`).set(bearer(alice)).send({ user_id: carol.userId })).status).toBe(200);
+    expect((await s.http.post(`${C}/rooms/${enc(roomId)}/join`).set(bearer(carol)).send({})).status).toBe(200);
+    gateway.received.length = 0;
+    await send(bob, 'carol has no pusher yet');
+    await s.services.pushers.settled();
+    // Only alice's pusher was told (carol has none); carol's "none" is now remembered.
+    expect(gateway.received.map((r) => r.body.notification.devices[0].pushkey)).toEqual(['key-1']);
+    expect((await setPusher(s, carol, pusherBody(gateway.url, { pushkey: 'carol-key' }))).status).toBe(200);
+    gateway.received.length = 0;
+    await send(bob, 'now carol has one');
+    await s.services.pushers.settled();
+    expect(gateway.received.map((r) => r.body.notification.devices[0].pushkey).sort()).toEqual(['carol-key', 'key-1']);
+    expect((await setPusher(s, carol, { kind: null, app_id: 'org.example.app', pushkey: 'carol-key' })).status).toBe(200);
+    expect((await s.http.post(`${C}/rooms/${enc(roomId)}/leave`).set(bearer(carol)).send({})).status).toBe(200);
+  });
+
   it('posts a notification for an event that notifies, with the event, counts, device, tweaks and priority', async () => {
     gateway.received.length = 0;
     const eventId = await send(bob, 'hello alice');
