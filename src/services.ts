@@ -322,6 +322,8 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
     typing.share(linkOf(cluster, 'typing'));
     presence.share(linkOf(cluster, 'presence'));
     tokens.share(linkOf(cluster, 'tokens'));
+    uia.share(linkOf(cluster, 'uia'));
+    registration.share(linkOf(cluster, 'nonces'));
     cacheLink!.onReceive((c) => {
       if ('rooms' in c) {
         for (const roomId of c.rooms) {

@@ -4,6 +4,7 @@
 import type { Clock } from '../clock.js';
 import { badJson, MatrixError, uiaRequired } from '../errors.js';
 import { randomToken } from './ids.js';
+import type { ReplicaLink } from './replica.js';
 
 export type UiaStage = 'm.login.dummy' | 'm.login.password' | 'm.login.registration_token';
 
@@ -39,10 +40,55 @@ export interface UiaResult {
 
 const SESSION_LIFETIME_MS = 15 * 60 * 1000;
 
+/**
+ * A session's change as the other processes of a cluster receive it (spec/scaling.md): the whole
+ * session after it changed, or its end. A client's next step may reach any process.
+ */
+export type UiaChange =
+  | { op: 'set'; id: string; purpose: string; userId: string | null; completed: UiaStage[]; expiresTs: number; registrationToken?: string }
+  | { op: 'del'; id: string };
+
 export class UiaService {
   private sessions = new Map<string, UiaSession>();
+  private link: ReplicaLink<UiaChange> | undefined;
 
   constructor(private readonly clock: Clock) {}
+
+  /**
+   * Several processes: sessions are kept in every process. A session ended elsewhere gives back the
+   * registration-token use this process reserved for it (the process that completes a registration
+   * counts the use as completed in the database).
+   */
+  share(link: ReplicaLink<UiaChange>): void {
+    this.link = link;
+    link.onReceive((c) => {
+      const current = this.sessions.get(c.id);
+      if (c.op === 'del') {
+        this.sessions.delete(c.id);
+        current?.release?.();
+        return;
+      }
+      this.sessions.set(c.id, {
+        purpose: c.purpose, userId: c.userId, completed: new Set(c.completed), expiresTs: c.expiresTs,
+        ...(c.registrationToken !== undefined ? { registrationToken: c.registrationToken } : {}),
+        ...(current?.release ? { release: current.release } : {}),
+      });
+    });
+  }
+
+  private publish(id: string): void {
+    const s = this.sessions.get(id);
+    if (!this.link || !s) return;
+    this.link.send({
+      op: 'set', id, purpose: s.purpose, userId: s.userId, completed: [...s.completed], expiresTs: s.expiresTs,
+      ...(s.registrationToken !== undefined ? { registrationToken: s.registrationToken } : {}),
+    });
+  }
+
+  private drop(id: string): void {
+    this.sessions.delete(id);
+    this.link?.send({ op: 'del', id });
+  }
 
   /**
    * Runs one step of UIA for `purpose`. Resolves when a flow is complete; otherwise throws the 401
@@ -87,16 +133,18 @@ export class UiaService {
         session.release = () => stage!.release(a.token as string);
       }
       session.completed.add(type as UiaStage);
+      this.publish(sessionId!);
     }
     const done = flows.some((f) => f.stages.every((s) => session!.completed.has(s)));
     if (!done) throw this.challenge(sessionId!, flows);
-    this.sessions.delete(sessionId!);
+    this.drop(sessionId!);
     return session.registrationToken !== undefined ? { registrationToken: session.registrationToken } : {};
   }
 
   private newSession(purpose: string, userId: string | null): string {
     const id = randomToken(18);
     this.sessions.set(id, { purpose, userId, completed: new Set(), expiresTs: this.clock.now() + SESSION_LIFETIME_MS });
+    this.publish(id);
     return id;
   }
 
@@ -110,7 +158,7 @@ export class UiaService {
     const now = this.clock.now();
     for (const [id, s] of this.sessions) {
       if (s.expiresTs > now) continue;
-      this.sessions.delete(id);
+      this.drop(id);
       s.release?.();
     }
   }

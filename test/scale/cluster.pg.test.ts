@@ -7,6 +7,7 @@
 // Also: who may serve a database (a second process without Redis is refused, `--workers` too).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -136,6 +137,7 @@ beforeAll(async () => {
     'database: { engine: postgres, pool_size: 4 }',
     'redis: { lease_ttl_ms: 1500 }',
     'web_client: { enabled: false }',
+    'registration_shared_secret: cluster-secret',
     'server_notices: { on_new_login: false }',
     'rate_limits:',
     '  registration: { per_second: 100, burst: 1000 }',
@@ -164,6 +166,43 @@ describe('two processes on PostgreSQL and Redis', () => {
     const who = await request(a.url, 'GET', '/_matrix/client/v3/account/whoami', undefined, onB.token);
     expect(who.status).toBe(200);
     expect(who.body.user_id).toBe(`@alice:${SERVER}`);
+  });
+
+  it('a user-interactive auth session started on A is continued on B (registration, device deletion)', async () => {
+    const body = { username: 'uia-carol', password: 'a-long-password' };
+    const first = await request(a.url, 'POST', '/_matrix/client/v3/register', body);
+    expect(first.status).toBe(401);
+    const session = first.body.session as string;
+    expect(typeof session).toBe('string');
+    const second = await request(b.url, 'POST', '/_matrix/client/v3/register', { ...body, auth: { type: 'm.login.dummy', session } });
+    expect(second.status).toBe(200);
+    expect(second.body.user_id).toBe(`@uia-carol:${SERVER}`);
+    // The session is used up on every process.
+    const again = await request(a.url, 'POST', '/_matrix/client/v3/register', { username: 'uia-carol2', password: 'a-long-password', auth: { type: 'm.login.dummy', session } });
+    expect(again.status).toBe(400);
+    expect(again.body.errcode).toBe('M_UNKNOWN');
+
+    const phone = await login(a.url, 'uia-carol');
+    const deviceId = phone.body.device_id as string;
+    const path = `/_matrix/client/v3/devices/${encodeURIComponent(deviceId)}`;
+    const challenge = await request(a.url, 'DELETE', path, {}, second.body.access_token as string);
+    expect(challenge.status).toBe(401);
+    const done = await request(b.url, 'DELETE', path, {
+      auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'uia-carol' }, password: 'a-long-password', session: challenge.body.session },
+    }, second.body.access_token as string);
+    expect(done.status).toBe(200);
+    expect((await request(a.url, 'GET', '/_matrix/client/v3/account/whoami', undefined, phone.token)).status).toBe(401);
+  });
+
+  it('a shared-secret registration nonce from A is accepted once, on B', async () => {
+    const nonce = (await request(a.url, 'GET', '/_synapse/admin/v1/register')).body.nonce as string;
+    const mac = createHmac('sha1', 'cluster-secret').update(`${nonce}\x00nonce-dave\x00a-long-password\x00notadmin`).digest('hex');
+    const r = await request(b.url, 'POST', '/_synapse/admin/v1/register', { nonce, username: 'nonce-dave', password: 'a-long-password', admin: false, mac });
+    expect(r.status).toBe(200);
+    expect(r.body.user_id).toBe(`@nonce-dave:${SERVER}`);
+    const replay = await request(a.url, 'POST', '/_synapse/admin/v1/register', { nonce, username: 'nonce-eve', password: 'a-long-password', admin: false, mac });
+    expect(replay.status).toBe(400);
+    expect(replay.body.errcode).toBe('M_UNKNOWN');
   });
 
   it('a message sent on A wakes a /sync waiting on B at once', async () => {

@@ -8,6 +8,7 @@ import { forbidden, MatrixError, userInUse } from '../../errors.js';
 import type { AccountStore } from '../../storage/types.js';
 import { generateDeviceId, normaliseNewLocalpart, randomToken, userIdFor } from '../ids.js';
 import { DEFAULT_SCRYPT, hashPassword, type ScryptParams } from '../passwords.js';
+import type { ReplicaLink } from '../replica.js';
 import type { UiaFlow, UiaService } from '../uia.js';
 import type { RegistrationTokenService } from './registration-tokens.js';
 import type { AccountEvents, LoginResult } from './events.js';
@@ -20,6 +21,12 @@ import { hashToken, newAccessToken, type TokenService } from './tokens.js';
  */
 const OPEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.dummy'] }];
 const TOKEN_FLOWS: UiaFlow[] = [{ stages: ['m.login.registration_token', 'm.login.dummy'] }];
+
+/** A nonce handed out (with its expiry) or used (without), as the other processes of a cluster hear it. */
+export interface NonceChange {
+  nonce: string;
+  expiresTs?: number;
+}
 
 /** Shared-secret registration nonces live this long (Synapse uses 60 s). */
 const NONCE_LIFETIME_MS = 60_000;
@@ -154,12 +161,27 @@ export class RegistrationService {
     return this.tokens.issueLogin(userId, undefined, undefined, 'register');
   }
 
+  private nonceLink: ReplicaLink<NonceChange> | undefined;
+
+  /**
+   * Several processes (spec/scaling.md): a nonce handed out by one process is known to all (synadm's
+   * POST may reach another process than its GET), and a use anywhere ends it everywhere.
+   */
+  share(link: ReplicaLink<NonceChange>): void {
+    this.nonceLink = link;
+    link.onReceive((c) => {
+      if (c.expiresTs === undefined) this.nonces.delete(c.nonce);
+      else this.nonces.set(c.nonce, c.expiresTs);
+    });
+  }
+
   /** GET /_synapse/admin/v1/register: a single-use nonce. */
   newRegistrationNonce(): string {
     const now = this.clock.now();
     for (const [n, exp] of this.nonces) if (exp <= now) this.nonces.delete(n);
     const nonce = randomToken(24);
     this.nonces.set(nonce, now + NONCE_LIFETIME_MS);
+    this.nonceLink?.send({ nonce, expiresTs: now + NONCE_LIFETIME_MS });
     return nonce;
   }
 
@@ -170,6 +192,7 @@ export class RegistrationService {
     const exp = this.nonces.get(b.nonce);
     if (exp === undefined || exp <= this.clock.now()) throw new MatrixError(400, 'M_UNKNOWN', 'unrecognised nonce');
     this.nonces.delete(b.nonce); // single use, whatever the outcome
+    this.nonceLink?.send({ nonce: b.nonce });
     const hmac = createHmac('sha1', secret);
     hmac.update(b.nonce).update('\x00').update(b.username).update('\x00').update(b.password).update('\x00').update(b.admin ? 'admin' : 'notadmin');
     if (b.userType !== undefined) hmac.update('\x00').update(b.userType);
