@@ -60,6 +60,9 @@ export class SharedStreamPositions implements StreamPositions {
   private leftoverCheck = false;
   private ceilingP: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
+  /** Settled writes whose members Redis did not take out of the in-flight set yet (it was away). */
+  private readonly unsettled: string[] = [];
+  private retry: NodeJS.Timeout | undefined;
   private readonly keys: { counter: string; inflight: string; visible: string };
 
   private constructor(private readonly cluster: Cluster, private readonly reserve: ReserveBlock, private ceiling: number) {
@@ -157,13 +160,29 @@ export class SharedStreamPositions implements StreamPositions {
       queueMicrotask(() => {
         const batch = this.settling;
         this.settling = [];
-        const settled = this.settle(batch.map((p) => `${this.cluster.processId}:${p}`)).then((v) => this.raise(Number(v)), () => {
-          // Redis unreachable: the members stay in flight; the next settle (or the reaper) clears them.
-        });
         // The answer to the request that wrote waits for this: its next /sync, anywhere, reads the write.
-        this.cluster.track(settled);
+        this.cluster.track(this.settleMembers(batch.map((p) => `${this.cluster.processId}:${p}`)));
       });
     }
+  }
+
+  /**
+   * Takes `members` (and any that failed before) out of the in-flight set. When Redis cannot be
+   * reached they are kept and tried again every second until it answers, so a Redis that was away
+   * holds readers back only while it is away, never until this process restarts.
+   */
+  private settleMembers(members: string[]): Promise<void> {
+    const all = [...this.unsettled.splice(0), ...members];
+    if (all.length === 0) return Promise.resolve();
+    return this.settle(all).then((v) => this.raise(Number(v)), () => {
+      this.unsettled.push(...all);
+      if (this.retry) return;
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        void this.settleMembers([]);
+      }, 1000);
+      this.retry.unref();
+    });
   }
 
   private settle(members: string[]): Promise<unknown> {
@@ -209,6 +228,8 @@ export class SharedStreamPositions implements StreamPositions {
   stop(): void {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = undefined;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
   }
 
   /** Drops the in-flight positions of processes whose heartbeat expired; returns how many. */

@@ -103,6 +103,27 @@ describe('SharedStreamPositions', () => {
     expect(pa.remaining).toBe(0);
   });
 
+  it('settles again, once Redis answers, a write whose settling failed (readers wait only while it is away)', async () => {
+    const [a, b] = await pair();
+    const db = ceilingStore();
+    let failing = false;
+    // Process A's connection, whose settling script fails while `failing` (Redis away for it).
+    const flaky = Object.create(a) as RedisCluster;
+    flaky.eval = ((script: string, keys: string[], args: (string | number)[]) =>
+      failing && script.includes('ZREM') ? Promise.reject(new Error('connection lost')) : a.eval(script, keys, args)) as RedisCluster['eval'];
+    const pa = await SharedStreamPositions.open(flaky, db.reserve, 0);
+    const pb = await SharedStreamPositions.open(b, db.reserve, 0);
+    failing = true;
+    await pa.available();
+    const written = pa.begin();
+    pa.done(written);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pb.current).toBe(written - 1); // still in flight for everyone
+    failing = false;
+    await until('the write settled by the retry', () => pb.current === written, 3000);
+    expect(pa.current).toBe(written);
+  });
+
   it('drops the positions in flight of a process that died, once its heartbeat expired', async () => {
     const [a, b] = await pair(FAST);
     const db = ceilingStore();
