@@ -13,7 +13,7 @@ const PAGE = 10_000;
 const THREAD_HOPS = 3;
 
 interface Row {
-  stream_ordering: number;
+  stream_ordering: number | string;
   event_id: string;
   room_id: string;
   type: string;
@@ -27,8 +27,8 @@ interface Row {
 async function eachEvent(c: pg.ClientBase, fn: (r: Row, content: JsonObject) => Promise<void>): Promise<void> {
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
-    const rows = (await c.query<Row>(`SELECT stream_ordering::text AS stream_ordering, event_id, room_id, type, sender,
-        origin_server_ts::text AS origin_server_ts, depth::text AS depth, json FROM events
+    // (A migration's client reads BIGINT as text, pg's default; positions are numbers here.)
+    const rows = (await c.query<Row>(`SELECT stream_ordering, event_id, room_id, type, sender, origin_server_ts, depth, json FROM events
       WHERE stream_ordering > $1 AND ${SHOWN} ORDER BY stream_ordering LIMIT ${PAGE}`, [after])).rows;
     if (rows.length === 0) break;
     for (const r of rows) {
@@ -36,7 +36,7 @@ async function eachEvent(c: pg.ClientBase, fn: (r: Row, content: JsonObject) => 
       const content = (JSON.parse(r.json) as { content?: JsonObject }).content ?? {};
       await fn(r, content);
     }
-    after = rows[rows.length - 1]!.stream_ordering;
+    after = Number(rows[rows.length - 1]!.stream_ordering);
   }
 }
 
