@@ -17,11 +17,11 @@ import type {
 } from '../types.js';
 import { Batch, exec, PG, pgCode, row, rows, sql, transaction, type Queryable, type Statement } from './db.js';
 import { EVENT_COLUMNS, filterClauses, SHOWN, toEvent, withIds, type EventRow } from './event-rows.js';
-
-export { likeOf } from './event-rows.js';
 import { createPostgresRelations, indexRelation, unindexRelation } from './relations.js';
 import { countSearchResults, indexSearch, searchEvents, unindexSearch } from './search.js';
 import { createPostgresStateGroups, insertStateGroup } from './state-groups.js';
+
+export { likeOf } from './event-rows.js';
 
 interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; state_group: number | null }
 interface MemberRow { room_id: string; user_id: string; membership: string; event_id: string; stream_ordering: number }
