@@ -128,13 +128,15 @@ describe('end-to-end encryption through matrix-js-sdk with Rust crypto', () => {
 
   it('uploads each device\'s identity and one-time keys', async () => {
     for (const u of [alice, bob]) {
-      const q = await eventually(async () => {
+      // One upload stores the device keys, then the one-time keys: wait for both (a read in between,
+      // quicker to happen on PostgreSQL, sees the first without the second).
+      const { q, counts } = await eventually(async () => {
         const r = await hs.services.keys.queryLocal(null, { [u.userId]: [] });
-        return r.device_keys[u.userId]?.[u.deviceId] ? r : undefined;
-      }, DELIVERY_TIMEOUT_MS, `${u.userId}'s device keys`);
+        const c = await hs.services.storage.e2ee.countOneTimeKeys(u.userId, u.deviceId);
+        return r.device_keys[u.userId]?.[u.deviceId] && c.signed_curve25519 !== undefined ? { q: r, counts: c } : undefined;
+      }, DELIVERY_TIMEOUT_MS, `${u.userId}'s device keys and one-time keys`);
       const keys = q.device_keys[u.userId]![u.deviceId]! as { keys: Record<string, string> };
       expect(keys.keys[`ed25519:${u.deviceId}`]).toBe(await u.client.getCrypto()!.getOwnDeviceKeys().then((k) => k.ed25519));
-      const counts = await hs.services.storage.e2ee.countOneTimeKeys(u.userId, u.deviceId);
       expect(counts.signed_curve25519).toBeGreaterThan(0);
     }
   });

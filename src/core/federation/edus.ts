@@ -57,6 +57,13 @@ const isNonNegativeInt = (v: unknown): v is number => typeof v === 'number' && N
 export class FederationEdus implements TypingListener, PresenceListener, AccountDataListener, ServerEventListener, EventListener {
   /** EDUs handed to the queue but not yet stored (settled waits for them). */
   private readonly pending = new Set<Promise<void>>();
+  /**
+   * The presence last announced for each local user (presence, status_msg, currently_active): one
+   * change reported twice (a session's presence and a status set by one request) goes out once, however
+   * the two reports interleave with the queue's sending (an outbound queue coalesces only what it has
+   * not started to send). Renewals go out regardless.
+   */
+  private readonly presenceAnnounced = new Map<string, string>();
 
   constructor(
     private readonly serverName: string,
@@ -189,16 +196,21 @@ export class FederationEdus implements TypingListener, PresenceListener, Account
   /** PresenceListener: every change of a local user's presence goes to the servers sharing a room with them. */
   presenceChanged(userId: string): void {
     if (!this.enabled) return;
-    this.track('sending presence', this.sendPresence(userId));
+    this.track('sending presence', this.sendPresence(userId, false));
   }
 
-  private async sendPresence(userId: string): Promise<void> {
+  private async sendPresence(userId: string, renewal: boolean): Promise<void> {
     const item = this.presenceItem(userId);
     const key = `federation-presence:${userId}`;
     if (!item) return;
+    const state = JSON.stringify([item.presence, item.status_msg ?? null, item.currently_active ?? null]);
+    if (!renewal && this.presenceAnnounced.get(userId) === state) return; // announced already
+    this.presenceAnnounced.set(userId, state);
     // Renewed while not offline, so that other servers do not time it out (REMOTE_PRESENCE_TIMEOUT_MS there).
     if (item.presence === 'offline') this.deadlines.cancel(key);
-    else this.deadlines.schedule(key, this.clock.now() + PRESENCE_RENEW_INTERVAL_MS, () => this.presenceChanged(userId));
+    else this.deadlines.schedule(key, this.clock.now() + PRESENCE_RENEW_INTERVAL_MS, () => {
+      if (this.enabled) this.track('renewing presence', this.sendPresence(userId, true));
+    });
     this.send(await this.userDestinations(userId), 'm.presence', { push: [item] }, `m.presence ${userId}`);
   }
 

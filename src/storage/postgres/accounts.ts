@@ -2,10 +2,15 @@
 // writes run in one transaction; a device being logged in is row-locked so two logins of one device
 // at once leave one token (SQLite's single writer gives the same).
 import type pg from 'pg';
-import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, TokenOwner, UserRecord } from '../types.js';
+import type { JsonObject } from '../../wire.js';
+import type { AccountStore, DeviceLoginResult, DeviceRecord, NewDeviceLogin, PusherRecord, TokenOwner, UserRecord } from '../types.js';
 import { exec, row, rows, sql, transaction, type Queryable } from './db.js';
 
 interface UserRow { user_id: string; localpart: string; password_hash: string | null; is_admin: boolean; is_guest: boolean; deactivated: boolean; created_ts: number; shadow_banned: boolean }
+interface PusherRow {
+  user_id: string; app_id: string; pushkey: string; device_id: string; kind: string; app_display_name: string; device_display_name: string;
+  profile_tag: string | null; lang: string; data_json: string; pushkey_ts: number;
+}
 interface DeviceRow { user_id: string; device_id: string; display_name: string | null; created_ts: number; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent: string | null }
 
 const toUser = (r: UserRow): UserRecord => ({
@@ -17,6 +22,12 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
   lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip, lastSeenUserAgent: r.last_seen_user_agent,
 });
 
+const toPusher = (r: PusherRow): PusherRecord => ({
+  userId: r.user_id, appId: r.app_id, pushkey: r.pushkey, deviceId: r.device_id, kind: r.kind, appDisplayName: r.app_display_name,
+  deviceDisplayName: r.device_display_name, profileTag: r.profile_tag, lang: r.lang, data: JSON.parse(r.data_json) as JsonObject, pushkeyTs: r.pushkey_ts,
+});
+
+const PUSHER_COLUMNS = 'user_id, app_id, pushkey, device_id, kind, app_display_name, device_display_name, profile_tag, lang, data_json, pushkey_ts';
 const USER_COLUMNS = 'user_id, localpart, password_hash, is_admin, is_guest, deactivated, created_ts, shadow_banned';
 const DEVICE_COLUMNS = 'user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip, last_seen_user_agent';
 
@@ -54,6 +65,13 @@ const Q = {
   profile: sql('SELECT field, value_json FROM profile_fields WHERE user_id = $1 ORDER BY field'),
   setProfile: sql('INSERT INTO profile_fields (user_id, field, value_json) VALUES ($1, $2, $3) ON CONFLICT (user_id, field) DO UPDATE SET value_json = excluded.value_json'),
   deleteProfile: sql('DELETE FROM profile_fields WHERE user_id = $1 AND field = $2'),
+  upsertPusher: sql(`INSERT INTO pushers (${PUSHER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET device_id = excluded.device_id, kind = excluded.kind, app_display_name = excluded.app_display_name,
+      device_display_name = excluded.device_display_name, profile_tag = excluded.profile_tag, lang = excluded.lang, data_json = excluded.data_json,
+      pushkey_ts = excluded.pushkey_ts`),
+  deleteOtherUsersPushers: sql('DELETE FROM pushers WHERE app_id = $1 AND pushkey = $2 AND user_id <> $3'),
+  deletePusher: sql('DELETE FROM pushers WHERE user_id = $1 AND app_id = $2 AND pushkey = $3'),
+  pushers: sql(`SELECT ${PUSHER_COLUMNS} FROM pushers WHERE user_id = $1 ORDER BY app_id, pushkey`),
 };
 
 const hashes = (rs: { token_hash: string }[]) => rs.map((r) => r.token_hash);
@@ -139,6 +157,16 @@ export function createPostgresAccountStore(pool: pg.Pool): AccountStore {
     },
     async setProfileField(userId, field, value) { await exec(db, Q.setProfile, [userId, field, JSON.stringify(value)]); },
     async deleteProfileField(userId, field) { await exec(db, Q.deleteProfile, [userId, field]); },
+    async setPusher(p, append) {
+      await transaction(pool, async (c) => {
+        if (!append) await exec(c, Q.deleteOtherUsersPushers, [p.appId, p.pushkey, p.userId]);
+        await exec(c, Q.upsertPusher, [
+          p.userId, p.appId, p.pushkey, p.deviceId, p.kind, p.appDisplayName, p.deviceDisplayName, p.profileTag, p.lang, JSON.stringify(p.data), p.pushkeyTs,
+        ]);
+      });
+    },
+    async deletePusher(userId, appId, pushkey) { return (await exec(db, Q.deletePusher, [userId, appId, pushkey])) === 1; },
+    async getPushers(userId) { return (await rows<PusherRow>(db, Q.pushers, [userId])).map(toPusher); },
     async putOpenIdToken(tokenHash, userId, expiresTs, now) {
       await transaction(pool, async (c) => {
         await exec(c, Q.deleteExpiredOpenId, [now]);

@@ -2,13 +2,23 @@
 // The same behaviour as sqlite/admin.ts (lower() folds ASCII only there: here it runs in the C
 // collation, which does the same).
 import type pg from 'pg';
-import type { AdminStore, RegistrationTokenRecord, RoomListEntry, UserListEntry } from '../types.js';
+import type { AdminStore, RegistrationTokenRecord, ReportRecord, RoomListEntry, UserListEntry } from '../types.js';
 import { exec, row, rows, sql, transaction, type Queryable } from './db.js';
 
 interface UserRow {
   user_id: string; localpart: string; password_hash: string | null; is_admin: boolean; is_guest: boolean;
   deactivated: boolean; created_ts: number; shadow_banned: boolean; displayname: string | null; avatar_url: string | null;
 }
+
+interface ReportRow {
+  id: number; kind: string; received_ts: number; reporter: string; room_id: string | null; event_id: string | null;
+  event_sender: string | null; target_user_id: string | null; reason: string | null; score: number | null;
+}
+const toReport = (r: ReportRow): ReportRecord => ({
+  id: r.id, kind: r.kind as ReportRecord['kind'], receivedTs: r.received_ts, reporter: r.reporter, roomId: r.room_id, eventId: r.event_id,
+  eventSender: r.event_sender, targetUserId: r.target_user_id, reason: r.reason, score: r.score,
+});
+const REPORT_COLUMNS = 'id, kind, received_ts, reporter, room_id, event_id, event_sender, target_user_id, reason, score';
 
 interface TokenRow { token: string; uses_allowed: number | null; completed: number; expiry_time: number | null }
 const toToken = (r: TokenRow): RegistrationTokenRecord => ({ token: r.token, usesAllowed: r.uses_allowed, completed: r.completed, expiryTime: r.expiry_time });
@@ -38,6 +48,10 @@ const Q = {
   getNoticeRoom: sql('SELECT room_id FROM server_notice_rooms WHERE user_id = $1'),
   setNoticeRoom: sql(`INSERT INTO server_notice_rooms (user_id, room_id, created_ts) VALUES ($1, $2, $3)
     ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id`),
+  addReport: sql(`INSERT INTO content_reports (kind, received_ts, reporter, room_id, event_id, event_sender, target_user_id, reason, score)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
+  getReport: sql(`SELECT ${REPORT_COLUMNS} FROM content_reports WHERE id = $1`),
+  deleteReport: sql('DELETE FROM content_reports WHERE id = $1'),
   getTxn: sql('SELECT response_json FROM admin_txns WHERE user_id = $1 AND scope = $2 AND txn_id = $3'),
   putTxn: sql('INSERT INTO admin_txns (user_id, scope, txn_id, response_json, created_ts) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING'),
 };
@@ -49,6 +63,26 @@ const USER_SELECT = `SELECT u.user_id, u.localpart, u.password_hash, u.is_admin,
 export function createPostgresAdminStore(pool: pg.Pool): AdminStore {
   const db: Queryable = pool;
   return {
+    async addReport(r) {
+      return (await row<{ id: number }>(db, Q.addReport, [r.kind, r.receivedTs, r.reporter, r.roomId, r.eventId, r.eventSender, r.targetUserId, r.reason, r.score]))!.id;
+    },
+    async listReports(q) {
+      const where = ['kind = $1'];
+      const args: unknown[] = [q.kind];
+      if (q.reporter !== undefined) { args.push(q.reporter); where.push(`reporter = $${args.length}`); }
+      if (q.roomId !== undefined) { args.push(q.roomId); where.push(`room_id = $${args.length}`); }
+      if (q.eventSender !== undefined) { args.push(q.eventSender); where.push(`event_sender = $${args.length}`); }
+      const clause = where.join(' AND ');
+      const total = (await row<{ n: number }>(db, sql(`SELECT COUNT(*)::bigint AS n FROM content_reports WHERE ${clause}`), args))!.n;
+      const page = await rows<ReportRow>(db, sql(`SELECT ${REPORT_COLUMNS} FROM content_reports WHERE ${clause}
+        ORDER BY id ${q.dir === 'b' ? 'DESC' : 'ASC'} LIMIT $${args.length + 1} OFFSET $${args.length + 2}`), [...args, q.limit, q.from]);
+      return { reports: page.map(toReport), total };
+    },
+    async getReport(id) {
+      const r = await row<ReportRow>(db, Q.getReport, [id]);
+      return r ? toReport(r) : undefined;
+    },
+    async deleteReport(id) { return (await exec(db, Q.deleteReport, [id])) === 1; },
     async listUsers(q) {
       const where: string[] = [];
       const args: unknown[] = [];

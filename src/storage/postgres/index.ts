@@ -8,6 +8,9 @@ import type { Storage } from '../types.js';
 import { createPostgresAccountStore } from './accounts.js';
 import { createPostgresAdminStore } from './admin.js';
 import { createPool } from './db.js';
+import { createPostgresE2eeStore } from './e2ee.js';
+import { createPostgresFederationStore } from './federation.js';
+import { createPostgresMediaStore } from './media.js';
 import { createPostgresMetaStore } from './meta.js';
 import { loadPostgresMigrations, migratePostgres, type MigrateMode } from './migrate.js';
 import { createPostgresRoomStore } from './rooms.js';
@@ -45,6 +48,9 @@ export function createPostgresStorage(url: string, opts: PostgresOptions = {}, a
     sync: createPostgresSyncStore(pool),
     meta: createPostgresMetaStore(pool),
     admin: createPostgresAdminStore(pool),
+    federation: createPostgresFederationStore(pool),
+    e2ee: createPostgresE2eeStore(pool),
+    media: createPostgresMediaStore(pool),
     close() {
       closing ??= pool.end();
       return closing;

@@ -9,6 +9,7 @@
 // engine refuses one with migrations it does not know (written by a newer Hearth).
 import pg from 'pg';
 import { checkKnown, loadMigrations, MigrationError, POSTGRES_MIGRATIONS_DIR, type Migration } from '../migrate.js';
+import { indexRelations, indexSearch } from './index-migrations.js';
 
 /** Data conversions that run with their migration, in its transaction. */
 export type PostgresMigrationHooks = Record<string, (client: pg.ClientBase) => Promise<void>>;
@@ -18,6 +19,10 @@ export const POSTGRES_MIGRATION_HOOKS: PostgresMigrationHooks = {
   // A PostgreSQL database cannot hold such rooms: this engine came after 0010, so every PostgreSQL
   // database was created by the whole sequence and 0010 meets no rooms. Nothing to convert.
   '0010_event_graph': async () => {},
+  // A PostgreSQL database written before 0014 and 0015 may hold events: they are indexed the way new
+  // ones are (postgres/index-migrations.ts; SQLite: sqlite/index-migrations.ts).
+  '0014_relations': indexRelations,
+  '0015_search': indexSearch,
 };
 
 /** 'apply': apply what is pending; 'if-empty': only to a database with no migration yet; 'check': never. */

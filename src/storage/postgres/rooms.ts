@@ -15,52 +15,17 @@ import { sameIdSet, StaleExtremitiesError } from '../errors.js';
 import type {
   EventRecord, LoadedRoom, MembershipRecord, PersistEventInput, RoomEventsQuery, RoomRecord, RoomStore, RoomWriteLock, TopologicalEventsQuery,
 } from '../types.js';
-import { Batch, exec, PG, pgCode, row, rows, sql, type Queryable, type Statement } from './db.js';
+import { Batch, exec, PG, pgCode, row, rows, sql, transaction, type Queryable, type Statement } from './db.js';
+import { EVENT_COLUMNS, filterClauses, SHOWN, toEvent, withIds, type EventRow } from './event-rows.js';
+import { createPostgresRelations, indexRelation, unindexRelation } from './relations.js';
+import { countSearchResults, indexSearch, searchEvents, unindexSearch } from './search.js';
 import { createPostgresStateGroups, insertStateGroup } from './state-groups.js';
 
-interface EventRow {
-  stream_ordering: number;
-  event_id: string;
-  json: string;
-  unsigned_json: string | null;
-  redacted_by: string | null;
-  txn_user_id: string | null;
-  txn_device_id: string | null;
-  txn_id: string | null;
-  server_local: boolean;
-  outlier: boolean;
-  rejected: string | null;
-  soft_failed: boolean;
-  state_before: number | null;
-  state_after: number | null;
-}
+export { likeOf } from './event-rows.js';
+
 interface RoomRow { room_id: string; room_version: string; creator: string; created_ts: number; visibility: string; state_group: number | null }
 interface MemberRow { room_id: string; user_id: string; membership: string; event_id: string; stream_ordering: number }
 
-const EVENT_COLUMNS = `stream_ordering, event_id, json, unsigned_json, redacted_by, txn_user_id, txn_device_id, txn_id, server_local,
-  outlier, rejected, soft_failed, state_before, state_after`;
-/** Graph events a client may be shown (not outliers, rejected or soft-failed). */
-const SHOWN = 'NOT outlier AND rejected IS NULL AND NOT soft_failed';
-
-/** A stored PDU with its event ID (and, for a v12 create event, the room ID its PDU has no field for). */
-function withIds(json: string, eventId: string): StoredEvent {
-  const event = JSON.parse(json) as StoredEvent;
-  event.event_id = eventId;
-  if (event.room_id === undefined && event.type === 'm.room.create') event.room_id = `!${eventId.slice(1)}`;
-  return event;
-}
-
-function toEvent(r: EventRow): EventRecord {
-  return {
-    event: withIds(r.json, r.event_id),
-    streamOrdering: r.stream_ordering,
-    unsigned: r.unsigned_json ? (JSON.parse(r.unsigned_json) as JsonObject) : null,
-    redactedBy: r.redacted_by,
-    txn: r.txn_user_id && r.txn_device_id && r.txn_id ? { userId: r.txn_user_id, deviceId: r.txn_device_id, txnId: r.txn_id } : null,
-    serverLocal: r.server_local,
-    graph: { stateBefore: r.state_before, stateAfter: r.state_after, outlier: r.outlier, rejected: r.rejected, softFailed: r.soft_failed },
-  };
-}
 const toRoom = (r: RoomRow): RoomRecord => ({
   roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, createdTs: r.created_ts,
   visibility: r.visibility === 'public' ? 'public' : 'private', stateGroup: r.state_group,
@@ -69,34 +34,6 @@ const toMember = (r: MemberRow): MembershipRecord => ({
   roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering,
 });
 const stateEvent = (r: { event_id: string; json: string }): StoredEvent => withIds(r.json, r.event_id);
-
-/**
- * A filter pattern as a LIKE pattern: `*` is the one wildcard; LIKE's own metacharacters (`%`, `_`)
- * and its escape character match themselves (the same rules as SQLite's GLOB form, sqlite/rooms.ts).
- */
-export function likeOf(pattern: string): string {
-  return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
-}
-
-/**
- * Filters (event_filter.yaml): `types`/`not_types` may use `*` as the one wildcard; `senders`/
- * `not_senders` are exact user IDs. The same rules as eventMatches (core/filters.ts).
- */
-function filterClauses(where: string[], args: unknown[], q: { types?: string[]; notTypes?: string[]; senders?: string[]; notSenders?: string[] }): void {
-  const list = (col: string, values: string[] | undefined, not: boolean, wildcards: boolean) => {
-    if (!values || values.length === 0) return;
-    const patterns = wildcards ? values.filter((v) => v.includes('*')) : [];
-    const exact = values.filter((v) => !patterns.includes(v));
-    const parts: string[] = [];
-    if (exact.length > 0) { args.push(exact); parts.push(`${col} = ANY($${args.length}::text[])`); }
-    if (patterns.length > 0) { args.push(patterns.map(likeOf)); parts.push(`${col} LIKE ANY($${args.length}::text[])`); }
-    where.push(not ? `NOT (${parts.join(' OR ')})` : `(${parts.join(' OR ')})`);
-  };
-  list('type', q.types, false, true);
-  list('type', q.notTypes, true, true);
-  list('sender', q.senders, false, false);
-  list('sender', q.notSenders, true, false);
-}
 
 /** The PDU as stored: without event_id (a column) and unsigned (computed per reader), as signed (pduOf). */
 function pduJson(event: StoredEvent | JsonObject): string {
@@ -112,9 +49,14 @@ const Q = {
     (SELECT COALESCE(MAX(stream_ordering), 0) FROM to_device_messages))::bigint AS n`),
   // The room's write lock, held until the transaction ends (two-key advisory lock space: 'HRTH', hash).
   lockRoom: sql('SELECT pg_advisory_xact_lock(1213354056, hashtext($1))'),
-  insertPushActions: sql(`INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight)
-    SELECT t.user_id, $2, $3, $4, t.highlight FROM unnest($1::text[], $5::boolean[]) AS t(user_id, highlight)
+  insertPushActions: sql(`INSERT INTO event_push_actions (user_id, room_id, stream_ordering, event_id, highlight, thread_id)
+    SELECT t.user_id, $2, $3, $4, t.highlight, $6 FROM unnest($1::text[], $5::boolean[]) AS t(user_id, highlight)
     ON CONFLICT DO NOTHING`),
+  byTsAfter: sql(`SELECT ${EVENT_COLUMNS} FROM events WHERE room_id = $1 AND origin_server_ts >= $2 AND ${SHOWN} AND NOT server_local
+    ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT $3`),
+  byTsBefore: sql(`SELECT ${EVENT_COLUMNS} FROM events WHERE room_id = $1 AND origin_server_ts <= $2 AND ${SHOWN} AND NOT server_local
+    ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT $3`),
+  deleteOutlier: sql('DELETE FROM events WHERE event_id = $1 AND outlier'),
   insertRoom: sql('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)'),
   insertEvent: sql(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth,
     membership, json, unsigned_json, txn_user_id, txn_device_id, txn_id, server_local, outlier, rejected, soft_failed, state_before, state_after)
@@ -190,6 +132,8 @@ const Q = {
   getAlias: sql('SELECT alias, room_id, creator FROM room_aliases WHERE alias = $1'),
   deleteAlias: sql('DELETE FROM room_aliases WHERE alias = $1'),
   roomAliases: sql('SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY created_ts, alias'),
+  lockRoomAliases: sql('SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY created_ts, alias FOR UPDATE'),
+  moveAliases: sql('UPDATE room_aliases SET room_id = $1 WHERE room_id = $2'),
   getKey: sql('SELECT key_id, seed FROM server_keys WHERE active ORDER BY created_ts DESC LIMIT 1'),
   storeKey: sql('INSERT INTO server_keys (key_id, seed, created_ts, active) VALUES ($1, $2, $3, TRUE)'),
 };
@@ -212,6 +156,7 @@ function persistOne(b: Batch, p: PersistEventInput): void {
   const membership = e.type === 'm.room.member' && typeof e.content.membership === 'string' ? e.content.membership : null;
   const g = p.graph;
   for (const group of g?.newGroups ?? []) insertStateGroup(b, group);
+  if (p.replacesOutlier) b.add(Q.deleteOutlier, [e.event_id]);
   b.add(Q.insertEvent, [
     p.streamOrdering, e.event_id, e.room_id, e.type, e.state_key ?? null, e.sender, e.origin_server_ts, e.depth,
     membership, pduJson(e), p.unsigned ? JSON.stringify(p.unsigned) : null,
@@ -244,10 +189,21 @@ function persistOne(b: Batch, p: PersistEventInput): void {
     }
     b.add(Q.setRoomGroup, [p.currentState.group, e.room_id]);
   }
+  if (p.outOfBand) b.add(Q.upsertMember, [e.room_id, p.outOfBand.userId, p.outOfBand.membership, e.event_id, p.outOfBand.streamOrdering]);
   const actions = p.pushActions ?? [];
-  if (actions.length > 0) b.add(Q.insertPushActions, [actions.map((a) => a.userId), e.room_id, p.streamOrdering, e.event_id, actions.map((a) => a.highlight)]);
+  if (actions.length > 0) {
+    b.add(Q.insertPushActions, [actions.map((a) => a.userId), e.room_id, p.streamOrdering, e.event_id, actions.map((a) => a.highlight), p.threadId ?? 'main']);
+  }
+  indexRelation(b, p);
+  indexSearch(b, p);
   if (p.txn) b.add(Q.insertTxn, [p.txn.userId, p.txn.deviceId, p.txn.scope, p.txn.txnId, e.event_id, p.txn.ts]);
-  if (p.redaction) b.add(Q.redact, [pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId]);
+  if (p.redaction) {
+    b.add(Q.redact, [pduJson(p.redaction.redactedJson), e.event_id, p.redaction.targetEventId]);
+    // What was indexed from the redacted content goes with it (the relation is broken, the text gone),
+    // when the redaction applied (the target was stored and not redacted yet): the statements check it.
+    unindexRelation(b, p.redaction.targetEventId, e.event_id);
+    unindexSearch(b, p.redaction.targetEventId, e.event_id);
+  }
 }
 
 /**
@@ -348,6 +304,7 @@ async function lockRoom(pool: pg.Pool, roomId: string): Promise<RoomWriteLock> {
 export function createPostgresRoomStore(pool: pg.Pool): RoomStore {
   const db: Queryable = pool;
   const groups = createPostgresStateGroups(db);
+  const relations = createPostgresRelations(db);
   const eventsOf = async (ids: string[]) => (await rows<EventRow>(db, Q.getEvents, [ids])).map(toEvent);
 
   return {
@@ -476,6 +433,18 @@ export function createPostgresRoomStore(pool: pg.Pool): RoomStore {
     },
     async forgetRoom(roomId, userId) { await exec(db, Q.forget, [roomId, userId]); },
     async isForgotten(roomId, userId) { return (await row<{ forgotten: boolean }>(db, Q.isForgotten, [roomId, userId]))?.forgotten === true; },
+    getRelation: (eventId) => relations.getRelation(eventId),
+    getRelatingEvents: (q) => relations.getRelatingEvents(q),
+    countRelations: (parentIds, notSenders) => relations.countRelations(parentIds, notSenders),
+    getRelationsOf: (parentIds, relType, limitPerParent) => relations.getRelationsOf(parentIds, relType, limitPerParent),
+    parentsRelatedBy: (parentIds, relType, sender) => relations.parentsRelatedBy(parentIds, relType, sender),
+    findAnnotation: (parentId, sender, type, key) => relations.findAnnotation(parentId, sender, type, key),
+    getThreads: (roomId, before, limit) => relations.getThreads(roomId, before, limit),
+    searchEvents: (q) => searchEvents(db, q),
+    countSearchResults: (q) => countSearchResults(db, q),
+    async getEventsByTimestamp(roomId, ts, dir, limit) {
+      return (await rows<EventRow>(db, dir === 'f' ? Q.byTsAfter : Q.byTsBefore, [roomId, ts, limit])).map(toEvent);
+    },
     async createAlias(a, ts) { return (await exec(db, Q.createAlias, [a.alias, a.roomId, a.creator, ts])) === 1; },
     async getAlias(alias) {
       const r = await row<{ alias: string; room_id: string; creator: string }>(db, Q.getAlias, [alias]);
@@ -483,6 +452,13 @@ export function createPostgresRoomStore(pool: pg.Pool): RoomStore {
     },
     async deleteAlias(alias) { return (await exec(db, Q.deleteAlias, [alias])) === 1; },
     async getAliasesForRoom(roomId) { return (await rows<{ alias: string }>(db, Q.roomAliases, [roomId])).map((r) => r.alias); },
+    async moveAliases(fromRoomId, toRoomId) {
+      return transaction(pool, async (c) => {
+        const aliases = (await rows<{ alias: string }>(c, Q.lockRoomAliases, [fromRoomId])).map((r) => r.alias);
+        await exec(c, Q.moveAliases, [toRoomId, fromRoomId]);
+        return aliases;
+      });
+    },
     async getSigningKey() {
       const r = await row<{ key_id: string; seed: string }>(db, Q.getKey);
       return r ? { keyId: r.key_id, seed: r.seed } : undefined;

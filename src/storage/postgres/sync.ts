@@ -41,6 +41,12 @@ const Q = {
   deleteToDevice: sql('DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2 AND stream_ordering <= $3'),
   countNotifications: sql(`SELECT COUNT(*)::bigint AS n, COALESCE(SUM(highlight::int), 0)::bigint AS h FROM event_push_actions
     WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3`),
+  // Per thread, after the unthreaded receipt and after the user's newest read receipt of the thread.
+  countByThread: sql(`SELECT a.thread_id, COUNT(*)::bigint AS n, COALESCE(SUM(a.highlight::int), 0)::bigint AS h FROM event_push_actions a
+    WHERE a.user_id = $1 AND a.room_id = $2 AND a.stream_ordering > $3
+      AND a.stream_ordering > COALESCE((SELECT MAX(r.event_stream_ordering) FROM receipts r
+        WHERE r.room_id = a.room_id AND r.user_id = a.user_id AND r.thread_id = a.thread_id AND r.receipt_type IN ('m.read', 'm.read.private')), 0)
+    GROUP BY a.thread_id`),
 };
 
 export function createPostgresSyncStore(pool: pg.Pool): SyncStore {
@@ -105,6 +111,10 @@ export function createPostgresSyncStore(pool: pg.Pool): SyncStore {
     async countNotifications(userId, roomId, after) {
       const r = (await row<{ n: number; h: number }>(db, Q.countNotifications, [userId, roomId, after]))!;
       return { notifications: r.n, highlights: r.h };
+    },
+    async countNotificationsByThread(userId, roomId, after) {
+      const rs = await rows<{ thread_id: string; n: number; h: number }>(db, Q.countByThread, [userId, roomId, after]);
+      return new Map(rs.map((r) => [r.thread_id, { notifications: r.n, highlights: r.h }]));
     },
   };
 }

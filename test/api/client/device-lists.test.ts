@@ -6,7 +6,26 @@
 import { bearer, expectError, makeTestServer, type TestUser } from '../../helpers/server.js';
 import { oneTimeKeys, signedBy, testCrossSigning, testDevice } from '../../helpers/e2ee.js';
 
-const s = makeTestServer({ presence: { enabled: false } });
+// Deleted devices' keys are removed after the deletion is answered (services.ts: accountEvents
+// tokensRevoked), and the change is shown to room-mates from the moment its write starts: the store
+// calls that remove keys are tracked here so a test can wait for them to finish (on PostgreSQL they
+// take real round trips) before reading the store itself.
+const removals = new Set<Promise<unknown>>();
+const tracked = <T>(p: Promise<T>): Promise<T> => {
+  removals.add(p);
+  return p.finally(() => removals.delete(p));
+};
+const removed = async () => { while (removals.size > 0) await Promise.allSettled([...removals]); };
+const s = makeTestServer({ presence: { enabled: false } }, {
+  storage: (raw) => ({
+    ...raw,
+    e2ee: {
+      ...raw.e2ee,
+      deleteKeysOfRemovedDevices: (userId, change) => tracked(raw.e2ee.deleteKeysOfRemovedDevices(userId, change)),
+      deleteAllKeys: (userId, change) => tracked(raw.e2ee.deleteAllKeys(userId, change)),
+    },
+  }),
+});
 afterAll(() => s.close());
 
 const C = '/_matrix/client/v3';
@@ -172,6 +191,7 @@ describe('deleted devices and deactivated accounts', () => {
     expect(del.status).toBe(200);
     expect((await sync(bob, bobSince)).device_lists.changed).toEqual([alice.userId]);
     expect((await query(bob, alice.userId)).device_keys[alice.userId]).toEqual({});
+    await removed();
     expect(await s.services.storage.e2ee.countOneTimeKeys(alice.userId, alice2.deviceId)).toEqual({});
   });
 
@@ -213,6 +233,7 @@ describe('deleted devices and deactivated accounts', () => {
     expect(seen.device_keys[alice.userId]).toEqual({});
     expect(seen.master_keys).toEqual({});
     expect(seen.self_signing_keys).toEqual({});
+    await removed();
     expect(await s.services.storage.e2ee.getBackupVersion(alice.userId)).toBeUndefined();
     expect((await sync(bob, bobSince)).device_lists.changed).toEqual(expect.arrayContaining([alice.userId]));
   });

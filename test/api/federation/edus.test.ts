@@ -96,10 +96,17 @@ const receiptOf = (body: Json, roomId: string): Json | undefined => ephemeralOf(
 const presenceOf = (body: Json, userId: string): Json | undefined => (body.presence?.events as Json[] | undefined)?.filter((e) => e.sender === userId).at(-1)?.content;
 const timelineOf = (body: Json, roomId: string): Json[] => body.rooms?.join?.[roomId]?.timeline?.events ?? [];
 
-/** Lets the outbound queue's loops run (they start at once; the transport answers at once). */
+/**
+ * Lets the outbound queue's loops run (they start at once; the transport answers at once) until every
+ * EDU handed over is queued and every destination's loop is idle: each pass reads and writes the
+ * store, which on PostgreSQL takes real round trips, not a fixed number of ticks.
+ */
 async function drained(s: TestServer): Promise<void> {
-  await s.services.federationEdus.settled();
-  for (let i = 0; i < 5; i++) await flush();
+  for (let i = 0; i < 3; i++) {
+    await s.services.federationEdus.settled();
+    await s.services.federation.sender.idle();
+    await flush();
+  }
 }
 
 const RITA = '@rita:remote.test';
