@@ -312,8 +312,9 @@ export function createServices(config: Config, rawStorage: Storage, clock: Clock
   // users who share a room with them see the change in device_lists.
   const logFailure = (what: string, userId: string) => (err: unknown) => logger.error({ err, userId }, what);
   accountEvents.addListener({
-    tokensRevoked: (userId) => void keys.devicesRemoved(userId).catch(logFailure('could not remove the keys of deleted devices', userId)),
-    userDeactivated: (userId) => void keys.userDeactivated(userId).catch(logFailure('could not remove the keys of a deactivated account', userId)),
+    // Tracked as background work: settled() (tests, shutdown) waits until the keys are gone.
+    tokensRevoked: (userId) => background.run(keys.devicesRemoved(userId).catch(logFailure('could not remove the keys of deleted devices', userId))),
+    userDeactivated: (userId) => background.run(keys.userDeactivated(userId).catch(logFailure('could not remove the keys of a deactivated account', userId))),
   });
   // Logout, password change with logout_devices and deactivation end the sessions they revoke.
   accountEvents.addListener({ tokensRevoked: (userId, devices, keep) => sessions.endDevices(userId, devices, keep) });
