@@ -245,6 +245,36 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
     for (const [key, d] of added) effects.set(key, (v) => ({ after: v.after, n: v.n + d.n, h: v.h + d.h }));
     return effects;
   };
+  // The same per thread (a notification is counted in its event's thread, 'main' when none): a new
+  // event also comes after every read receipt of its thread. Without this, every event that notifies
+  // the members of a big room sent each of them to the store for their counts at their next /sync.
+  const threadUnreadEffects = (inputs: PersistEventInput[]) => {
+    const added = new Map<string, Map<string, { n: number; h: number }>>();
+    for (const p of inputs) {
+      const thread = p.threadId ?? 'main';
+      for (const a of p.pushActions ?? []) {
+        const key = `${a.userId}\u0000${p.event.room_id}`;
+        let byThread = added.get(key);
+        if (!byThread) added.set(key, (byThread = new Map()));
+        const d = byThread.get(thread) ?? { n: 0, h: 0 };
+        d.n += 1;
+        if (a.highlight) d.h += 1;
+        byThread.set(thread, d);
+      }
+    }
+    const effects = new Map<string, (v: ThreadUnread) => ThreadUnread>();
+    for (const [key, byThread] of added) {
+      effects.set(key, (v) => {
+        const next = new Map(v.byThread);
+        for (const [thread, d] of byThread) {
+          const c = next.get(thread) ?? { notifications: 0, highlights: 0 };
+          next.set(thread, { notifications: c.notifications + d.n, highlights: c.highlights + d.h });
+        }
+        return { after: v.after, byThread: next };
+      });
+    }
+    return effects;
+  };
 
   const remember = (p: PersistEventInput) => {
     if (!inStream(p)) return;
@@ -282,7 +312,7 @@ function cachedRoomStore(inner: RoomStore, limits: CacheLimits, unread: Versione
     try {
       const effects = unreadEffects(inputs);
       const keys = [...effects.keys()];
-      await writing(threadUnread, keys, () => writing(unread, keys, () => writing(memberships, userKeys(inputs), write), effects));
+      await writing(threadUnread, keys, () => writing(unread, keys, () => writing(memberships, userKeys(inputs), write), effects), threadUnreadEffects(inputs));
       ok = true;
     } finally {
       for (const r of rooms) {

@@ -757,6 +757,26 @@ describe('countNotifications through the cache', () => {
     expect(await cached.sync.countNotifications('@bob:x', ROOM, p2)).toEqual(await raw.sync.countNotifications('@bob:x', ROOM, p2));
   });
 
+  it('per thread: events persisted after a cached count raise their own thread\'s count, as the store counts them', async () => {
+    await createRoom(cached, ROOM, '@alice:x');
+    const root = message(ROOM, '@alice:x', 'root');
+    await cached.rooms.persistEvent(input(root, next(), push({ userId: '@bob:x', highlight: false })));
+    const spy = jest.spyOn(raw.sync, 'countNotificationsByThread');
+    const first = await cached.sync.countNotificationsByThread('@bob:x', ROOM, 0);
+    expect(await cached.sync.countNotificationsByThread('@bob:x', ROOM, 0)).toEqual(first);
+    expect(spy).toHaveBeenCalledTimes(1);
+    await cached.rooms.persistEvents([
+      input(message(ROOM, '@alice:x', 'in thread'), next(), { ...push({ userId: '@bob:x', highlight: true }, { userId: '@carol:x', highlight: false }), threadId: root.event_id }),
+      input(message(ROOM, '@alice:x', 'main again'), next(), push({ userId: '@bob:x', highlight: false })),
+    ]);
+    const after = await cached.sync.countNotificationsByThread('@bob:x', ROOM, 0);
+    expect(spy).toHaveBeenCalledTimes(1); // updated in memory, not read again
+    expect(after).toEqual(await raw.sync.countNotificationsByThread('@bob:x', ROOM, 0));
+    expect(after.get(root.event_id)).toEqual({ notifications: 1, highlights: 1 });
+    expect(after.get('main')).toEqual({ notifications: 2, highlights: 0 });
+    expect(await cached.sync.countNotificationsByThread('@carol:x', ROOM, 0)).toEqual(await raw.sync.countNotificationsByThread('@carol:x', ROOM, 0));
+  });
+
   it('while a write with push actions is pending, counts see the store', async () => {
     await createRoom(raw, ROOM, '@alice:x');
     const g = gate();
