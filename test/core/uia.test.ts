@@ -14,6 +14,17 @@ function linked(): [ReplicaLink<UiaChange>, ReplicaLink<UiaChange>] {
   return [end(0), end(1)];
 }
 
+/** Two processes' UIA services, each hearing the other's changes. */
+function twoProcesses(): [UiaService, UiaService] {
+  const clock = new FakeClock(1_000_000);
+  const a = new UiaService(clock);
+  const b = new UiaService(clock);
+  const [la, lb] = linked();
+  a.share(la);
+  b.share(lb);
+  return [a, b];
+}
+
 const DUMMY: UiaFlow[] = [{ stages: ['m.login.dummy'] }];
 const TWO: UiaFlow[] = [{ stages: ['m.login.registration_token', 'm.login.dummy'] }];
 
@@ -29,12 +40,7 @@ async function challenge(p: Promise<unknown>): Promise<{ status: number; body: R
 
 describe('UiaService shared between processes', () => {
   it('continues on B a session started on A, and ends it on both', async () => {
-    const clock = new FakeClock(1_000_000);
-    const a = new UiaService(clock);
-    const b = new UiaService(clock);
-    const [la, lb] = linked();
-    a.share(la);
-    b.share(lb);
+    const [a, b] = twoProcesses();
     const first = await challenge(a.authenticate('register', undefined, DUMMY, { userId: null }));
     expect(first.status).toBe(401);
     const session = first.body.session as string;
@@ -45,12 +51,7 @@ describe('UiaService shared between processes', () => {
   });
 
   it('shows on A the stages completed on B, and gives back A\'s token reservation when B ends the session', async () => {
-    const clock = new FakeClock(1_000_000);
-    const a = new UiaService(clock);
-    const b = new UiaService(clock);
-    const [la, lb] = linked();
-    a.share(la);
-    b.share(lb);
+    const [a, b] = twoProcesses();
     const released: string[] = [];
     const tokens = { reserve: async (t: unknown) => t === 'good', release: (t: string) => { released.push(t); } };
     const first = await challenge(a.authenticate('register', undefined, TWO, { userId: null }));
@@ -63,12 +64,7 @@ describe('UiaService shared between processes', () => {
   });
 
   it('refuses on B a session of another user or purpose', async () => {
-    const clock = new FakeClock(1_000_000);
-    const a = new UiaService(clock);
-    const b = new UiaService(clock);
-    const [la, lb] = linked();
-    a.share(la);
-    b.share(lb);
+    const [a, b] = twoProcesses();
     const session = (await challenge(a.authenticate('delete_device', undefined, DUMMY, { userId: '@u:x' }))).body.session as string;
     const wrong = await challenge(b.authenticate('delete_device', { type: 'm.login.dummy', session }, DUMMY, { userId: '@v:x' }));
     expect(wrong.status).toBe(400);

@@ -1,7 +1,8 @@
 // Rows of the events table as the PostgreSQL stores read them: the columns, the shown-events condition
 // and the mapping to EventRecord (shared by the room, relation and search statements; sqlite/event-rows.ts).
-import type { JsonObject, StoredEvent } from '../../wire.js';
+import type { JsonObject } from '../../wire.js';
 import type { EventRecord } from '../types.js';
+import { withIds } from '../rows.js';
 
 export interface EventRow {
   stream_ordering: number;
@@ -28,13 +29,7 @@ export const SHOWN = 'NOT outlier AND rejected IS NULL AND NOT soft_failed';
 export const E_COLUMNS = EVENT_COLUMNS.split(',').map((c) => `e.${c.trim()}`).join(', ');
 export const E_SHOWN = 'NOT e.outlier AND e.rejected IS NULL AND NOT e.soft_failed';
 
-/** A stored PDU with its event ID (and, for a v12 create event, the room ID its PDU has no field for). */
-export function withIds(json: string, eventId: string): StoredEvent {
-  const event = JSON.parse(json) as StoredEvent;
-  event.event_id = eventId;
-  if (event.room_id === undefined && event.type === 'm.room.create') event.room_id = `!${eventId.slice(1)}`;
-  return event;
-}
+export { withIds } from '../rows.js';
 
 export function toEvent(r: EventRow): EventRecord {
   return {

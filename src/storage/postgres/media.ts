@@ -2,23 +2,14 @@
 // as sqlite/media.ts. Listings sort NULL first when ascending, last when descending, as SQLite does.
 import type pg from 'pg';
 import type { MediaOrder, MediaRecord, MediaRecordStore, ThumbnailRecord } from '../media-types.js';
+import { toMedia, type MediaRow } from '../rows.js';
 import { Batch, exec, row, rows, sql, transaction, type Queryable, type Statement } from './db.js';
 
-interface MediaRow {
-  server_name: string; media_id: string; uploader: string | null; created_ts: number; expires_ts: number | null; uploaded_ts: number | null;
-  content_type: string | null; served_type: string | null; upload_name: string | null; length: number | null; sha256: string | null;
-  quarantined_by: string | null; quarantined_ts: number | null; last_access_ts: number | null;
-}
 interface ThumbnailRow {
   server_name: string; media_id: string; width: number; height: number; method: string; animated: boolean; content_type: string;
   length: number; store_key: string; created_ts: number;
 }
 
-const toMedia = (r: MediaRow): MediaRecord => ({
-  serverName: r.server_name, mediaId: r.media_id, uploader: r.uploader, createdTs: r.created_ts, expiresTs: r.expires_ts,
-  uploadedTs: r.uploaded_ts, contentType: r.content_type, servedType: r.served_type, uploadName: r.upload_name, length: r.length,
-  sha256: r.sha256, quarantinedBy: r.quarantined_by, quarantinedTs: r.quarantined_ts, lastAccessTs: r.last_access_ts,
-});
 const toThumbnail = (r: ThumbnailRow): ThumbnailRecord => ({
   serverName: r.server_name, mediaId: r.media_id, width: r.width, height: r.height, method: r.method as 'crop' | 'scale',
   animated: r.animated, contentType: r.content_type, length: r.length, storeKey: r.store_key, createdTs: r.created_ts,

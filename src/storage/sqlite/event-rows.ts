@@ -1,7 +1,8 @@
 // Rows of the events table as the stores read them: the columns, the shown-events condition and the
 // mapping to EventRecord (shared by the room, relation and search statements).
-import type { JsonObject, StoredEvent } from '../../wire.js';
+import type { JsonObject } from '../../wire.js';
 import type { EventRecord } from '../types.js';
+import { withIds } from '../rows.js';
 
 export interface EventRow {
   stream_ordering: number;
@@ -25,13 +26,7 @@ export const EVENT_COLUMNS = `stream_ordering, event_id, json, unsigned_json, re
 /** Graph events a client may be shown (not outliers, rejected or soft-failed). */
 export const SHOWN = 'outlier = 0 AND rejected IS NULL AND soft_failed = 0';
 
-/** A stored PDU with its event ID (and, for a v12 create event, the room ID its PDU has no field for). */
-export function withIds(json: string, eventId: string): StoredEvent {
-  const event = JSON.parse(json) as StoredEvent;
-  event.event_id = eventId;
-  if (event.room_id === undefined && event.type === 'm.room.create') event.room_id = `!${eventId.slice(1)}`;
-  return event;
-}
+export { withIds } from '../rows.js';
 
 export function toEvent(r: EventRow): EventRecord {
   const event = withIds(r.json, r.event_id);
