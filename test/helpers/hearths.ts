@@ -103,23 +103,35 @@ export async function startHearths(n: number, configure: (i: number) => Record<s
   const dir = mkdtempSync(join(tmpdir(), 'hearth-feds-'));
   const servers: FedHearth[] = [];
   for (let i = 0; i < n; i++) {
-    const port = await freePort();
-    const name = `localhost:${port}`;
-    const config = buildConfig({
-      server_name: name,
-      listen: { host: '127.0.0.1', port: await freePort() },
-      database: { path: join(dir, `hs${i}.db`) },
-      logging: { level: process.env.HEARTH_TEST_LOG ?? 'silent' },
-      rate_limits: { enabled: false },
-      federation: {
-        enabled: true, listen: { host: '127.0.0.1', port },
-        tls_certificate_path: cert.certPath, tls_private_key_path: cert.keyPath, verify_certificates: false,
-      },
-      ip_range_whitelist: ['127.0.0.1', '::1'],
-      ...configure(i),
-    });
+    // A port found free can be taken by a parallel test before the server binds it: then try others.
+    let port = 0;
+    let name = '';
+    let config!: ReturnType<typeof buildConfig>;
+    let running!: Awaited<ReturnType<typeof startServer>>;
     const opts: HearthOptions = { ...options(i), federation: { sender: { initialBackoffMs: 200, maxBackoffMs: 1000 }, ...(options(i).federation ?? {}) } };
-    let running = await startServer(config, opts);
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      name = `localhost:${port}`;
+      config = buildConfig({
+        server_name: name,
+        listen: { host: '127.0.0.1', port: await freePort() },
+        database: { path: join(dir, `hs${i}.db`) },
+        logging: { level: process.env.HEARTH_TEST_LOG ?? 'silent' },
+        rate_limits: { enabled: false },
+        federation: {
+          enabled: true, listen: { host: '127.0.0.1', port },
+          tls_certificate_path: cert.certPath, tls_private_key_path: cert.keyPath, verify_certificates: false,
+        },
+        ip_range_whitelist: ['127.0.0.1', '::1'],
+        ...configure(i),
+      });
+      try {
+        running = await startServer(config, opts);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw e;
+      }
+    }
     let counter = 0;
     const h: FedHearth = {
       name, config,
