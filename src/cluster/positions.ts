@@ -17,7 +17,7 @@
 //   `positions` lease drops the members of processes whose heartbeat expired.
 // - Durability: the counter may be lost with Redis. The database's ceiling (MetaStore.reserveBlock)
 //   is kept above every position handed out, and a counter missing or below it restarts there.
-import type { ReserveBlock, StreamPositions } from '../core/stream.js';
+import { PositionWaiters, type ReserveBlock, type StreamPositions } from '../core/stream.js';
 import type { Cluster, Lease } from './bus.js';
 
 const CEILING_BLOCK = 1000;
@@ -56,7 +56,7 @@ export class SharedStreamPositions implements StreamPositions {
   private visible = 0;
   private readonly pending = new Set<number>();
   private settling: number[] = [];
-  private waiters: { pos: number; fn: () => void }[] = [];
+  private readonly waiters = new PositionWaiters();
   private leftoverCheck = false;
   private ceilingP: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
@@ -194,26 +194,13 @@ export class SharedStreamPositions implements StreamPositions {
       fn();
       return;
     }
-    let i = this.waiters.length;
-    while (i > 0 && this.waiters[i - 1]!.pos > pos) i--;
-    this.waiters.splice(i, 0, { pos, fn });
+    this.waiters.add(pos, fn);
   }
 
   private raise(v: number): void {
     if (!(v > this.visible)) return;
     this.visible = v;
-    let n = 0;
-    while (n < this.waiters.length && this.waiters[n]!.pos <= v) n++;
-    if (n === 0) return;
-    const ready = this.waiters.slice(0, n);
-    this.waiters = this.waiters.slice(n);
-    for (const w of ready) {
-      try {
-        w.fn();
-      } catch (e) {
-        queueMicrotask(() => { throw e; });
-      }
-    }
+    this.waiters.release(v);
   }
 
   /** While `lease` is held: positions in flight of processes that died are dropped (each heartbeat). */

@@ -59,6 +59,36 @@ export const StreamPositions = {
   open: (reserve: ReserveBlock, floor: number, blockSize = POSITION_BLOCK): Promise<StreamPositions> => LocalStreamPositions.open(reserve, floor, blockSize),
 };
 
+/**
+ * Callbacks waiting for a position to become visible, in position order (both StreamPositions
+ * implementations keep one): `add` when it is not visible yet, `release` when the visible position rose.
+ */
+export class PositionWaiters {
+  private waiters: { pos: number; fn: () => void }[] = [];
+
+  add(pos: number, fn: () => void): void {
+    let i = this.waiters.length;
+    while (i > 0 && this.waiters[i - 1]!.pos > pos) i--;
+    this.waiters.splice(i, 0, { pos, fn });
+  }
+
+  /** Runs (once) every callback waiting for a position at or below `visible`. */
+  release(visible: number): void {
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n]!.pos <= visible) n++;
+    if (n === 0) return;
+    const ready = this.waiters.slice(0, n);
+    this.waiters = this.waiters.slice(n);
+    for (const w of ready) {
+      try {
+        w.fn();
+      } catch (e) {
+        queueMicrotask(() => { throw e; });
+      }
+    }
+  }
+}
+
 export class LocalStreamPositions implements StreamPositions {
   /** Reserved blocks not used up yet, in order. */
   private readonly blocks: Block[] = [];
@@ -70,7 +100,7 @@ export class LocalStreamPositions implements StreamPositions {
   /** Writes that finished while an earlier one was still in flight. */
   private readonly finished = new Set<number>();
   /** Callbacks waiting for a position to become visible, ascending by position. */
-  private waiters: { pos: number; fn: () => void }[] = [];
+  private readonly waiters = new PositionWaiters();
   private fetching: Promise<void> | undefined;
 
   private constructor(private readonly reserve: ReserveBlock, start: number, first: Block) {
@@ -168,9 +198,7 @@ export class LocalStreamPositions implements StreamPositions {
       fn();
       return;
     }
-    let i = this.waiters.length;
-    while (i > 0 && this.waiters[i - 1]!.pos > pos) i--;
-    this.waiters.splice(i, 0, { pos, fn });
+    this.waiters.add(pos, fn);
   }
 
   /** Writes in flight (metrics, tests). */
@@ -179,19 +207,6 @@ export class LocalStreamPositions implements StreamPositions {
   }
 
   private advance(): void {
-    if (this.waiters.length === 0) return;
-    const current = this.current;
-    let n = 0;
-    while (n < this.waiters.length && this.waiters[n]!.pos <= current) n++;
-    if (n === 0) return;
-    const ready = this.waiters.slice(0, n);
-    this.waiters = this.waiters.slice(n);
-    for (const w of ready) {
-      try {
-        w.fn();
-      } catch (e) {
-        queueMicrotask(() => { throw e; });
-      }
-    }
+    this.waiters.release(this.current);
   }
 }
